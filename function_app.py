@@ -1,0 +1,10 @@
+"""Azure Functions entry point (Python v2 model): composition only."""
+
+import azure.functions as func
+
+from functions import health_http, mcp_http, sessions_timer
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(mcp_http.bp)
+app.register_functions(health_http.bp)
+app.register_functions(sessions_timer.bp)

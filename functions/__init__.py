@@ -1,0 +1,1 @@
+"""Thin Azure Functions trigger adapters: parse the trigger input, call shared/, render the result."""

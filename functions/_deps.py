@@ -1,0 +1,94 @@
+"""Composition root: settings, clients and services built once per worker and reused by every call.
+
+Nothing here runs at import time, so `function_app` imports fast (cold start) and a bad setting
+is reported by the first request and the log instead of crashing the host's function indexing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cache
+
+import httpx
+
+from shared.hub.aggregate import Aggregator
+from shared.hub.relay import RelayCodec
+from shared.hub.service import HubService
+from shared.hub.upstream_sessions import UpstreamSessions
+from shared.sessions.cache import SessionCache
+from shared.sessions.memory import MemorySessionStore
+from shared.sessions.store import SessionStore
+from shared.sessions.table import TableSessionStore
+from shared.settings import HubSettings, ServerSettings, load_servers
+from shared.upstreams.breaker import CircuitBreaker
+from shared.upstreams.catalog import Catalog
+from shared.upstreams.client import HttpUpstreamClient
+
+log = logging.getLogger("mcphub")
+
+
+@dataclass(frozen=True)
+class Hub:
+    settings: HubSettings
+    servers: dict[str, ServerSettings]
+    store: SessionStore
+    sessions: SessionCache
+    service: HubService
+    breakers: dict[str, CircuitBreaker]
+
+
+def _storage(settings: HubSettings) -> tuple[SessionStore, bytes]:
+    connection = (
+        settings.storage_connection_string.get_secret_value()
+        if settings.storage_connection_string
+        else os.environ.get("AzureWebJobsStorage", "")  # noqa: SIM112 - the Functions host's own name
+    )
+    relay_key = settings.relay_key.get_secret_value().encode() if settings.relay_key else None
+    if connection and ("AccountKey=" in connection or connection.startswith("UseDevelopmentStorage")):
+        # Every instance knows the storage key, so it can derive the same relay key without more config.
+        derived = hashlib.sha256(b"mcphub-relay\0" + connection.encode()).digest()
+        return TableSessionStore.from_connection_string(connection, settings.sessions_table), relay_key or derived
+    log.warning(
+        "no Table Storage configured (MCPHUB_STORAGE_CONNECTION_STRING / AzureWebJobsStorage): sessions live "
+        "in this process only, so a second instance cannot serve them"
+    )
+    return MemorySessionStore(), relay_key or secrets.token_bytes(32)
+
+
+@cache
+def hub() -> Hub:
+    settings = HubSettings()
+    servers = load_servers(os.environ)
+    store, relay_key = _storage(settings)
+    clock = time.time
+    sessions = SessionCache(
+        store,
+        clock=clock,
+        ttl_seconds=settings.session_ttl_seconds,
+        touch_seconds=settings.session_touch_seconds,
+        max_entries=settings.session_cache_size,
+    )
+    http = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30),
+        timeout=httpx.Timeout(30.0, connect=5.0),
+        follow_redirects=False,
+    )
+    monotonic = time.monotonic
+    breakers = {
+        name: CircuitBreaker(
+            failures=settings.breaker_failures, reset_seconds=settings.breaker_reset_seconds, clock=monotonic
+        )
+        for name in servers
+    }
+    client = HttpUpstreamClient(http, breakers=breakers)
+    upstreams = UpstreamSessions(client, sessions)
+    catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
+    aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
+    service = HubService(settings, servers, sessions, upstreams, aggregator, RelayCodec(relay_key), clock=clock)
+    log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
+    return Hub(settings, servers, store, sessions, service, breakers)

@@ -1,0 +1,44 @@
+"""HTTP triggers for MCP: `/mcp` (all servers the caller may use) and `/mcp/{server}` (one server).
+
+Uses the Functions HTTP streaming model (FastAPI Request/StreamingResponse) so SSE streams on the
+real host; the local host in infra/ serves the same objects.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
+
+from functions._deps import hub
+from shared.errors import HubError
+from shared.hub.http import HttpIn, HttpOut, error_reply, read_limited
+
+bp = func.Blueprint()
+
+_METHODS = [func.HttpMethod.GET, func.HttpMethod.POST, func.HttpMethod.DELETE]
+
+
+async def serve(req: Request, route: str) -> Response:
+    service = hub().service
+    try:
+        body = await read_limited(req.stream(), hub().settings.max_body_bytes) if req.method == "POST" else b""
+    except HubError as error:
+        return render(error_reply(error))
+    incoming = HttpIn(method=req.method, headers=dict(req.headers), body=body, route=route)
+    return render(await service.handle(incoming))
+
+
+def render(out: HttpOut) -> Response:
+    if out.stream is not None:
+        return StreamingResponse(out.stream, status_code=out.status, headers=out.headers)
+    return Response(content=out.body, status_code=out.status, headers=out.headers)
+
+
+@bp.route(route="mcp", methods=_METHODS, auth_level=func.AuthLevel.ANONYMOUS)
+async def mcp(req: Request) -> Response:
+    return await serve(req, "")
+
+
+@bp.route(route="mcp/{server}", methods=_METHODS, auth_level=func.AuthLevel.ANONYMOUS)
+async def mcp_server(req: Request) -> Response:
+    return await serve(req, req.path_params["server"])

@@ -1,0 +1,1 @@
+"""Demo upstream MCP servers built with the official `mcp` SDK: notes, clock and a flaky one."""

@@ -1,0 +1,131 @@
+"""Three upstreams to show the hub with: `notes` (tools, resources, prompts, progress, elicitation,
+sampling, logging), `clock` (a second server to aggregate), `flaky` (slow and failing on purpose)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import warnings
+
+import mcp_types as types
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
+from pydantic import BaseModel
+
+# The demo shows features that 2026-07-28 deprecates but 2025-11-25 clients still use.
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+
+class Confirmation(BaseModel):
+    confirm: bool
+
+
+def build_notes() -> MCPServer:
+    server = MCPServer("notes", instructions="A tiny note store.")
+    notes: dict[str, str] = {"welcome": "Welcome to MCPHub's demo notes server."}
+
+    @server.tool()
+    def add_note(name: str, text: str) -> str:
+        """Store a note under a name (overwrites)."""
+        notes[name] = text
+        return f"saved note {name!r}"
+
+    @server.tool()
+    def list_notes() -> list[str]:
+        """Names of all stored notes."""
+        return sorted(notes)
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return the text unchanged (used by benchmarks)."""
+        return text
+
+    @server.tool()
+    async def count_slowly(to: int, ctx: Context, delay: float = 0.05) -> str:
+        """Count to `to`, reporting progress and logging each step."""
+        for step in range(1, to + 1):
+            await ctx.report_progress(step, to, f"step {step}")
+            await ctx.info(f"counted {step}")
+            await asyncio.sleep(delay)
+        return f"counted to {to}"
+
+    @server.tool()
+    async def delete_all_notes(ctx: Context) -> str:
+        """Delete every note, after asking the user to confirm (elicitation)."""
+        answer = await ctx.elicit("Delete all notes?", Confirmation)
+        if answer.action == "accept" and answer.data.confirm:
+            notes.clear()
+            return "all notes deleted"
+        return "kept the notes"
+
+    @server.tool()
+    async def title_for(note: str, ctx: Context) -> str:
+        """Ask the client's model for a title for a note (sampling)."""
+        result = await ctx.session.create_message(
+            messages=[
+                types.SamplingMessage(
+                    role="user", content=types.TextContent(type="text", text=f"Title for: {notes.get(note, note)}")
+                )
+            ],
+            max_tokens=20,
+            related_request_id=ctx.request_id,
+        )
+        content = result.content
+        return content.text if isinstance(content, types.TextContent) else "untitled"
+
+    @server.resource("note://{name}")
+    def read_note(name: str) -> str:
+        """One note's text."""
+        return notes.get(name, "")
+
+    @server.resource("notes://index")
+    def index() -> str:
+        """All note names, one per line."""
+        return "\n".join(sorted(notes))
+
+    @server.prompt()
+    def summarize(name: str) -> str:
+        """Ask for a summary of one note."""
+        return f"Summarize this note:\n\n{notes.get(name, '')}"
+
+    return server
+
+
+def build_clock() -> MCPServer:
+    server = MCPServer("clock", instructions="Time and waiting.")
+
+    @server.tool()
+    def now(timezone_offset_hours: float = 0.0) -> str:
+        """Current time as ISO 8601 at the given UTC offset."""
+        zone = dt.timezone(dt.timedelta(hours=timezone_offset_hours))
+        return dt.datetime.now(zone).isoformat(timespec="seconds")
+
+    @server.tool()
+    async def wait(seconds: float, ctx: Context) -> str:
+        """Wait up to 30 s, reporting progress every 100 ms (cancel it to test cancellation)."""
+        seconds = min(seconds, 30.0)
+        steps = max(1, int(seconds * 10))
+        for step in range(steps):
+            await ctx.report_progress(step + 1, steps)
+            await asyncio.sleep(seconds / steps)
+        return f"waited {seconds:g} s"
+
+    return server
+
+
+def build_flaky(failure_rate: float = 0.3, delay: float = 0.5) -> MCPServer:
+    server = MCPServer("flaky", instructions="Slow, and fails some calls on purpose.")
+
+    @server.tool()
+    async def unreliable(text: str) -> str:
+        """Answers slowly and fails a share of calls."""
+        await asyncio.sleep(delay)
+        if random.random() < failure_rate:
+            raise RuntimeError("flaky upstream failed on purpose")
+        return text
+
+    return server
+
+
+BUILDERS = {"notes": build_notes, "clock": build_clock, "flaky": build_flaky}

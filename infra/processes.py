@@ -1,0 +1,114 @@
+"""Start and stop the local pieces (Azurite, demo upstreams, hub instances) as child processes.
+
+Used by `make run`, the tests' fixtures and the benchmarks, so all three run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_ACCOUNT = "devstoreaccount1"
+# Azurite's published, well-known development key (not a secret).
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on port {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:g} s")
+
+
+def azurite_connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+@dataclass
+class Child:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+
+@dataclass
+class Processes:
+    """Children started together and stopped together (in reverse order)."""
+
+    log_dir: Path
+    children: list[Child] = field(default_factory=list[Child])
+
+    def start(self, name: str, argv: list[str], port: int, *, env: Mapping[str, str] | None = None) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
+        child = Child(name, port, process, log)
+        self.children.append(child)
+        try:
+            wait_for_port(port, process=process)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{name} did not start: {exc}; see {log}") from exc
+        return child
+
+    def azurite(self, port: int | None = None) -> Child:
+        port = port or free_port()
+        binary = ROOT / "node_modules" / ".bin" / "azurite-table"
+        if not binary.exists():
+            raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
+        argv = [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence"]
+        return self.start("azurite", [*argv, "--skipApiVersionCheck", "--loose", "--silent"], port)
+
+    def demo(self, name: str, port: int | None = None) -> Child:
+        port = port or free_port()
+        return self.start(name, [sys.executable, "-m", "infra.demo", name, "--port", str(port)], port)
+
+    def hub(self, name: str, env: Mapping[str, str], port: int | None = None) -> Child:
+        port = port or free_port()
+        argv = [sys.executable, "-m", "infra.funchost", "--port", str(port)]
+        return self.start(name, argv, port, env={"MCPHUB_INSTANCE_NAME": name, **env})
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()

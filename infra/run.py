@@ -1,0 +1,38 @@
+"""`make run`: Azurite, three demo upstreams and the hub on 127.0.0.1:7071. Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from infra.processes import ROOT, Processes, azurite_connection_string
+
+HUB_PORT = int(os.environ.get("MCPHUB_PORT", "7071"))
+
+
+def main() -> None:
+    processes = Processes(ROOT / ".local" / "logs")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        azurite = processes.azurite(int(os.environ.get("AZURITE_TABLE_PORT", "10002")))
+        upstreams = {name: processes.demo(name) for name in ("notes", "clock", "flaky")}
+        env = {
+            "AzureWebJobsStorage": azurite_connection_string(azurite.port),
+            **{f"MCPHUB_SERVER_{name.upper()}__URL": f"{child.url}/mcp" for name, child in upstreams.items()},
+            "MCPHUB_SERVER_FLAKY__TIMEOUT": "3",
+        }
+        processes.hub("hub", env, HUB_PORT)
+        while all(child.process.poll() is None for child in processes.children):
+            time.sleep(0.5)
+        dead = [child.name for child in processes.children if child.process.poll() is not None]
+        print(f"stopped: {', '.join(dead)} exited; see {processes.log_dir}", file=sys.stderr)  # noqa: T201
+    except KeyboardInterrupt:
+        pass
+    finally:
+        processes.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""MCPHub domain: protocol, sessions, upstreams, hub. Never imports azure.functions."""

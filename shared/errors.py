@@ -1,0 +1,193 @@
+"""The hub's one error tree, and the single place it maps to JSON-RPC codes and HTTP statuses.
+
+    HubError                      base; never raised itself
+    ├── ConfigError               bad settings at start-up (names the environment variable)
+    ├── TransportError            the HTTP request cannot be handled as MCP at all
+    │   ├── ForbiddenOrigin       403  Origin header not allowed (DNS-rebinding protection)
+    │   ├── MethodNotAllowed      405  e.g. GET/DELETE on the stateless 2026-07-28 era
+    │   ├── NotAcceptable         406  Accept lacks application/json (and text/event-stream)
+    │   ├── PayloadTooLarge       413  body over MCPHUB_MAX_BODY_BYTES
+    │   └── UnsupportedMediaType  415  Content-Type is not application/json
+    ├── ProtocolError             a JSON-RPC level problem, answered with a JSON-RPC error object
+    │   ├── ParseError            -32700  400
+    │   ├── InvalidRequest        -32600  400  (also batches, posted responses we cannot route)
+    │   ├── MethodNotFound        -32601
+    │   ├── InvalidParams         -32602  (unknown tool/prompt/resource too, as the MCP spec says)
+    │   ├── HeaderMismatch        -32020  400  (2026-07-28 routing headers disagree with the body)
+    │   └── UnsupportedVersion    -32022  400  (2026-07-28) / -32600 400 (handshake era)
+    ├── SessionError
+    │   ├── SessionRequired       -32600  400  no Mcp-Session-Id on a non-initialize request
+    │   └── SessionNotFound       -32001  404  unknown, expired, or someone else's session
+    ├── UnknownServer             -32601  404  /mcp/{server} names no server the caller may use
+    └── UpstreamError             -32603  names the server; the hub keeps serving the others
+        ├── UpstreamUnavailable   connect failure, HTTP 5xx, or circuit open
+        ├── UpstreamTimeout       no answer within MCPHUB_SERVER_<NAME>__TIMEOUT
+        └── UpstreamProtocolError the upstream answered something that is not MCP
+
+HTTP status rules: transport errors carry their own status. JSON-RPC errors are sent with the status
+`http_status` gives for the era (`modern` = 2026-07-28 maps codes to 4xx as its spec requires;
+the handshake era answers method-level errors with 200). Messages say what was wrong and what to
+do, and never contain tokens, secrets or stack traces.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SESSION_NOT_FOUND = -32001
+HEADER_MISMATCH = -32020
+MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+
+# 2026-07-28 transports map these codes to HTTP statuses; everything else is 200.
+_MODERN_STATUS: dict[int, int] = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
+}
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    code: ClassVar[int] = INTERNAL_ERROR
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def to_error_object(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class ConfigError(HubError):
+    """Settings are invalid; raised at start-up, never per request."""
+
+
+class TransportError(HubError):
+    """The HTTP request cannot be served as MCP; answered with `status` and a JSON-RPC error body."""
+
+    code = INVALID_REQUEST
+    status = 400
+
+
+class ForbiddenOrigin(TransportError):
+    status = 403
+
+
+class MethodNotAllowed(TransportError):
+    status = 405
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class NotAcceptable(TransportError):
+    status = 406
+
+
+class PayloadTooLarge(TransportError):
+    status = 413
+
+
+class UnsupportedMediaType(TransportError):
+    status = 415
+
+
+class ProtocolError(HubError):
+    code = INVALID_REQUEST
+    status = 400
+
+
+class ParseError(ProtocolError):
+    code = PARSE_ERROR
+
+
+class InvalidRequest(ProtocolError):
+    code = INVALID_REQUEST
+
+
+class MethodNotFound(ProtocolError):
+    code = METHOD_NOT_FOUND
+    status = 200
+
+
+class InvalidParams(ProtocolError):
+    code = INVALID_PARAMS
+    status = 200
+
+
+class HeaderMismatch(ProtocolError):
+    code = HEADER_MISMATCH
+
+
+class UnsupportedVersion(ProtocolError):
+    code = INVALID_REQUEST
+
+
+class SessionError(HubError):
+    code = INVALID_REQUEST
+    status = 400
+
+
+class SessionRequired(SessionError):
+    pass
+
+
+class SessionNotFound(SessionError):
+    code = SESSION_NOT_FOUND
+    status = 404
+
+
+class UnknownServer(HubError):
+    code = METHOD_NOT_FOUND
+    status = 404
+
+
+class UpstreamError(HubError):
+    """Anything that went wrong talking to one upstream; `server` names it."""
+
+    code = INTERNAL_ERROR
+    status = 200
+
+    def __init__(self, server: str, message: str, *, data: Any = None) -> None:
+        super().__init__(message, data=data)
+        self.server = server
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    pass
+
+
+class UpstreamProtocolError(UpstreamError):
+    pass
+
+
+def http_status(error: HubError, *, modern: bool) -> int:
+    """The HTTP status a JSON-RPC error body travels with, per era."""
+    if isinstance(error, TransportError | SessionError | UnknownServer):
+        return error.status
+    if modern:
+        return _MODERN_STATUS.get(error.code, 200)
+    if isinstance(error, ProtocolError) and error.code in (PARSE_ERROR, INVALID_REQUEST):
+        return 400
+    return 200

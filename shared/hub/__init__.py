@@ -1,0 +1,1 @@
+"""The hub: MCP Streamable HTTP served statelessly over sessions in Table Storage."""

@@ -1,0 +1,221 @@
+"""The aggregated endpoint `/mcp`: many upstreams presented as one MCP server.
+
+Lists fan out to every upstream under one deadline; calls route by namespaced name or hub URI.
+A dead upstream leaves its last good list (marked stale in `_meta`) and fails only its own calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any, cast
+
+from shared.errors import InvalidParams, MethodNotFound, UpstreamError
+from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.settings import ServerSettings
+from shared.upstreams import naming
+from shared.upstreams.catalog import LIST_KEYS, Catalog
+
+log = logging.getLogger(__name__)
+
+_PAGE_CAP = 50
+STALE_META = "io.mcphub/stale"
+UNAVAILABLE_META = "io.mcphub/unavailable"
+SERVER_META = "io.mcphub/server"
+
+HUB_CAPABILITIES: JsonObject = {
+    "tools": {"listChanged": True},
+    "prompts": {"listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
+    "logging": {},
+    "completions": {},
+}
+
+
+def hub_initialize_result(version: str) -> JsonObject:
+    return {
+        "protocolVersion": version,
+        "capabilities": HUB_CAPABILITIES,
+        "serverInfo": HUB_INFO,
+        "instructions": "Tools and prompts are named <server>__<name>; resources are mcphub://<server>/<uri>.",
+    }
+
+
+class Aggregator:
+    def __init__(
+        self,
+        servers: dict[str, ServerSettings],
+        upstreams: UpstreamSessions,
+        catalog: Catalog,
+        *,
+        fanout_deadline: float,
+    ) -> None:
+        self._servers = servers
+        self._by_namespace = {s.namespace: s for s in servers.values()}
+        self._upstreams = upstreams
+        self._catalog = catalog
+        self._deadline = fanout_deadline
+
+    def visible(self) -> list[ServerSettings]:
+        return [s for s in self._servers.values() if s.enabled]
+
+    # ---- lists -------------------------------------------------------------------------------
+
+    async def _fetch(self, ctx: SessionContext, server: ServerSettings, method: str) -> list[dict[str, Any]]:
+        key = LIST_KEYS[method]
+        items: list[dict[str, Any]] = []
+        params: JsonObject = {}
+        for _ in range(_PAGE_CAP):
+            result = await self._upstreams.request(ctx, server, method, params)
+            items.extend(cast(list[dict[str, Any]], result.get(key) or []))
+            cursor = result.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor:
+                break
+            params = {"cursor": cursor}
+        return items
+
+    async def list(self, ctx: SessionContext, method: str) -> JsonObject:
+        """Every visible upstream's list under one deadline; late or failed ones serve their last good list."""
+
+        async def one(server: ServerSettings) -> tuple[list[dict[str, Any]] | None, bool]:
+            try:
+                listing = await asyncio.wait_for(
+                    self._catalog.get(server.name, method, lambda: self._fetch(ctx, server, method)), self._deadline
+                )
+            except (UpstreamError, TimeoutError) as exc:
+                log.warning("%s from upstream %r failed: %s", method, server.name, getattr(exc, "message", "timeout"))
+                last_good = self._catalog.peek(server.name, method)
+                return (last_good.items, True) if last_good else (None, False)
+            return listing.items, listing.stale
+
+        servers = self.visible()
+        results = await asyncio.gather(*(one(server) for server in servers))
+        items: list[dict[str, Any]] = []
+        stale: list[str] = []
+        unavailable: list[str] = []
+        for server, (found, is_stale) in zip(servers, results, strict=True):
+            if found is None:
+                unavailable.append(server.name)
+                continue
+            if is_stale:
+                stale.append(server.name)
+            items.extend(self._expose(server, method, found))
+        body: JsonObject = {LIST_KEYS[method]: items}
+        meta: JsonObject = {}
+        if stale:
+            meta[STALE_META] = stale
+        if unavailable:
+            meta[UNAVAILABLE_META] = unavailable
+        if meta:
+            body["_meta"] = meta
+        return body
+
+    def _expose(self, server: ServerSettings, method: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        exposed: list[dict[str, Any]] = []
+        for item in items:
+            copy = dict(item)
+            meta = dict(cast(dict[str, Any], copy.get("_meta") or {}))
+            meta[SERVER_META] = server.name
+            copy["_meta"] = meta
+            if method == "tools/list":
+                if not server.exposes_tool(str(item.get("name", ""))):
+                    continue
+                copy["name"] = naming.exposed_name(server.namespace, str(item.get("name", "")))
+            elif method == "prompts/list":
+                copy["name"] = naming.exposed_name(server.namespace, str(item.get("name", "")))
+            elif method == "resources/list":
+                copy["uri"] = naming.exposed_uri(server.name, str(item.get("uri", "")))
+            else:
+                copy["uriTemplate"] = naming.exposed_uri(server.name, str(item.get("uriTemplate", "")))
+            exposed.append(copy)
+        return exposed
+
+    # ---- routing -----------------------------------------------------------------------------
+
+    async def resolve_name(self, ctx: SessionContext, method: str, exposed: str) -> tuple[ServerSettings, str]:
+        """(server, original name) for a namespaced tool or prompt; InvalidParams when none matches."""
+
+        def allowed(server: ServerSettings, original: str) -> bool:
+            return method != "tools/list" or server.exposes_tool(original)
+
+        split = naming.split_name(exposed)
+        if split is not None:
+            server = self._by_namespace.get(split[0])
+            if (
+                server is not None
+                and server.enabled
+                and naming.is_verbatim(server.namespace, split[1])
+                and allowed(server, split[1])
+            ):
+                return server, split[1]
+        for server in self.visible():  # altered (sanitised or shortened) names: look them up
+            listing = self._catalog.peek(server.name, method)
+            for item in listing.items if listing else []:
+                original = str(item.get("name", ""))
+                if naming.exposed_name(server.namespace, original) == exposed and allowed(server, original):
+                    return server, original
+        kind = "tool" if method == "tools/list" else "prompt"
+        raise InvalidParams(f"unknown {kind} {exposed!r}; list {kind}s again to see what is available")
+
+    def resolve_uri(self, uri: object) -> tuple[ServerSettings, str]:
+        split = naming.split_uri(uri) if isinstance(uri, str) else None
+        server = self._servers.get(split[0]) if split else None
+        if split is None or server is None or not server.enabled:
+            raise InvalidParams(f"unknown resource {uri!r}: hub resource URIs look like mcphub://<server>/<uri>")
+        return server, split[1]
+
+    async def route(self, ctx: SessionContext, request: Request) -> tuple[ServerSettings, Request]:
+        """Which upstream serves `request`, and the request as that upstream must see it."""
+        params = dict(request.params)
+        method = request.method
+        if method in ("tools/call", "prompts/get"):
+            listing_method = "tools/list" if method == "tools/call" else "prompts/list"
+            server, params["name"] = await self.resolve_name(ctx, listing_method, str(params.get("name", "")))
+        elif method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
+            server, params["uri"] = self.resolve_uri(params.get("uri"))
+        elif method == "completion/complete":
+            ref = dict(cast(dict[str, Any], params.get("ref") or {}))
+            if ref.get("type") == "ref/prompt":
+                server, ref["name"] = await self.resolve_name(ctx, "prompts/list", str(ref.get("name", "")))
+            else:
+                server, ref["uri"] = self.resolve_uri(ref.get("uri"))
+            params["ref"] = ref
+        else:
+            raise MethodNotFound(f"method {method!r} is not supported by the hub")
+        return server, Request(request.id, method, params)
+
+    def outbound(self, server: ServerSettings, message: Message) -> Message:
+        """Rewrite what an upstream sends so the client sees hub names and URIs."""
+        if isinstance(message, Notification):
+            if self._catalog.invalidate(server.name, message.method):
+                return message
+            if message.method == "notifications/resources/updated" and "uri" in message.params:
+                params = {**message.params, "uri": naming.exposed_uri(server.name, str(message.params["uri"]))}
+                return Notification(message.method, params)
+            return message
+        if isinstance(message, Response) and message.result and "contents" in message.result:
+            contents = [
+                {**c, "uri": naming.exposed_uri(server.name, str(c.get("uri", "")))} if "uri" in c else c
+                for c in cast(list[dict[str, Any]], message.result.get("contents") or [])
+            ]
+            return Response(message.id, {**message.result, "contents": contents})
+        return message
+
+    async def broadcast(self, ctx: SessionContext, message: Notification | Request) -> None:
+        """Send to every visible upstream (logging level, roots changed); failures are logged only."""
+
+        async def one(server: ServerSettings) -> None:
+            try:
+                async for _ in self._upstreams.forward(ctx, server, message):
+                    pass
+            except UpstreamError as exc:
+                log.info("could not send %s to upstream %r: %s", message.method, server.name, exc.message)
+
+        await asyncio.wait_for(
+            asyncio.gather(*(one(s) for s in self.visible()), return_exceptions=True), self._deadline
+        )
+
+    def stream(self, ctx: SessionContext, server: ServerSettings, request: Request) -> AsyncGenerator[Message]:
+        return self._upstreams.forward(ctx, server, request)

@@ -1,0 +1,70 @@
+"""HTTP as the hub sees it, independent of Azure Functions: a request in, a reply out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, http_status
+from shared.mcp import jsonrpc
+from shared.mcp.jsonrpc import JsonObject, RequestId
+
+JSON = "application/json"
+SSE = "text/event-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpIn:
+    method: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    route: str = ""  # "" = aggregated /mcp, else the {server} of /mcp/{server}
+    user: str = "anonymous"
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@dataclass(slots=True)
+class HttpOut:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict[str, str])
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+
+
+def json_reply(message: JsonObject, *, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpOut:
+    return HttpOut(status, {"Content-Type": JSON, **(headers or {})}, jsonrpc.dumps(message))
+
+
+def sse_reply(stream: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None) -> HttpOut:
+    base = {"Content-Type": SSE, "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+    return HttpOut(200, {**base, **(headers or {})}, stream=stream)
+
+
+def error_reply(error: HubError, request_id: RequestId | None = None, *, modern: bool = False) -> HttpOut:
+    headers: dict[str, str] = {}
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = error.allow
+    body = jsonrpc.error_response(request_id, error).to_wire()
+    return json_reply(body, status=http_status(error, modern=modern), headers=headers)
+
+
+def accepts(header: str | None, media_type: str) -> bool:
+    if not header:
+        return False
+    for part in header.split(","):
+        value = part.split(";")[0].strip().lower()
+        if value in (media_type, "*/*", media_type.split("/")[0] + "/*"):
+            return True
+    return False
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Read a request body, refusing it as soon as it passes `limit` bytes (never buffers more)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > limit:
+            raise PayloadTooLarge(f"the request body is over {limit} bytes (MCPHUB_MAX_BODY_BYTES)")
+    return bytes(buffer)

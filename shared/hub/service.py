@@ -1,0 +1,345 @@
+"""MCP Streamable HTTP transport for the hub (handshake era: 2025-03-26 .. 2025-11-25).
+
+Stateless per instance: every request finds its session through `SessionCache` (Table Storage
+behind a per-instance cache), so any instance in any region serves any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, cast
+
+from shared.background import BackgroundTasks
+from shared.errors import (
+    ForbiddenOrigin,
+    HubError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotAcceptable,
+    SessionRequired,
+    UnknownServer,
+    UnsupportedMediaType,
+    UnsupportedVersion,
+    UpstreamError,
+)
+from shared.hub.aggregate import Aggregator, hub_initialize_result
+from shared.hub.http import JSON, SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
+from shared.hub.relay import RelayCodec, RelayTarget
+from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
+from shared.mcp import jsonrpc, sse
+from shared.mcp.jsonrpc import Message, Notification, Request, Response
+from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
+from shared.sessions.cache import SessionCache
+from shared.sessions.model import SessionRecord, new_session_id
+from shared.settings import HubSettings, ServerSettings
+from shared.upstreams.client import UpstreamSessionExpired
+
+log = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+_RELAYED_METHODS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list", "ping"})
+
+
+class HubService:
+    def __init__(
+        self,
+        settings: HubSettings,
+        servers: dict[str, ServerSettings],
+        sessions: SessionCache,
+        upstreams: UpstreamSessions,
+        aggregator: Aggregator,
+        relay: RelayCodec,
+        *,
+        keepalive_seconds: float = 15.0,
+        clock: Callable[[], float],
+    ) -> None:
+        self._settings = settings
+        self._servers = servers
+        self._sessions = sessions
+        self._upstreams = upstreams
+        self._aggregator = aggregator
+        self._relay = relay
+        self._keepalive = keepalive_seconds
+        self._clock = clock
+        self._background = BackgroundTasks()
+
+    async def handle(self, request: HttpIn) -> HttpOut:
+        try:
+            self._check_origin(request)
+            if request.route and (request.route not in self._servers or not self._servers[request.route].enabled):
+                raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
+            if request.method == "POST":
+                return await self._post(request)
+            if request.method == "GET":
+                return await self._get(request)
+            if request.method == "DELETE":
+                return await self._delete(request)
+            raise MethodNotAllowed(f"{request.method} is not an MCP method; use POST", allow="GET, POST, DELETE")
+        except HubError as error:
+            return error_reply(error)
+
+    # ---- checks ------------------------------------------------------------------------------
+
+    def _check_origin(self, request: HttpIn) -> None:
+        origin = request.header("origin")
+        if origin is None:
+            return
+        if origin in self._settings.allowed_origins:
+            return
+        host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        if host in ("localhost", "127.0.0.1", "::1"):
+            return
+        raise ForbiddenOrigin(f"Origin {origin!r} is not allowed (MCPHUB_ALLOWED_ORIGINS)")
+
+    async def _session(self, request: HttpIn) -> SessionContext:
+        session_id = request.header(SESSION_HEADER)
+        if not session_id:
+            raise SessionRequired("Mcp-Session-Id header is required; send initialize first to get one")
+        record = await self._sessions.load(session_id, request.user)
+        if record.route != request.route:
+            raise self._not_found()
+        version = request.header(VERSION_HEADER)
+        if version is not None and version not in HANDSHAKE_VERSIONS:
+            raise UnsupportedVersion(
+                f"MCP-Protocol-Version {version!r} is not supported; supported: {', '.join(HANDSHAKE_VERSIONS)}"
+            )
+        return SessionContext(record)
+
+    @staticmethod
+    def _not_found() -> HubError:
+        from shared.errors import SessionNotFound
+
+        return SessionNotFound("session not found or expired; send a new initialize request without Mcp-Session-Id")
+
+    # ---- POST --------------------------------------------------------------------------------
+
+    async def _post(self, request: HttpIn) -> HttpOut:
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise UnsupportedMediaType("Content-Type must be application/json")
+        accept = request.header("accept")
+        if not (accepts(accept, JSON) and accepts(accept, SSE)):
+            raise NotAcceptable("Accept must list both application/json and text/event-stream")
+        decoded = jsonrpc.decode_body(request.body)
+        try:
+            message = jsonrpc.parse_message(decoded)
+        except HubError as error:
+            return error_reply(error, jsonrpc.peek_id(decoded))
+        if request.header(VERSION_HEADER) in MODERN_VERSIONS:
+            raise UnsupportedVersion(
+                f"protocol {request.header(VERSION_HEADER)} is not served yet; use {HANDSHAKE_VERSIONS[-1]}"
+            )
+        if isinstance(message, Request) and message.method == "initialize":
+            return await self._initialize(request, message)
+        ctx = await self._session(request)
+        if isinstance(message, Notification):
+            await self._client_notification(ctx, request, message)
+            return HttpOut(202)
+        if isinstance(message, Response):
+            await self._client_response(ctx, message)
+            return HttpOut(202)
+        try:
+            return await self._request(ctx, request, message)
+        except HubError as error:
+            return error_reply(error, message.id)
+
+    async def _initialize(self, request: HttpIn, message: Request) -> HttpOut:
+        params = message.params
+        capabilities = cast(dict[str, Any], params.get("capabilities") or {})
+        client_info = cast(dict[str, Any], params.get("clientInfo") or {})
+        if not isinstance(params.get("protocolVersion"), str):
+            return error_reply(InvalidRequest("initialize needs params.protocolVersion"), message.id)
+        session_id = new_session_id()
+        if request.route:
+            server = self._servers[request.route]
+            try:
+                upstream, response = await self._upstreams.open(server, params, message.id)
+            except UpstreamError as error:
+                return error_reply(error, message.id)
+            if response.error is not None:
+                return json_reply(response.to_wire())
+            record = SessionRecord(
+                session_id,
+                request.route,
+                request.user,
+                upstream.protocol_version,
+                capabilities,
+                client_info,
+                {server.name: upstream},
+            )
+            await self._sessions.create(record)
+            return json_reply(response.to_wire(), headers={"Mcp-Session-Id": session_id})
+        version = negotiate_handshake(params.get("protocolVersion"))
+        record = SessionRecord(session_id, "", request.user, version, capabilities, client_info)
+        await self._sessions.create(record)
+        result = Response(message.id, hub_initialize_result(version))
+        return json_reply(result.to_wire(), headers={"Mcp-Session-Id": session_id})
+
+    async def _request(self, ctx: SessionContext, request: HttpIn, message: Request) -> HttpOut:
+        if request.route:
+            server = self._servers[request.route]
+            return await self._relay_stream(ctx, server, message, self._upstreams.forward(ctx, server, message))
+        method = message.method
+        if method == "ping":
+            return json_reply(Response(message.id, {}).to_wire())
+        if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
+            result = await self._aggregator.list(ctx, method)
+            return json_reply(Response(message.id, result).to_wire())
+        if method == "logging/setLevel":
+            await self._aggregator.broadcast(ctx, message)
+            return json_reply(Response(message.id, {}).to_wire())
+        server, routed = await self._aggregator.route(ctx, message)
+        return await self._relay_stream(ctx, server, message, self._aggregator.stream(ctx, server, routed))
+
+    async def _relay_stream(
+        self, ctx: SessionContext, server: ServerSettings, request: Request, upstream: AsyncGenerator[Message]
+    ) -> HttpOut:
+        """Answer with JSON when the upstream answers at once, else stream what it sends as SSE."""
+        rewrite = self._outbound(ctx, server)
+        try:
+            first = rewrite(await anext(upstream))
+        except StopAsyncIteration:
+            return error_reply(InvalidRequest("the upstream sent no answer"), request.id)
+        except HubError as error:
+            await upstream.aclose()
+            return error_reply(error, request.id)
+        if isinstance(first, Response):
+            await upstream.aclose()
+            return json_reply(Response(request.id, first.result, first.error).to_wire())
+        return sse_reply(self._sse(ctx, server, request, first, upstream, rewrite))
+
+    async def _sse(
+        self,
+        ctx: SessionContext,
+        server: ServerSettings,
+        request: Request,
+        first: Message,
+        upstream: AsyncGenerator[Message],
+        rewrite: Callable[[Message], Message],
+    ) -> AsyncIterator[bytes]:
+        answered = False
+        try:
+            yield sse.encode_event(jsonrpc.dumps(first.to_wire()))
+            async for message in upstream:
+                message = rewrite(message)
+                if isinstance(message, Response) and message.id == request.id:
+                    answered = True
+                yield sse.encode_event(jsonrpc.dumps(message.to_wire()))
+                if answered:
+                    return
+        except UpstreamError as error:
+            answered = True
+            yield sse.encode_event(jsonrpc.dumps(jsonrpc.error_response(request.id, error).to_wire()))
+        finally:
+            await upstream.aclose()
+            if not answered:
+                # The client went away mid-call: tell the upstream to stop working on it.
+                cancel = Notification(
+                    "notifications/cancelled", {"requestId": request.id, "reason": "client disconnected"}
+                )
+                self._background.spawn(self._send_quietly(ctx, server, cancel))
+
+    def _outbound(self, ctx: SessionContext, server: ServerSettings) -> Callable[[Message], Message]:
+        session_id = ctx.record.session_id
+        aggregated = not ctx.record.route
+
+        def rewrite(message: Message) -> Message:
+            if isinstance(message, Request):
+                upstream = ctx.record.upstreams.get(server.name)
+                target = RelayTarget(server.name, upstream.session_id if upstream else None, message.id)
+                return Request(self._relay.encode(session_id, target), message.method, message.params)
+            if isinstance(message, Notification) and message.method == "notifications/cancelled":
+                upstream = ctx.record.upstreams.get(server.name)
+                original = message.params.get("requestId")
+                if isinstance(original, str | int):
+                    target = RelayTarget(server.name, upstream.session_id if upstream else None, original)
+                    relay_id = self._relay.encode(session_id, target)
+                    return Notification(message.method, {**message.params, "requestId": relay_id})
+            return self._aggregator.outbound(server, message) if aggregated else message
+
+        return rewrite
+
+    async def _send_quietly(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
+        try:
+            async for _ in self._upstreams.forward(ctx, server, message):
+                pass
+        except UpstreamError as error:
+            log.info(
+                "could not deliver %s to upstream %r: %s",
+                getattr(message, "method", "response"),
+                server.name,
+                error.message,
+            )
+
+    async def _client_notification(self, ctx: SessionContext, request: HttpIn, message: Notification) -> None:
+        if message.method == "notifications/initialized":
+            return
+        targets = (
+            [self._servers[request.route]]
+            if request.route
+            else [self._servers[name] for name in ctx.record.upstreams if name in self._servers]
+        )
+        await asyncio.gather(*(self._send_quietly(ctx, server, message) for server in targets))
+
+    async def _client_response(self, ctx: SessionContext, message: Response) -> None:
+        target = self._relay.decode(ctx.record.session_id, message.id) if message.id is not None else None
+        if target is None or target.server not in self._servers:
+            raise InvalidRequest("this response answers no request the hub relayed to this session")
+        server = self._servers[target.server]
+        upstream = ctx.record.upstreams.get(server.name)
+        session_id = (
+            target.upstream_session
+            if target.upstream_session is not None
+            else (upstream.session_id if upstream else None)
+        )
+        version = upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1]
+        answer = Response(target.upstream_id, message.result, message.error)
+        try:
+            async for _ in self._upstreams.client.send(server, answer, session_id=session_id, protocol_version=version):
+                pass
+        except UpstreamSessionExpired:
+            log.info("dropped an answer for upstream %r: its session ended", server.name)
+
+    # ---- GET and DELETE ----------------------------------------------------------------------
+
+    async def _get(self, request: HttpIn) -> HttpOut:
+        if not accepts(request.header("accept"), SSE):
+            raise NotAcceptable("GET opens an event stream: Accept must list text/event-stream")
+        ctx = await self._session(request)
+        servers = [self._servers[request.route]] if request.route else self._aggregator.visible()
+        return sse_reply(self._listen(ctx, servers))
+
+    async def _listen(self, ctx: SessionContext, servers: list[ServerSettings]) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+
+        async def pump(server: ServerSettings) -> None:
+            rewrite = self._outbound(ctx, server)
+            try:
+                upstream = await self._upstreams.ensure(ctx, server)
+                assert upstream.session_id is not None
+                async for message in self._upstreams.client.listen(
+                    server, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+                ):
+                    await queue.put(sse.encode_event(jsonrpc.dumps(rewrite(message).to_wire())))
+            except (UpstreamError, AssertionError) as error:
+                log.info("standalone stream of upstream %r ended: %s", server.name, error)
+
+        tasks = [asyncio.ensure_future(pump(server)) for server in servers]
+        try:
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), self._keepalive)
+                except TimeoutError:
+                    yield sse.KEEPALIVE
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _delete(self, request: HttpIn) -> HttpOut:
+        ctx = await self._session(request)
+        await self._sessions.delete(ctx.record.session_id, request.user)
+        await self._upstreams.close_all(ctx.record, self._servers)
+        return HttpOut(200)

@@ -1,0 +1,138 @@
+"""The hub's sessions with upstreams, made lazily per client session and kept in the session row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import UpstreamProtocolError, UpstreamUnavailable
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
+from shared.sessions.cache import SessionCache
+from shared.sessions.model import SessionRecord, UpstreamSession
+from shared.settings import ServerSettings
+from shared.upstreams.client import HttpUpstreamClient, UpstreamSessionExpired
+
+HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
+
+
+@dataclass(slots=True)
+class SessionContext:
+    """The client session a request belongs to; `record` is replaced as upstream sessions are added."""
+
+    record: SessionRecord
+
+
+class UpstreamSessions:
+    def __init__(self, client: HttpUpstreamClient, sessions: SessionCache) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    @property
+    def client(self) -> HttpUpstreamClient:
+        return self._client
+
+    def _init_params(self, record: SessionRecord) -> JsonObject:
+        version = record.protocol_version if record.protocol_version in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE
+        return {
+            "protocolVersion": version,
+            "capabilities": record.client_capabilities,
+            "clientInfo": record.client_info or HUB_INFO,
+        }
+
+    async def open(
+        self, server: ServerSettings, params: JsonObject, request_id: str | int = "mcphub-init"
+    ) -> tuple[UpstreamSession, Response]:
+        """Run the initialize handshake with an upstream; the Response is the upstream's own answer."""
+        sink: list[str] = []
+        response: Response | None = None
+        async for message in self._client.send(
+            server, Request(request_id, "initialize", params), session_id=None, protocol_version=None, session_sink=sink
+        ):
+            if isinstance(message, Response):
+                response = message
+        if response is None:
+            raise UpstreamProtocolError(server.name, f"upstream {server.name!r} did not answer initialize")
+        if response.error is not None:
+            return UpstreamSession(None, LATEST_HANDSHAKE), response
+        version = str((response.result or {}).get("protocolVersion", LATEST_HANDSHAKE))
+        upstream = UpstreamSession(sink[0] if sink else None, version)
+        async for _ in self._client.send(
+            server,
+            Notification("notifications/initialized"),
+            session_id=upstream.session_id,
+            protocol_version=version,
+        ):
+            pass
+        return upstream, response
+
+    async def ensure(
+        self, ctx: SessionContext, server: ServerSettings, *, stale: UpstreamSession | None = None
+    ) -> UpstreamSession:
+        """Our session with `server` for this client session; `stale` is one the upstream just rejected."""
+        known = ctx.record.upstreams.get(server.name)
+        if known is not None and known != stale:
+            return known
+        session_id = ctx.record.session_id
+        async with self._locks.setdefault((session_id, server.name), asyncio.Lock()):
+            current = self._sessions.peek(session_id)  # another task here may have opened it meanwhile
+            if current is not None:
+                ctx.record = current
+            known = ctx.record.upstreams.get(server.name)
+            if known is not None and known != stale:
+                return known
+            refreshed = await self._sessions.refresh(session_id)  # ... or another instance
+            if refreshed is not None:
+                ctx.record = refreshed
+                known = refreshed.upstreams.get(server.name)
+                if known is not None and known != stale:
+                    return known
+            upstream, response = await self.open(server, self._init_params(ctx.record))
+            if response.error is not None:
+                message = str(response.error.get("message", "error"))
+                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
+            ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
+            return upstream
+
+    async def forward(self, ctx: SessionContext, server: ServerSettings, message: Message) -> AsyncGenerator[Message]:
+        """Send a message on our session with `server`; reopen the session once if the upstream lost it."""
+        upstream = await self.ensure(ctx, server)
+        try:
+            async for item in self._client.send(
+                server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+            ):
+                yield item
+            return
+        except UpstreamSessionExpired:
+            upstream = await self.ensure(ctx, server, stale=upstream)
+        async for item in self._client.send(
+            server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+        ):
+            yield item
+
+    async def request(self, ctx: SessionContext, server: ServerSettings, method: str, params: JsonObject) -> Any:
+        """A hub-internal request (lists): the result, or UpstreamError."""
+        response: Response | None = None
+        async for message in self.forward(ctx, server, Request(f"mcphub-{method}", method, params)):
+            if isinstance(message, Response):
+                response = message
+        if response is None:
+            raise UpstreamProtocolError(server.name, f"upstream {server.name!r} sent no answer to {method}")
+        if response.error is not None:
+            raise UpstreamUnavailable(
+                server.name,
+                f"upstream {server.name!r} answered {method} with an error: {response.error.get('message')}",
+            )
+        return response.result or {}
+
+    async def close_all(self, record: SessionRecord, servers: dict[str, ServerSettings]) -> None:
+        async def close(name: str, upstream: UpstreamSession) -> None:
+            if name in servers and upstream.session_id:
+                await self._client.terminate(
+                    servers[name], session_id=upstream.session_id, protocol_version=upstream.protocol_version
+                )
+
+        await asyncio.gather(*(close(n, u) for n, u in record.upstreams.items()), return_exceptions=True)

@@ -1,0 +1,169 @@
+"""Hub settings from environment variables (and, locally, `local.settings.json` Values).
+
+Scalar settings use pydantic-settings with the `MCPHUB_` prefix. Upstream servers use one variable
+per field: `MCPHUB_SERVER_<NAME>__<FIELD>`, nested with `__`, e.g.
+
+    MCPHUB_SERVER_GITHUB__URL=https://example.com/mcp
+    MCPHUB_SERVER_GITHUB__TIMEOUT=10
+    MCPHUB_SERVER_GITHUB__HEADERS__X_API_KEY=...      (sent as header X-Api-Key)
+    MCPHUB_SERVER_GITHUB__TOOLS_INCLUDE=search_*,get_issue
+
+Every problem is reported at start-up with the variable that caused it; values are never echoed,
+since many of them are secrets.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+SERVER_PREFIX = "MCPHUB_SERVER_"
+_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
+_HEADER_RE = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+
+
+class ServerSettings(BaseModel):
+    """One upstream MCP server, as an operator declares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    url: AnyHttpUrl
+    timeout: float = Field(default=30.0, gt=0, le=3600)
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    headers: dict[str, SecretStr] = Field(default_factory=dict[str, SecretStr])
+    prefix: str | None = None
+    tools_include: CsvList = Field(default_factory=list[str])
+    tools_exclude: CsvList = Field(default_factory=list[str])
+    enabled: bool = True
+    description: str = ""
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _header_names(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        headers: dict[str, Any] = {}
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            name = str(key).replace("_", "-")  # pyright: ignore[reportUnknownArgumentType]
+            if not _HEADER_RE.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            headers["-".join(part.capitalize() for part in name.split("-"))] = item
+        return headers
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$", value):
+            raise ValueError("prefix may use letters, digits, '-' and single '_' only")
+        return value
+
+    @property
+    def namespace(self) -> str:
+        """What tool and prompt names are prefixed with on the aggregated endpoint."""
+        return self.prefix or self.name
+
+    def exposes_tool(self, tool: str) -> bool:
+        """Operator filter: include patterns (all when empty), minus exclude patterns (fnmatch globs)."""
+        if self.tools_include and not any(fnmatch.fnmatchcase(tool, p) for p in self.tools_include):
+            return False
+        return not any(fnmatch.fnmatchcase(tool, p) for p in self.tools_exclude)
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub reads at start-up apart from the server registry."""
+
+    model_config = SettingsConfigDict(env_prefix="MCPHUB_", extra="ignore", frozen=True)
+
+    storage_connection_string: SecretStr | None = Field(
+        default=None, description="Table Storage connection; falls back to AzureWebJobsStorage"
+    )
+    sessions_table: str = Field(default="mcphubsessions", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    session_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    session_touch_seconds: int = Field(default=300, ge=1, description="how stale last-seen may get")
+    session_cache_size: int = Field(default=10_000, ge=0)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    allowed_origins: CsvList = Field(default_factory=list[str])
+    relay_key: SecretStr | None = Field(default=None, description="HMAC key for relayed request IDs")
+    list_ttl_seconds: float = Field(default=60.0, ge=0)
+    fanout_deadline_seconds: float = Field(default=10.0, gt=0)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    instance_name: str = "local"
+
+
+def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
+    """Build the upstream registry from `MCPHUB_SERVER_<NAME>__<FIELD>` variables.
+
+    Raises ConfigError naming the offending variable for an unknown field, a bad value, a
+    missing URL, a bad name, or two variables that spell the same server differently.
+    """
+    raw: dict[str, dict[str, Any]] = {}
+    spelled: dict[str, str] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for key, value in environ.items():
+        if not key.upper().startswith(SERVER_PREFIX):
+            continue
+        rest = key[len(SERVER_PREFIX) :]
+        raw_name, sep, path = rest.partition("__")
+        if not sep or not path:
+            raise ConfigError(f"{key}: expected {SERVER_PREFIX}<NAME>__<FIELD>, e.g. {SERVER_PREFIX}GITHUB__URL")
+        name = raw_name.lower()
+        if not _NAME_RE.match(name):
+            raise ConfigError(f"{key}: server name {raw_name!r} may use letters, digits, '-' and single '_' only")
+        if spelled.setdefault(name, raw_name) != raw_name:
+            raise ConfigError(f"{key}: server {name!r} is also configured as {spelled[name]!r}; use one spelling")
+        parts = path.split("__")
+        field = parts[0].lower()
+        node = raw.setdefault(name, {"name": name})
+        origin[(name, field)] = key
+        if len(parts) == 1:
+            node[field] = value
+        else:
+            nested = node.setdefault(field, {})
+            if not isinstance(nested, dict):
+                raise ConfigError(f"{key}: {field} is not a nested setting")
+            nested["__".join(parts[1:])] = value
+    servers: dict[str, ServerSettings] = {}
+    for name, fields in sorted(raw.items()):
+        if "url" not in fields:
+            raise ConfigError(f"{SERVER_PREFIX}{spelled[name]}__URL is required for server {name!r}")
+        try:
+            servers[name] = ServerSettings.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "url"
+            variable = origin.get((name, field), f"{SERVER_PREFIX}{spelled[name]}__{field.upper()}")
+            reason = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ConfigError(f"{variable}: {reason}") from None
+    namespaces: dict[str, str] = {}
+    for name, server in servers.items():
+        other = namespaces.setdefault(server.namespace, name)
+        if other != name:
+            raise ConfigError(f"servers {other!r} and {name!r} share the tool prefix {server.namespace!r}")
+    return servers

@@ -1,0 +1,1 @@
+"""Upstream MCP servers: the HTTP client, circuit breakers, namespacing and the tool-list cache."""

@@ -1,0 +1,68 @@
+"""Per-instance cache of each upstream's lists (tools, prompts, resources, templates).
+
+A fresh entry is served without calling the upstream; `list_changed` from an upstream drops its
+entry. When a refresh fails the last good list is served and reported stale, so a dead upstream
+never empties the aggregated `tools/list`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import UpstreamError
+
+LIST_KEYS = {
+    "tools/list": "tools",
+    "prompts/list": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resourceTemplates",
+}
+CHANGED_NOTIFICATIONS = {
+    "notifications/tools/list_changed": ("tools/list",),
+    "notifications/prompts/list_changed": ("prompts/list",),
+    "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    items: list[dict[str, Any]]
+    fetched_at: float
+    stale: bool = False
+
+
+class Catalog:
+    def __init__(self, *, ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, str], Listing] = {}
+
+    def peek(self, server: str, method: str) -> Listing | None:
+        return self._entries.get((server, method))
+
+    async def get(self, server: str, method: str, fetch: Callable[[], Awaitable[list[dict[str, Any]]]]) -> Listing:
+        """The list, fetched if missing or older than the TTL; last-good (stale) if fetching fails."""
+        key = (server, method)
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is not None and not entry.stale and now - entry.fetched_at < self._ttl:
+            return entry
+        try:
+            items = await fetch()
+        except UpstreamError:
+            if entry is None:
+                raise
+            stale = Listing(entry.items, entry.fetched_at, stale=True)
+            self._entries[key] = stale
+            return stale
+        fresh = Listing(items, now)
+        self._entries[key] = fresh
+        return fresh
+
+    def invalidate(self, server: str, notification: str) -> bool:
+        methods = CHANGED_NOTIFICATIONS.get(notification, ())
+        for method in methods:
+            self._entries.pop((server, method), None)
+        return bool(methods)

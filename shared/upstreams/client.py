@@ -1,0 +1,242 @@
+"""Talking MCP Streamable HTTP to one upstream server, behind the UpstreamClient seam.
+
+`HttpUpstreamClient` uses one shared `httpx.AsyncClient` (connection pool and TLS context reused
+by every call on the worker); tests inject an `httpx.MockTransport` or point it at real servers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any, Protocol
+
+import httpx
+
+from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from shared.mcp import jsonrpc
+from shared.mcp.jsonrpc import Message, Request, Response
+from shared.mcp.sse import EventParser
+from shared.settings import ServerSettings
+from shared.upstreams.breaker import CircuitBreaker
+
+log = logging.getLogger(__name__)
+
+# Methods a retry cannot double-apply: they read, or (initialize) create a session nobody uses yet.
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "tools/list",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "completion/complete",
+        "server/discover",
+    }
+)
+
+
+class UpstreamSessionExpired(UpstreamError):
+    """The upstream answered 404 to our session ID: initialize again and retry once."""
+
+
+class UpstreamClient(Protocol):
+    def send(
+        self,
+        server: ServerSettings,
+        message: Message,
+        *,
+        session_id: str | None,
+        protocol_version: str | None,
+        session_sink: list[str] | None = None,
+    ) -> AsyncGenerator[Message]:
+        """POST one message; yield what the upstream sends back, ending with the Response (if any).
+
+        `session_sink` receives the `Mcp-Session-Id` the upstream assigns (on initialize).
+        """
+        ...
+
+    def listen(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> AsyncGenerator[Message]:
+        """GET the upstream session's standalone stream; yields until it ends. Empty if unsupported."""
+        ...
+
+
+def _headers(server: ServerSettings, session_id: str | None, protocol_version: str | None) -> dict[str, str]:
+    headers = {name: secret.get_secret_value() for name, secret in server.headers.items()}
+    headers["Accept"] = "application/json, text/event-stream"
+    if session_id:
+        headers["Mcp-Session-Id"] = session_id
+    if protocol_version:
+        headers["MCP-Protocol-Version"] = protocol_version
+    return headers
+
+
+def _parse(server: ServerSettings, data: str | bytes) -> Message:
+    try:
+        return jsonrpc.parse_message(json.loads(data))
+    except (ValueError, RecursionError) as exc:
+        raise UpstreamProtocolError(
+            server.name, f"upstream {server.name!r} sent a message that is not JSON-RPC"
+        ) from exc
+
+
+class HttpUpstreamClient:
+    def __init__(self, http: httpx.AsyncClient, *, breakers: dict[str, CircuitBreaker] | None = None) -> None:
+        self._http = http
+        self._breakers = breakers if breakers is not None else {}
+
+    def breaker(self, server: ServerSettings) -> CircuitBreaker | None:
+        return self._breakers.get(server.name)
+
+    async def send(
+        self,
+        server: ServerSettings,
+        message: Message,
+        *,
+        session_id: str | None,
+        protocol_version: str | None,
+        session_sink: list[str] | None = None,
+    ) -> AsyncGenerator[Message]:
+        breaker = self._breakers.get(server.name)
+        if breaker is not None:
+            breaker.before_call(server.name)
+        method = message.method if isinstance(message, Request) else None
+        attempts = 2
+        for attempt in range(attempts):
+            yielded = False
+            try:
+                async for item in self._send_once(server, message, session_id, protocol_version, session_sink):
+                    yielded = True
+                    yield item
+            except _Retryable as exc:
+                retry = exc.before_send or method in IDEMPOTENT_METHODS
+                if attempt + 1 < attempts and retry and not yielded:
+                    log.info("retrying %s on upstream %r after %s", method, server.name, exc.cause)
+                    continue
+                if breaker is not None:
+                    breaker.record_failure()
+                raise exc.cause from None
+            except (UpstreamTimeout, UpstreamUnavailable):
+                if breaker is not None:
+                    breaker.record_failure()
+                raise
+            if breaker is not None:
+                breaker.record_success()
+            return
+
+    async def _send_once(
+        self,
+        server: ServerSettings,
+        message: Message,
+        session_id: str | None,
+        protocol_version: str | None,
+        session_sink: list[str] | None,
+    ) -> AsyncGenerator[Message]:
+        url = str(server.url)
+        headers = _headers(server, session_id, protocol_version)
+        headers["Content-Type"] = "application/json"
+        timeout = httpx.Timeout(server.timeout, connect=server.connect_timeout)
+        body = jsonrpc.dumps(message.to_wire())
+        try:
+            async with self._http.stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
+                if session_sink is not None and (assigned := response.headers.get("mcp-session-id")):
+                    session_sink.append(assigned)
+                async for item in self._read_reply(server, message, response, session_id):
+                    yield item
+        except httpx.ConnectError as exc:
+            raise _Retryable(
+                UpstreamUnavailable(server.name, f"upstream {server.name!r} refused the connection"), True
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                server.name,
+                f"upstream {server.name!r} timed out after {server.timeout:g} s "
+                f"(MCPHUB_SERVER_{server.name.upper()}__TIMEOUT)",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise _Retryable(
+                UpstreamUnavailable(server.name, f"upstream {server.name!r} connection failed"), False
+            ) from exc
+
+    async def _read_reply(
+        self, server: ServerSettings, message: Message, response: httpx.Response, session_id: str | None
+    ) -> AsyncGenerator[Message]:
+        status = response.status_code
+        if status == 404 and session_id:
+            raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
+        if status in (202, 204) and not isinstance(message, Request):
+            return
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if status >= 500:
+            raise _Retryable(
+                UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}"), False
+            )
+        if content_type == "text/event-stream" and status < 300:
+            async for item in self._read_sse(server, response):
+                yield item
+                if isinstance(item, Response) and isinstance(message, Request) and item.id == message.id:
+                    return
+            if isinstance(message, Request):
+                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} closed the stream before answering")
+            return
+        raw = await response.aread()
+        if content_type == "application/json":
+            parsed = _parse(server, raw)
+            if isinstance(parsed, Response):
+                yield parsed
+                return
+        if status >= 400:
+            raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}")
+        raise UpstreamProtocolError(
+            server.name, f"upstream {server.name!r} answered {content_type or 'no content type'} instead of MCP"
+        )
+
+    async def _read_sse(self, server: ServerSettings, response: httpx.Response) -> AsyncGenerator[Message]:
+        parser = EventParser()
+        async for chunk in response.aiter_bytes():
+            for event in parser.feed(chunk):
+                if event.event == "message" and event.data:
+                    yield _parse(server, event.data)
+
+    async def listen(
+        self, server: ServerSettings, *, session_id: str, protocol_version: str
+    ) -> AsyncGenerator[Message]:
+        headers = _headers(server, session_id, protocol_version)
+        headers["Accept"] = "text/event-stream"
+        timeout = httpx.Timeout(None, connect=server.connect_timeout)
+        try:
+            async with self._http.stream("GET", str(server.url), headers=headers, timeout=timeout) as response:
+                if response.status_code == 404:
+                    raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
+                if response.status_code != 200:
+                    return  # 405: the upstream offers no standalone stream
+                async for item in self._read_sse(server, response):
+                    yield item
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
+
+    async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
+        """DELETE the upstream session; best effort (a server may answer 405)."""
+        headers = _headers(server, session_id, protocol_version)
+        try:
+            await self._http.delete(str(server.url), headers=headers, timeout=server.connect_timeout)
+        except httpx.HTTPError:
+            log.info("could not end session on upstream %r", server.name)
+
+
+class _Retryable(Exception):
+    def __init__(self, cause: UpstreamError, before_send: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.before_send = before_send
+
+
+def result_of(server: ServerSettings, response: Response) -> dict[str, Any]:
+    """The result of a hub-internal request, or the upstream's error raised as UpstreamError."""
+    if response.error is not None:
+        message = str(response.error.get("message", "error"))
+        raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered an error: {message}")
+    return response.result or {}
