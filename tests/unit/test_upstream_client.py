@@ -1,0 +1,152 @@
+"""HttpUpstreamClient against recorded-style upstream answers, through httpx.MockTransport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from shared.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from shared.mcp.jsonrpc import Message, Notification, Request, Response
+from shared.settings import ServerSettings
+from shared.upstreams.breaker import CircuitBreaker
+from shared.upstreams.client import HttpUpstreamClient, UpstreamSessionExpired
+
+pytestmark = pytest.mark.anyio
+SERVER = ServerSettings.model_validate(
+    {"name": "up", "url": "http://upstream.test/mcp", "headers": {"X_API_KEY": "k"}, "timeout": 2}
+)
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> HttpUpstreamClient:
+    return HttpUpstreamClient(httpx.AsyncClient(transport=httpx.MockTransport(handler)), **kwargs)  # type: ignore[arg-type]
+
+
+async def collect(client: HttpUpstreamClient, message: Message, session_id: str | None = "s1") -> list[Message]:
+    return [m async for m in client.send(SERVER, message, session_id=session_id, protocol_version="2025-11-25")]
+
+
+async def test_json_answer_is_yielded_and_headers_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})
+
+    assert await collect(client_for(handler), Request(1, "tools/list")) == [Response(1, {"tools": []})]
+    assert seen[0].headers["x-api-key"] == "k"
+    assert seen[0].headers["mcp-session-id"] == "s1"
+    assert seen[0].headers["mcp-protocol-version"] == "2025-11-25"
+
+
+async def test_sse_answer_yields_notifications_then_the_response() -> None:
+    body = (
+        'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}\n\n'
+        'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"content":[]}}\n\n'
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
+
+    messages = await collect(client_for(handler), Request(1, "tools/call"))
+    assert messages == [Notification("notifications/progress", {"progress": 1}), Response(1, {"content": []})]
+
+
+async def test_html_instead_of_mcp_is_a_protocol_error_naming_the_server() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>login</html>", headers={"content-type": "text/html"})
+
+    with pytest.raises(UpstreamProtocolError, match="'up'"):
+        await collect(client_for(handler), Request(1, "tools/call"))
+
+
+async def test_garbage_json_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"{not json", headers={"content-type": "application/json"})
+
+    with pytest.raises(UpstreamProtocolError):
+        await collect(client_for(handler), Request(1, "tools/call"))
+
+
+async def test_server_error_on_idempotent_request_is_retried_once() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {"tools": []}})
+
+    assert await collect(client_for(handler), Request(1, "tools/list")) == [Response(1, {"tools": []})]
+    assert calls == 2
+
+
+async def test_server_error_on_tool_call_is_not_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(502)
+
+    with pytest.raises(UpstreamUnavailable, match="HTTP 502"):
+        await collect(client_for(handler), Request(1, "tools/call"))
+    assert calls == 1
+
+
+async def test_refused_connection_is_retried_even_for_tool_calls() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {}})
+
+    assert await collect(client_for(handler), Request(1, "tools/call")) == [Response(1, {})]
+
+
+async def test_timeout_names_the_setting_to_change() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(UpstreamTimeout, match="MCPHUB_SERVER_UP__TIMEOUT"):
+        await collect(client_for(handler), Request(1, "tools/call"))
+
+
+async def test_404_on_our_session_asks_for_a_new_one() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404)
+
+    with pytest.raises(UpstreamSessionExpired):
+        await collect(client_for(handler), Request(1, "tools/list"))
+
+
+async def test_posted_notification_accepted_with_202_yields_nothing() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content) == {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        return httpx.Response(202)
+
+    assert await collect(client_for(handler), Notification("notifications/initialized")) == []
+
+
+async def test_repeated_failures_open_the_breaker_and_stop_calls() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(500)
+
+    breaker = CircuitBreaker(failures=2, reset_seconds=60, clock=lambda: 0.0)
+    client = client_for(handler, breakers={"up": breaker})
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailable):
+            await collect(client, Request(1, "tools/call"))
+    with pytest.raises(UpstreamUnavailable, match="stopped calling"):
+        await collect(client, Request(1, "tools/call"))
+    assert calls == 2
