@@ -14,7 +14,8 @@
     │   ├── MethodNotFound        -32601
     │   ├── InvalidParams         -32602  (unknown tool/prompt/resource too, as the MCP spec says)
     │   ├── HeaderMismatch        -32020  400  (2026-07-28 routing headers disagree with the body)
-    │   └── UnsupportedVersion    -32022  400  (2026-07-28) / -32600 400 (handshake era)
+    │   ├── UnsupportedVersion    -32600  400  handshake era: MCP-Protocol-Version not supported
+    │   └── UnsupportedProtocolVersion -32022 400  2026-07-28: data = {supported, requested}
     ├── SessionError
     │   ├── SessionRequired       -32600  400  no Mcp-Session-Id on a non-initialize request
     │   └── SessionNotFound       -32001  404  unknown, expired, or someone else's session
@@ -138,6 +139,10 @@ class HeaderMismatch(ProtocolError):
 
 class UnsupportedVersion(ProtocolError):
     code = INVALID_REQUEST
+
+
+class UnsupportedProtocolVersion(ProtocolError):
+    code = UNSUPPORTED_PROTOCOL_VERSION
 
 
 class SessionError(HubError):

@@ -128,4 +128,10 @@ def build_flaky(failure_rate: float = 0.3, delay: float = 0.5) -> MCPServer:
     return server
 
 
-BUILDERS = {"notes": build_notes, "clock": build_clock, "flaky": build_flaky}
+def build_conformance() -> MCPServer:
+    from infra.conformance.fixture_server import build
+
+    return build()
+
+
+BUILDERS = {"notes": build_notes, "clock": build_clock, "flaky": build_flaky, "conformance": build_conformance}

@@ -26,7 +26,9 @@ from shared.errors import (
 )
 from shared.hub.aggregate import Aggregator, hub_initialize_result
 from shared.hub.http import JSON, SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
+from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
+from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
@@ -34,7 +36,7 @@ from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_h
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, new_session_id
 from shared.settings import HubSettings, ServerSettings
-from shared.upstreams.client import UpstreamSessionExpired
+from shared.upstreams.client import Exchange, UpstreamSessionExpired
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class HubService:
         self._keepalive = keepalive_seconds
         self._clock = clock
         self._background = BackgroundTasks()
+        self._modern = ModernEndpoint(servers, upstreams, aggregator, list_ttl_seconds=settings.list_ttl_seconds)
 
     async def handle(self, request: HttpIn) -> HttpOut:
         try:
@@ -73,6 +76,10 @@ class HubService:
                 raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
             if request.method == "POST":
                 return await self._post(request)
+            if request.method in ("GET", "DELETE") and request.header(VERSION_HEADER) in MODERN_VERSIONS:
+                raise MethodNotAllowed(
+                    f"protocol {request.header(VERSION_HEADER)} has no {request.method}", allow="POST"
+                )
             if request.method == "GET":
                 return await self._get(request)
             if request.method == "DELETE":
@@ -121,17 +128,18 @@ class HubService:
         if content_type != JSON:
             raise UnsupportedMediaType("Content-Type must be application/json")
         accept = request.header("accept")
-        if not (accepts(accept, JSON) and accepts(accept, SSE)):
+        modern_header = request.header(VERSION_HEADER) in MODERN_VERSIONS
+        if not accepts(accept, JSON) or not (modern_header or accepts(accept, SSE)):
             raise NotAcceptable("Accept must list both application/json and text/event-stream")
         decoded = jsonrpc.decode_body(request.body)
         try:
             message = jsonrpc.parse_message(decoded)
         except HubError as error:
             return error_reply(error, jsonrpc.peek_id(decoded))
-        if request.header(VERSION_HEADER) in MODERN_VERSIONS:
-            raise UnsupportedVersion(
-                f"protocol {request.header(VERSION_HEADER)} is not served yet; use {HANDSHAKE_VERSIONS[-1]}"
-            )
+        if wants_modern(request, message, decoded):
+            if request.route:
+                return await self._modern.passthrough(request)
+            return await self._modern.handle(request, message)
         if isinstance(message, Request) and message.method == "initialize":
             return await self._initialize(request, message)
         ctx = await self._session(request)
@@ -181,7 +189,9 @@ class HubService:
     async def _request(self, ctx: SessionContext, request: HttpIn, message: Request) -> HttpOut:
         if request.route:
             server = self._servers[request.route]
-            return await self._relay_stream(ctx, server, message, self._upstreams.forward(ctx, server, message))
+            exchange = Exchange()
+            upstream = self._upstreams.forward(ctx, server, message, exchange)
+            return await self._relay_stream(ctx, server, message, upstream, exchange)
         method = message.method
         if method == "ping":
             return json_reply(Response(message.id, {}).to_wire())
@@ -195,52 +205,27 @@ class HubService:
         return await self._relay_stream(ctx, server, message, self._aggregator.stream(ctx, server, routed))
 
     async def _relay_stream(
-        self, ctx: SessionContext, server: ServerSettings, request: Request, upstream: AsyncGenerator[Message]
-    ) -> HttpOut:
-        """Answer with JSON when the upstream answers at once, else stream what it sends as SSE."""
-        rewrite = self._outbound(ctx, server)
-        try:
-            first = rewrite(await anext(upstream))
-        except StopAsyncIteration:
-            return error_reply(InvalidRequest("the upstream sent no answer"), request.id)
-        except HubError as error:
-            await upstream.aclose()
-            return error_reply(error, request.id)
-        if isinstance(first, Response):
-            await upstream.aclose()
-            return json_reply(Response(request.id, first.result, first.error).to_wire())
-        return sse_reply(self._sse(ctx, server, request, first, upstream, rewrite))
-
-    async def _sse(
         self,
         ctx: SessionContext,
         server: ServerSettings,
         request: Request,
-        first: Message,
         upstream: AsyncGenerator[Message],
-        rewrite: Callable[[Message], Message],
-    ) -> AsyncIterator[bytes]:
-        answered = False
-        try:
-            yield sse.encode_event(jsonrpc.dumps(first.to_wire()))
-            async for message in upstream:
-                message = rewrite(message)
-                if isinstance(message, Response) and message.id == request.id:
-                    answered = True
-                yield sse.encode_event(jsonrpc.dumps(message.to_wire()))
-                if answered:
-                    return
-        except UpstreamError as error:
-            answered = True
-            yield sse.encode_event(jsonrpc.dumps(jsonrpc.error_response(request.id, error).to_wire()))
-        finally:
-            await upstream.aclose()
-            if not answered:
-                # The client went away mid-call: tell the upstream to stop working on it.
-                cancel = Notification(
-                    "notifications/cancelled", {"requestId": request.id, "reason": "client disconnected"}
-                )
-                self._background.spawn(self._send_quietly(ctx, server, cancel))
+        mirror: Exchange | None = None,
+    ) -> HttpOut:
+        """Relay one call; with `mirror` (transparent `/mcp/{server}`) keep the upstream's SSE form."""
+
+        def abandon() -> None:
+            # The client went away mid-call: tell the upstream to stop working on it.
+            cancel = Notification("notifications/cancelled", {"requestId": request.id, "reason": "client disconnected"})
+            self._background.spawn(self._send_quietly(ctx, server, cancel))
+
+        return await relay_reply(
+            request,
+            upstream,
+            self._outbound(ctx, server),
+            on_abandon=abandon,
+            force_stream=lambda: mirror is not None and mirror.streamed,
+        )
 
     def _outbound(self, ctx: SessionContext, server: ServerSettings) -> Callable[[Message], Message]:
         session_id = ctx.record.session_id

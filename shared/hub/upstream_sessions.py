@@ -13,16 +13,21 @@ from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
-from shared.upstreams.client import HttpUpstreamClient, UpstreamSessionExpired
+from shared.upstreams.client import Exchange, HttpUpstreamClient, UpstreamSessionExpired
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
 
 
 @dataclass(slots=True)
 class SessionContext:
-    """The client session a request belongs to; `record` is replaced as upstream sessions are added."""
+    """The client session a request belongs to; `record` is replaced as upstream sessions are added.
+
+    `persistent` is False for the per-instance pool that serves stateless (2026-07-28) clients:
+    its upstream sessions live in this process only, since any instance can open new ones.
+    """
 
     record: SessionRecord
+    persistent: bool = True
 
 
 class UpstreamSessions:
@@ -47,10 +52,10 @@ class UpstreamSessions:
         self, server: ServerSettings, params: JsonObject, request_id: str | int = "mcphub-init"
     ) -> tuple[UpstreamSession, Response]:
         """Run the initialize handshake with an upstream; the Response is the upstream's own answer."""
-        sink: list[str] = []
+        exchange = Exchange()
         response: Response | None = None
         async for message in self._client.send(
-            server, Request(request_id, "initialize", params), session_id=None, protocol_version=None, session_sink=sink
+            server, Request(request_id, "initialize", params), session_id=None, protocol_version=None, exchange=exchange
         ):
             if isinstance(message, Response):
                 response = message
@@ -59,7 +64,7 @@ class UpstreamSessions:
         if response.error is not None:
             return UpstreamSession(None, LATEST_HANDSHAKE), response
         version = str((response.result or {}).get("protocolVersion", LATEST_HANDSHAKE))
-        upstream = UpstreamSession(sink[0] if sink else None, version)
+        upstream = UpstreamSession(exchange.session_id, version)
         async for _ in self._client.send(
             server,
             Notification("notifications/initialized"),
@@ -76,6 +81,8 @@ class UpstreamSessions:
         known = ctx.record.upstreams.get(server.name)
         if known is not None and known != stale:
             return known
+        if not ctx.persistent:
+            return await self._open_pooled(ctx, server, stale)
         session_id = ctx.record.session_id
         async with self._locks.setdefault((session_id, server.name), asyncio.Lock()):
             current = self._sessions.peek(session_id)  # another task here may have opened it meanwhile
@@ -97,19 +104,43 @@ class UpstreamSessions:
             ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
             return upstream
 
-    async def forward(self, ctx: SessionContext, server: ServerSettings, message: Message) -> AsyncGenerator[Message]:
+    async def _open_pooled(
+        self, ctx: SessionContext, server: ServerSettings, stale: UpstreamSession | None
+    ) -> UpstreamSession:
+        async with self._locks.setdefault((ctx.record.session_id, server.name), asyncio.Lock()):
+            known = ctx.record.upstreams.get(server.name)
+            if known is not None and known != stale:
+                return known
+            upstream, response = await self.open(server, self._init_params(ctx.record))
+            if response.error is not None:
+                message = str(response.error.get("message", "error"))
+                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
+            ctx.record = ctx.record.with_upstream(server.name, upstream)
+            return upstream
+
+    async def forward(
+        self, ctx: SessionContext, server: ServerSettings, message: Message, exchange: Exchange | None = None
+    ) -> AsyncGenerator[Message]:
         """Send a message on our session with `server`; reopen the session once if the upstream lost it."""
         upstream = await self.ensure(ctx, server)
         try:
             async for item in self._client.send(
-                server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+                server,
+                message,
+                session_id=upstream.session_id,
+                protocol_version=upstream.protocol_version,
+                exchange=exchange,
             ):
                 yield item
             return
         except UpstreamSessionExpired:
             upstream = await self.ensure(ctx, server, stale=upstream)
         async for item in self._client.send(
-            server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+            server,
+            message,
+            session_id=upstream.session_id,
+            protocol_version=upstream.protocol_version,
+            exchange=exchange,
         ):
             yield item
 

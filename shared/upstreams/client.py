@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -39,6 +40,14 @@ IDEMPOTENT_METHODS = frozenset(
 )
 
 
+@dataclass(slots=True)
+class Exchange:
+    """What the HTTP layer of one exchange said besides the messages themselves."""
+
+    session_id: str | None = None  # the Mcp-Session-Id the upstream assigned (initialize)
+    streamed: bool = False  # the upstream answered with text/event-stream
+
+
 class UpstreamSessionExpired(UpstreamError):
     """The upstream answered 404 to our session ID: initialize again and retry once."""
 
@@ -51,11 +60,11 @@ class UpstreamClient(Protocol):
         *,
         session_id: str | None,
         protocol_version: str | None,
-        session_sink: list[str] | None = None,
+        exchange: Exchange | None = None,
     ) -> AsyncGenerator[Message]:
         """POST one message; yield what the upstream sends back, ending with the Response (if any).
 
-        `session_sink` receives the `Mcp-Session-Id` the upstream assigns (on initialize).
+        `exchange` is filled in with the session ID the upstream assigns and how it answered.
         """
         ...
 
@@ -98,7 +107,7 @@ class HttpUpstreamClient:
         *,
         session_id: str | None,
         protocol_version: str | None,
-        session_sink: list[str] | None = None,
+        exchange: Exchange | None = None,
     ) -> AsyncGenerator[Message]:
         breaker = self._breakers.get(server.name)
         if breaker is not None:
@@ -108,7 +117,7 @@ class HttpUpstreamClient:
         for attempt in range(attempts):
             yielded = False
             try:
-                async for item in self._send_once(server, message, session_id, protocol_version, session_sink):
+                async for item in self._send_once(server, message, session_id, protocol_version, exchange):
                     yielded = True
                     yield item
             except _Retryable as exc:
@@ -133,7 +142,7 @@ class HttpUpstreamClient:
         message: Message,
         session_id: str | None,
         protocol_version: str | None,
-        session_sink: list[str] | None,
+        exchange: Exchange | None,
     ) -> AsyncGenerator[Message]:
         url = str(server.url)
         headers = _headers(server, session_id, protocol_version)
@@ -142,8 +151,9 @@ class HttpUpstreamClient:
         body = jsonrpc.dumps(message.to_wire())
         try:
             async with self._http.stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
-                if session_sink is not None and (assigned := response.headers.get("mcp-session-id")):
-                    session_sink.append(assigned)
+                if exchange is not None:
+                    exchange.session_id = response.headers.get("mcp-session-id") or exchange.session_id
+                    exchange.streamed = response.headers.get("content-type", "").startswith("text/event-stream")
                 async for item in self._read_reply(server, message, response, session_id):
                     yield item
         except httpx.ConnectError as exc:
@@ -218,6 +228,40 @@ class HttpUpstreamClient:
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
 
+    async def passthrough(self, server: ServerSettings, headers: Mapping[str, str], body: bytes) -> RawReply:
+        """POST the client's bytes unchanged and hand back the upstream's status, type and body stream.
+
+        Used for stateless (2026-07-28) requests to `/mcp/{server}`: the upstream validates and
+        answers exactly as it would directly, and its stream is relayed as it arrives.
+        """
+        breaker = self._breakers.get(server.name)
+        if breaker is not None:
+            breaker.before_call(server.name)
+        forwarded = {name: value for name, value in headers.items() if name in _PASSTHROUGH_HEADERS}
+        forwarded.update((name, value) for name, value in headers.items() if name.startswith("mcp-param-"))
+        forwarded.update((name, secret.get_secret_value()) for name, secret in server.headers.items())
+        request = self._http.build_request(
+            "POST",
+            str(server.url),
+            content=body,
+            headers=forwarded,
+            timeout=httpx.Timeout(server.timeout, connect=server.connect_timeout),
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            if breaker is not None:
+                breaker.record_failure()
+            raise UpstreamTimeout(server.name, f"upstream {server.name!r} timed out") from exc
+        except httpx.HTTPError as exc:
+            if breaker is not None:
+                breaker.record_failure()
+            raise UpstreamUnavailable(server.name, f"upstream {server.name!r} is unreachable") from exc
+        if breaker is not None:
+            (breaker.record_failure if response.status_code >= 500 else breaker.record_success)()
+        kept = {k: v for k, v in response.headers.items() if k in ("content-type", "allow", "cache-control")}
+        return RawReply(response.status_code, kept, _stream_and_close(response))
+
     async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
         """DELETE the upstream session; best effort (a server may answer 405)."""
         headers = _headers(server, session_id, protocol_version)
@@ -227,11 +271,32 @@ class HttpUpstreamClient:
             log.info("could not end session on upstream %r", server.name)
 
 
+# Request headers a transparent passthrough forwards. Never Authorization or cookies: the
+# client's credentials are for the hub, not for the upstream.
+_PASSTHROUGH_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id")
+
+
+@dataclass(slots=True)
+class RawReply:
+    status: int
+    headers: dict[str, str]
+    body: AsyncIterator[bytes]
+
+
 class _Retryable(Exception):
     def __init__(self, cause: UpstreamError, before_send: bool) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.before_send = before_send
+
+
+async def _stream_and_close(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        # Decoded bytes: Content-Encoding is not forwarded, so compressed bytes would be garbage.
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    finally:
+        await response.aclose()
 
 
 def result_of(server: ServerSettings, response: Response) -> dict[str, Any]:

@@ -13,6 +13,13 @@ from mcp.shared.exceptions import MCPError
 from infra.processes import Child
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+LEGACY = "legacy"  # the initialize handshake; the hub then negotiates 2025-11-25
+MODERN = "2026-07-28"  # stateless: no handshake, no session
+
+
+@pytest.fixture(params=[LEGACY, MODERN])
+def era(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 async def accept_sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
@@ -31,14 +38,15 @@ def text(result: types.CallToolResult) -> str:
     return block.text
 
 
-async def test_tools_of_every_upstream_are_listed_with_namespaces(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp") as client:
+async def test_tools_of_every_upstream_are_listed_with_namespaces(hub: Child, era: str) -> None:
+    async with Client(f"{hub.url}/mcp", mode=era) as client:
+        assert client.protocol_version == ("2025-11-25" if era == LEGACY else MODERN)
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert {"notes__add_note", "notes__echo", "clock__now", "clock__wait"} <= names
 
 
-async def test_tool_call_reaches_the_right_upstream(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp") as client:
+async def test_tool_call_reaches_the_right_upstream(hub: Child, era: str) -> None:
+    async with Client(f"{hub.url}/mcp", mode=era) as client:
         await client.call_tool("notes__add_note", {"name": "e2e", "text": "through the hub"})
         result = await client.read_resource("mcphub://notes/note://e2e")
     content = result.contents[0]
@@ -47,8 +55,8 @@ async def test_tool_call_reaches_the_right_upstream(hub: Child) -> None:
     assert content.uri == "mcphub://notes/note://e2e"
 
 
-async def test_prompts_and_resource_templates_are_aggregated(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp") as client:
+async def test_prompts_and_resource_templates_are_aggregated(hub: Child, era: str) -> None:
+    async with Client(f"{hub.url}/mcp", mode=era) as client:
         prompts = {p.name for p in (await client.list_prompts()).prompts}
         templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
         prompt = await client.get_prompt("notes__summarize", {"name": "welcome"})
@@ -58,7 +66,7 @@ async def test_prompts_and_resource_templates_are_aggregated(hub: Child) -> None
     assert "Welcome to MCPHub" in prompt.messages[0].content.text
 
 
-async def test_progress_and_log_messages_stream_to_the_client(hub: Child) -> None:
+async def test_progress_and_log_messages_stream_to_the_client(hub: Child, era: str) -> None:
     seen_progress: list[float] = []
     logs: list[Any] = []
 
@@ -68,7 +76,8 @@ async def test_progress_and_log_messages_stream_to_the_client(hub: Child) -> Non
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         logs.append(params.data)
 
-    async with Client(f"{hub.url}/mcp", logging_callback=on_log) as client:
+    # 2026-07-28 delivers log messages only to requests that opt in with a level.
+    async with Client(f"{hub.url}/mcp", mode=era, logging_callback=on_log, log_level="info") as client:
         result = await client.call_tool("notes__count_slowly", {"to": 3, "delay": 0.01}, progress_callback=on_progress)
     assert text(result) == "counted to 3"
     assert seen_progress == [1, 2, 3]
@@ -76,39 +85,42 @@ async def test_progress_and_log_messages_stream_to_the_client(hub: Child) -> Non
 
 
 async def test_sampling_request_is_relayed_to_the_client_and_answered(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp", sampling_callback=accept_sampling) as client:
+    """Server-to-client requests exist only in the handshake era."""
+    async with Client(f"{hub.url}/mcp", mode=LEGACY, sampling_callback=accept_sampling) as client:
         result = await client.call_tool("notes__title_for", {"note": "welcome"})
     assert text(result) == "A Good Title"
 
 
 async def test_elicitation_is_relayed_to_the_client_and_answered(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp/notes", elicitation_callback=confirm) as client:
+    async with Client(f"{hub.url}/mcp/notes", mode=LEGACY, elicitation_callback=confirm) as client:
         await client.call_tool("add_note", {"name": "doomed", "text": "x"})
         result = await client.call_tool("delete_all_notes", {})
     assert text(result) == "all notes deleted"
 
 
-async def test_per_server_endpoint_behaves_like_the_upstream_itself(hub: Child, clock_upstream: Child) -> None:
-    async with Client(f"{clock_upstream.url}/mcp") as direct:
+async def test_per_server_endpoint_behaves_like_the_upstream_itself(
+    hub: Child, clock_upstream: Child, era: str
+) -> None:
+    async with Client(f"{clock_upstream.url}/mcp", mode=era) as direct:
         direct_tools = [t.model_dump() for t in (await direct.list_tools()).tools]
         direct_info = direct.server_info
-    async with Client(f"{hub.url}/mcp/clock") as proxied:
+    async with Client(f"{hub.url}/mcp/clock", mode=era) as proxied:
         proxied_tools = [t.model_dump() for t in (await proxied.list_tools()).tools]
         proxied_info = proxied.server_info
     assert proxied_tools == direct_tools
     assert proxied_info == direct_info
 
 
-async def test_unknown_tool_is_a_json_rpc_error_naming_it(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp") as client:
+async def test_unknown_tool_is_a_json_rpc_error_naming_it(hub: Child, era: str) -> None:
+    async with Client(f"{hub.url}/mcp", mode=era) as client:
         with pytest.raises(MCPError) as caught:
             await client.call_tool("nowhere__nothing", {})
     assert caught.value.error.code == types.INVALID_PARAMS
     assert "nowhere__nothing" in caught.value.error.message
 
 
-async def test_cancelling_a_call_stops_it_and_the_session_keeps_working(hub: Child) -> None:
-    async with Client(f"{hub.url}/mcp") as client:
+async def test_cancelling_a_call_stops_it_and_the_session_keeps_working(hub: Child, era: str) -> None:
+    async with Client(f"{hub.url}/mcp", mode=era) as client:
         with anyio.move_on_after(0.5) as scope:
             await client.call_tool("clock__wait", {"seconds": 20})
         assert scope.cancelled_caught

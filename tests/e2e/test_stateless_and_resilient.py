@@ -44,7 +44,9 @@ async def test_session_created_on_instance_a_is_served_by_instance_b(hub: Child,
 
     async with (
         httpx2.AsyncClient(transport=transport, timeout=30) as http,
-        Client(streamable_http_client(f"{hub.url}/mcp", http_client=http), sampling_callback=sampling) as client,
+        Client(
+            streamable_http_client(f"{hub.url}/mcp", http_client=http), mode="legacy", sampling_callback=sampling
+        ) as client,
     ):
         for index in range(3):
             await client.call_tool("notes__add_note", {"name": f"n{index}", "text": "x"})
@@ -78,7 +80,7 @@ def fragile(tmp_path_factory: pytest.TempPathFactory, storage_connection_string:
 async def test_dead_upstream_keeps_its_last_good_tools_and_fails_only_its_own_calls(
     fragile: dict[str, Child],
 ) -> None:
-    async with Client(f"{fragile['hub'].url}/mcp") as client:
+    async with Client(f"{fragile['hub'].url}/mcp", mode="legacy") as client:
         before = {tool.name for tool in (await client.list_tools()).tools}
         assert "victim__now" in before
         fragile["victim"].stop()

@@ -150,3 +150,69 @@ async def test_hub_keeps_serving_after_bad_input(http: httpx.AsyncClient) -> Non
     headers = await open_session(http)
     response = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 3, "method": "ping"}, headers=headers)
     assert response.json() == {"jsonrpc": "2.0", "id": 3, "result": {}}
+
+
+def modern(
+    method: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {"jsonrpc": "2.0", "id": 5, "method": method, "params": {**(params or {}), "_meta": meta}}
+    base = {**HEADERS, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+    return body, {**base, **(headers or {})}
+
+
+async def test_stateless_discover_needs_no_session(http: httpx.AsyncClient) -> None:
+    body, headers = modern("server/discover")
+    response = await http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert result["supportedVersions"] == ["2026-07-28"]
+    assert result["resultType"] == "complete"
+    assert "mcp-session-id" not in response.headers
+
+
+async def test_stateless_routing_header_that_disagrees_with_the_body_gets_400(http: httpx.AsyncClient) -> None:
+    body, headers = modern("tools/list", headers={"Mcp-Method": "prompts/list"})
+    response = await http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32020
+
+
+async def test_stateless_request_without_envelope_gets_invalid_params(http: httpx.AsyncClient) -> None:
+    body, headers = modern("tools/list")
+    del body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]
+    response = await http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32602
+
+
+async def test_unknown_stateless_version_names_the_supported_ones(http: httpx.AsyncClient) -> None:
+    body, headers = modern("tools/list", headers={"MCP-Protocol-Version": "2099-01-01"})
+    body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2099-01-01"
+    response = await http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32022
+    assert error_of(response)["data"] == {"supported": ["2026-07-28"], "requested": "2099-01-01"}
+
+
+async def test_stateless_unknown_method_gets_404(http: httpx.AsyncClient) -> None:
+    body, headers = modern("tools/destroy")
+    response = await http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == -32601
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_stateless_era_has_no_get_or_delete(http: httpx.AsyncClient, method: str) -> None:
+    response = await http.request(method, "/mcp", headers={**HEADERS, "MCP-Protocol-Version": "2026-07-28"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+async def test_stateless_notification_is_accepted_and_dropped(http: httpx.AsyncClient) -> None:
+    headers = {**HEADERS, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "notifications/cancelled"}
+    body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+    assert (await http.post("/mcp", json=body, headers=headers)).status_code == 202

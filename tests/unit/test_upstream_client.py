@@ -150,3 +150,31 @@ async def test_repeated_failures_open_the_breaker_and_stop_calls() -> None:
     with pytest.raises(UpstreamUnavailable, match="stopped calling"):
         await collect(client, Request(1, "tools/call"))
     assert calls == 2
+
+
+async def test_passthrough_forwards_mcp_headers_but_never_the_clients_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200, content=b'{"jsonrpc":"2.0","id":1,"result":{}}', headers={"content-type": "application/json"}
+        )
+
+    incoming = {
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "echo",
+        "mcp-param-region": "eu",
+        "authorization": "Bearer client-token",
+        "cookie": "session=1",
+    }
+    reply = await client_for(handler).passthrough(SERVER, incoming, b"{}")
+    body = b"".join([chunk async for chunk in reply.body])
+    assert (reply.status, body) == (200, b'{"jsonrpc":"2.0","id":1,"result":{}}')
+    sent = seen[0].headers
+    assert "authorization" not in sent
+    assert "cookie" not in sent
+    assert (sent["mcp-name"], sent["mcp-param-region"], sent["x-api-key"]) == ("echo", "eu", "k")

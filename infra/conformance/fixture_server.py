@@ -1,0 +1,251 @@
+"""An upstream that implements the fixtures the official MCP conformance suite calls.
+
+The suite (npm @modelcontextprotocol/conformance) drives a server through named tools, resources
+and prompts (`test_simple_text`, `test://static-text`, ...). The hub is scored by running the
+suite against this server directly and through `/mcp/{server}`: the two scores must match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import warnings
+from typing import Any
+
+import mcp_types as types
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.shared.exceptions import MCPDeprecationWarning
+from pydantic import BaseModel, Field, JsonValue
+
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
+
+
+class Reply(BaseModel):
+    response: str = Field(description="The user's answer")
+
+
+class Defaults(BaseModel):
+    name: str = Field(default="John Doe", description="User name")
+    age: int = Field(default=30, description="User age")
+    score: float = Field(default=95.5, description="User score")
+    status: str = Field(
+        default="active", description="User status", json_schema_extra={"enum": ["active", "inactive", "pending"]}
+    )
+    verified: bool = Field(default=True, description="Verification status")
+
+
+def _titled(options: dict[str, str]) -> list[JsonValue]:
+    return [{"const": value, "title": title} for value, title in options.items()]
+
+
+class Enums(BaseModel):
+    untitledSingle: str = Field(
+        description="Simple enum", json_schema_extra={"enum": ["active", "inactive", "pending"]}
+    )
+    titledSingle: str = Field(
+        description="Titled enum",
+        json_schema_extra={"oneOf": _titled({"low": "Low Priority", "medium": "Medium Priority", "high": "High"})},
+    )
+    untitledMulti: list[str] = Field(
+        description="Multi-select",
+        json_schema_extra={"items": {"type": "string", "enum": ["read", "write", "execute"]}},
+    )
+    titledMulti: list[str] = Field(
+        description="Titled multi-select",
+        json_schema_extra={"items": {"anyOf": _titled({"feature": "New Feature", "bug": "Bug Fix", "docs": "Docs"})}},
+    )
+    legacyEnum: str = Field(
+        description="Legacy enum with enumNames",
+        json_schema_extra={"enum": ["small", "medium", "large"], "enumNames": ["Small", "Medium", "Large"]},
+    )
+
+
+def build() -> MCPServer:
+    server = MCPServer("mcp-conformance-fixture")
+    subscriptions: set[str] = set()
+
+    @server.tool()
+    def test_simple_text() -> str:
+        """Tests simple text content response"""
+        return "This is a simple text response for testing."
+
+    @server.tool()
+    def test_image_content() -> list[types.ImageContent]:
+        """Tests image content response"""
+        return [types.ImageContent(type="image", data=PNG, mime_type="image/png")]
+
+    @server.tool()
+    def test_audio_content() -> list[types.AudioContent]:
+        """Tests audio content response"""
+        return [types.AudioContent(type="audio", data=WAV, mime_type="audio/wav")]
+
+    def embedded(uri: str, mime: str, text: str) -> types.EmbeddedResource:
+        return types.EmbeddedResource(
+            type="resource", resource=types.TextResourceContents(uri=uri, mime_type=mime, text=text)
+        )
+
+    @server.tool()
+    def test_embedded_resource() -> list[types.EmbeddedResource]:
+        """Tests embedded resource content response"""
+        return [embedded("test://embedded-resource", "text/plain", "This is an embedded resource content.")]
+
+    @server.tool()
+    def test_multiple_content_types() -> list[types.TextContent | types.ImageContent | types.EmbeddedResource]:
+        """Tests response with multiple content types (text, image, resource)"""
+        return [
+            types.TextContent(type="text", text="Multiple content types test:"),
+            types.ImageContent(type="image", data=PNG, mime_type="image/png"),
+            embedded("test://mixed-content-resource", "application/json", '{"test": "data", "value": 123}'),
+        ]
+
+    @server.tool()
+    async def test_tool_with_logging(ctx: Context) -> str:
+        """Tests tool that emits log messages during execution"""
+        for text in ("Tool execution started", "Tool processing data", "Tool execution completed"):
+            await ctx.info(text)
+            await asyncio.sleep(0.02)
+        return "Tool with logging executed successfully"
+
+    @server.tool()
+    async def test_tool_with_progress(ctx: Context) -> str:
+        """Tests tool that reports progress notifications"""
+        for step in (0, 50, 100):
+            await ctx.report_progress(progress=step, total=100, message=f"Completed step {step} of 100")
+            await asyncio.sleep(0.02)
+        meta = ctx.request_context.meta or {}
+        return str(meta.get("progress_token", 0))
+
+    @server.tool()
+    async def test_sampling(prompt: str, ctx: Context) -> str:
+        """Tests server-initiated sampling (LLM completion request)"""
+        try:
+            result = await ctx.session.create_message(
+                messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+                max_tokens=100,
+                related_request_id=ctx.request_id,
+            )
+        except Exception as exc:  # the suite reads the error text from the result
+            return f"Sampling not supported or error: {exc}"
+        content = result.content
+        return f"LLM response: {content.text if isinstance(content, types.TextContent) else 'No response'}"
+
+    async def elicit(ctx: Context, message: str, schema: type[BaseModel], label: str) -> str:
+        try:
+            result = await ctx.elicit(message=message, schema=schema)
+        except Exception as exc:
+            return f"Elicitation not supported or error: {exc}"
+        content = result.data.model_dump_json() if result.action == "accept" else "{}"
+        return f"{label}: action={result.action}, content={content}"
+
+    @server.tool()
+    async def test_elicitation(message: str, ctx: Context) -> str:
+        """Tests server-initiated elicitation (user input request)"""
+        return await elicit(ctx, message, Reply, "User response")
+
+    @server.tool()
+    async def test_elicitation_sep1034_defaults(ctx: Context) -> str:
+        """Tests elicitation with default values for all primitive types (SEP-1034)"""
+        return await elicit(ctx, "Please provide user information", Defaults, "Elicitation result")
+
+    @server.tool()
+    async def test_elicitation_sep1330_enums(ctx: Context) -> str:
+        """Tests elicitation with enum schema variations per SEP-1330"""
+        return await elicit(
+            ctx, "Please select values using different enum schema types", Enums, "Elicitation completed"
+        )
+
+    @server.tool()
+    def test_error_handling() -> str:
+        """Tests error response handling"""
+        raise RuntimeError("This tool intentionally returns an error for testing")
+
+    @server.tool()
+    async def test_reconnection(ctx: Context) -> str:
+        """Tests SSE polling by closing stream mid-call (SEP-1699)"""
+        await ctx.info("Before disconnect")
+        await ctx.close_sse_stream()
+        await asyncio.sleep(0.2)
+        await ctx.info("After reconnect")
+        return "Reconnection test completed"
+
+    @server.resource("test://static-text")
+    def static_text() -> str:
+        """A static text resource for testing"""
+        return "This is the content of the static text resource."
+
+    @server.resource("test://static-binary")
+    def static_binary() -> bytes:
+        """A static binary resource (image) for testing"""
+        return base64.b64decode(PNG)
+
+    @server.resource("test://template/{id}/data")
+    def template(id: str) -> str:
+        """A resource template with parameter substitution"""
+        return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
+
+    @server.resource("test://watched-resource")
+    def watched() -> str:
+        """A resource that can be subscribed to for updates"""
+        return "Watched resource content"
+
+    @server.prompt()
+    def test_simple_prompt() -> list[UserMessage]:
+        """A simple prompt without arguments"""
+        return [
+            UserMessage(
+                role="user", content=types.TextContent(type="text", text="This is a simple prompt for testing.")
+            )
+        ]
+
+    @server.prompt()
+    def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
+        """A prompt with required arguments"""
+        text = f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+        return [UserMessage(role="user", content=types.TextContent(type="text", text=text))]
+
+    @server.prompt()
+    def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
+        """A prompt that includes an embedded resource"""
+        return [
+            UserMessage(
+                role="user", content=embedded(resourceUri, "text/plain", "Embedded resource content for testing.")
+            ),
+            UserMessage(
+                role="user", content=types.TextContent(type="text", text="Please process the embedded resource above.")
+            ),
+        ]
+
+    @server.prompt()
+    def test_prompt_with_image() -> list[UserMessage]:
+        """A prompt that includes image content"""
+        return [
+            UserMessage(role="user", content=types.ImageContent(type="image", data=PNG, mime_type="image/png")),
+            UserMessage(role="user", content=types.TextContent(type="text", text="Please analyze the image above.")),
+        ]
+
+    @server.completion()
+    async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:
+        return types.Completion(values=[], total=0, has_more=False)
+
+    lowlevel = server._lowlevel_server
+
+    async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        return types.EmptyResult()
+
+    async def subscribe(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        subscriptions.add(str(params.uri))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        subscriptions.discard(str(params.uri))
+        return types.EmptyResult()
+
+    lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+    return server

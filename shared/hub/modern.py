@@ -1,0 +1,148 @@
+"""The stateless 2026-07-28 era: no handshake, no session; each POST carries its own envelope.
+
+`/mcp/{server}` relays the client's bytes to the upstream and its answer back unchanged.
+`/mcp` answers `server/discover` and the lists itself and routes calls like the handshake era,
+over upstream sessions pooled per instance and user (any instance can open its own, so nothing
+about them needs to be shared). The era has no server-to-client requests: an upstream that asks
+one anyway gets an error back instead of waiting for an answer that cannot come.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.background import BackgroundTasks
+from shared.errors import HubError, InvalidRequest, MethodNotFound, UpstreamError
+from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
+from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply
+from shared.hub.relaying import relay_reply
+from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.mcp import envelope
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
+from shared.sessions.model import SessionRecord
+from shared.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+LOG_LEVEL_META_KEY = "io.modelcontextprotocol/logLevel"
+_NO_BACK_CHANNEL = -32601
+
+
+class ModernEndpoint:
+    def __init__(
+        self,
+        servers: dict[str, ServerSettings],
+        upstreams: UpstreamSessions,
+        aggregator: Aggregator,
+        *,
+        list_ttl_seconds: float,
+    ) -> None:
+        self._servers = servers
+        self._upstreams = upstreams
+        self._aggregator = aggregator
+        self._ttl_ms = int(list_ttl_seconds * 1000)
+        self._pools: dict[str, SessionContext] = {}
+        self._background = BackgroundTasks()
+
+    async def passthrough(self, request: HttpIn) -> HttpOut:
+        server = self._servers[request.route]
+        reply = await self._upstreams.client.passthrough(server, request.headers, request.body)
+        return HttpOut(reply.status, reply.headers, stream=reply.body)
+
+    async def handle(self, request: HttpIn, message: Message) -> HttpOut:
+        if isinstance(message, Notification):
+            return HttpOut(202)  # the era defines no client notifications over HTTP; cancelling = closing
+        if isinstance(message, Response):
+            raise InvalidRequest("2026-07-28 has no server-to-client requests, so there is nothing to answer")
+        try:
+            env = envelope.classify(message.method, message.params, request.headers)
+            result = await self._dispatch(request, message, env)
+        except HubError as error:
+            return error_reply(error, message.id, modern=True)
+        return result
+
+    async def _dispatch(self, request: HttpIn, message: Request, env: envelope.Envelope) -> HttpOut:
+        method = message.method
+        if method == "server/discover":
+            return self._result(message, self.discover_result())
+        if method == "ping":
+            return self._result(message, {})
+        ctx = self._pool(request.user)
+        if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
+            listed = await self._aggregator.list(ctx, method)
+            return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
+        if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
+            raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
+        server, routed = await self._aggregator.route(ctx, message)
+        wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]
+        upstream = self._upstreams.forward(ctx, server, routed)
+        return await relay_reply(
+            message,
+            upstream,
+            lambda item: self._outbound(ctx, server, item, wants_logs),
+            on_abandon=lambda: self._cancel(ctx, server, message),
+            modern=True,
+        )
+
+    def discover_result(self) -> JsonObject:
+        return {
+            "supportedVersions": list(MODERN_VERSIONS),
+            "capabilities": {k: v for k, v in HUB_CAPABILITIES.items() if k != "logging"},
+            "instructions": "Tools and prompts are named <server>__<name>; resources are mcphub://<server>/<uri>.",
+            "ttlMs": self._ttl_ms,
+            "cacheScope": "public",
+        }
+
+    def _result(self, message: Request, result: JsonObject) -> HttpOut:
+        meta = dict(result.get("_meta") or {})
+        meta[SERVER_INFO_META_KEY] = HUB_INFO
+        return json_reply(Response(message.id, {**result, "resultType": "complete", "_meta": meta}).to_wire())
+
+    def _pool(self, user: str) -> SessionContext:
+        """This instance's upstream sessions for `user` (no client capabilities: nothing to relay)."""
+        ctx = self._pools.get(user)
+        if ctx is None:
+            record = SessionRecord(f"pool:{user}", "", user, LATEST_HANDSHAKE, {}, dict(HUB_INFO))
+            ctx = self._pools[user] = SessionContext(record, persistent=False)
+        return ctx
+
+    def _outbound(self, ctx: SessionContext, server: ServerSettings, item: Message, wants_logs: bool) -> Message | None:
+        if isinstance(item, Request):
+            refusal = Response(item.id, error={"code": _NO_BACK_CHANNEL, "message": "the client cannot be asked"})
+            self._background.spawn(self._deliver(ctx, server, refusal))
+            return None
+        if isinstance(item, Notification) and item.method == "notifications/message" and not wants_logs:
+            return None
+        if isinstance(item, Response) and item.result is not None and "resultType" not in item.result:
+            item = Response(item.id, {**item.result, "resultType": "complete"})
+        return self._aggregator.outbound(server, item)
+
+    def _cancel(self, ctx: SessionContext, server: ServerSettings, message: Request) -> None:
+        notice = Notification("notifications/cancelled", {"requestId": message.id, "reason": "client disconnected"})
+        self._background.spawn(self._deliver(ctx, server, notice))
+
+    async def _deliver(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
+        try:
+            upstream = await self._upstreams.ensure(ctx, server)
+            async for _ in self._upstreams.client.send(
+                server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+            ):
+                pass
+        except UpstreamError as error:
+            log.info("could not deliver to upstream %r: %s", server.name, error.message)
+
+
+def wants_modern(request: HttpIn, message: Message, decoded: Any) -> bool:
+    """Which era a POST belongs to: the version header decides, else a modern `_meta` envelope does."""
+    header = request.header("mcp-protocol-version")
+    if header is not None:
+        return header in MODERN_VERSIONS or (
+            request.header("mcp-session-id") is None
+            and isinstance(message, Request)
+            and message.method != "initialize"
+            and envelope.meta_version(message.params) is not None
+        )
+    return isinstance(message, Request) and envelope.meta_version(message.params) is not None

@@ -1,0 +1,95 @@
+"""The 2026-07-28 per-request envelope: `params._meta` plus the routing headers that mirror it.
+
+The checks run in the order the SDKs use, first failure wins: the envelope keys are present
+(-32602), the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers agree with the body
+(-32020), and the version is one we serve (-32022, naming the supported versions).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from shared.errors import HeaderMismatch, InvalidParams, UnsupportedProtocolVersion
+from shared.mcp.jsonrpc import JsonObject
+from shared.mcp.versions import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    MODERN_VERSIONS,
+    PROTOCOL_VERSION_META_KEY,
+)
+
+NAME_FIELDS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_BASE64 = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
+_HEADER_SAFE = re.compile(r"^[\x20-\x7E]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    protocol_version: str
+    client_capabilities: JsonObject
+    client_info: JsonObject | None
+
+
+def meta_version(params: JsonObject) -> object:
+    meta = params.get("_meta")
+    return cast(JsonObject, meta).get(PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
+
+
+def decode_header_value(value: str | None) -> str | None:
+    """Header values that are not plain ASCII travel as `=?base64?...?=`."""
+    if value is None:
+        return None
+    found = _BASE64.fullmatch(value)
+    if found is None:
+        return value
+    try:
+        return base64.b64decode(found.group("payload"), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def encode_header_value(value: str) -> str:
+    if _HEADER_SAFE.fullmatch(value) and value == value.strip() and not _BASE64.fullmatch(value):
+        return value
+    return f"=?base64?{base64.b64encode(value.encode()).decode()}?="
+
+
+def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Envelope:
+    meta = params.get("_meta")
+    if not isinstance(meta, dict):
+        raise InvalidParams(
+            f"params._meta must carry {PROTOCOL_VERSION_META_KEY!r} and {CLIENT_CAPABILITIES_META_KEY!r}"
+        )
+    envelope = cast(dict[str, Any], meta)
+    missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in envelope]
+    if missing:
+        raise InvalidParams(f"params._meta is missing {', '.join(missing)}")
+    version = envelope[PROTOCOL_VERSION_META_KEY]
+    header_version = headers.get("mcp-protocol-version")
+    if header_version is None or header_version != version:
+        raise HeaderMismatch("MCP-Protocol-Version header does not match params._meta's protocol version")
+    if headers.get("mcp-method") != method:
+        raise HeaderMismatch("Mcp-Method header does not match the request's method")
+    name_field = NAME_FIELDS.get(method)
+    if name_field is not None:
+        body_value = params.get(name_field)
+        if body_value is not None and decode_header_value(headers.get("mcp-name")) != body_value:
+            raise HeaderMismatch(f"Mcp-Name header does not match params.{name_field}")
+    if not isinstance(version, str):
+        raise InvalidParams("the protocol version in params._meta must be a string")
+    if version not in MODERN_VERSIONS:
+        raise UnsupportedProtocolVersion(
+            "Unsupported protocol version", data={"supported": list(MODERN_VERSIONS), "requested": version}
+        )
+    capabilities = envelope[CLIENT_CAPABILITIES_META_KEY]
+    info = envelope.get(CLIENT_INFO_META_KEY)
+    return Envelope(
+        version,
+        cast(JsonObject, capabilities) if isinstance(capabilities, dict) else {},
+        cast(JsonObject, info) if isinstance(info, dict) else None,
+    )
