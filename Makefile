@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps run test lint types unit bench clean
+.PHONY: deps run test lint types unit bench conformance clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -35,6 +35,9 @@ test: lint types $(NODE_STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
+
+conformance: $(STAMP) $(NODE_STAMP)
+	$(PY) -m infra.conformance.run
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.bench
