@@ -74,7 +74,9 @@ def hub() -> Hub:
         max_entries=settings.session_cache_size,
     )
     http = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30),
+        # Idle connections are dropped before common servers' 5 s keep-alive timeout (uvicorn's
+        # default), so the hub never sends on a connection the upstream is closing.
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=4),
         timeout=httpx.Timeout(30.0, connect=5.0),
         follow_redirects=False,
     )

@@ -6,6 +6,7 @@ by every call on the worker); tests inject an `httpx.MockTransport` or point it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -185,9 +186,10 @@ class HttpUpstreamClient:
                 UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}"), False
             )
         if content_type == "text/event-stream" and status < 300:
-            async for item in self._read_sse(server, response):
+            answer_id = message.id if isinstance(message, Request) else None
+            async for item in self._read_sse(server, response, answer_id):
                 yield item
-                if isinstance(item, Response) and isinstance(message, Request) and item.id == message.id:
+                if isinstance(item, Response) and answer_id is not None and item.id == answer_id:
                     return
             if isinstance(message, Request):
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} closed the stream before answering")
@@ -204,12 +206,23 @@ class HttpUpstreamClient:
             server.name, f"upstream {server.name!r} answered {content_type or 'no content type'} instead of MCP"
         )
 
-    async def _read_sse(self, server: ServerSettings, response: httpx.Response) -> AsyncGenerator[Message]:
+    async def _read_sse(
+        self, server: ServerSettings, response: httpx.Response, answer_id: object = None
+    ) -> AsyncGenerator[Message]:
+        """Messages from an event stream; the one answering `answer_id` comes after the stream is
+        read to its end, so the keep-alive connection can go back to the pool."""
         parser = EventParser()
-        async for chunk in response.aiter_bytes():
+        chunks = response.aiter_bytes()
+        async for chunk in chunks:
             for event in parser.feed(chunk):
-                if event.event == "message" and event.data:
-                    yield _parse(server, event.data)
+                if event.event != "message" or not event.data:
+                    continue
+                message = _parse(server, event.data)
+                if answer_id is not None and isinstance(message, Response) and message.id == answer_id:
+                    await _drain(chunks)
+                    yield message
+                    return
+                yield message
 
     async def listen(
         self, server: ServerSettings, *, session_id: str, protocol_version: str
@@ -288,6 +301,23 @@ class _Retryable(Exception):
         super().__init__(str(cause))
         self.cause = cause
         self.before_send = before_send
+
+
+_DRAIN_SECONDS = 0.25
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read a stream to its end after the answer, so its keep-alive connection goes back to the pool.
+
+    Servers close a POST's stream right after the answer; one that does not costs us a connection
+    after a short wait instead of stalling the reply.
+    """
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        return
 
 
 async def _stream_and_close(response: httpx.Response) -> AsyncIterator[bytes]:

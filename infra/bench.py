@@ -1,0 +1,183 @@
+"""`make bench`: what the hub costs on an echo tool, against the same upstream called directly.
+
+Every target is measured in the same run with the same raw HTTP client (httpx, handshake era,
+one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, and the
+aggregated `/mcp` (`notes__echo`). Prints p50/p95 latency at concurrency 1, the hub's added
+latency, throughput at concurrency 32 with its ratio to direct, and the hub's CPU ms per call
+(from /proc, so it counts the hub process only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from infra.processes import ROOT, Processes, azurite_connection_string
+from shared.mcp.sse import EventParser
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    tool: str
+    pid: int | None = None  # the hub's process, for CPU accounting
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _answer(response: httpx.Response) -> dict[str, object]:
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        for event in EventParser().feed(response.content):
+            message = json.loads(event.data)
+            if "id" in message:
+                return message
+        raise RuntimeError("stream ended without an answer")
+    return response.json()
+
+
+class Session:
+    """A minimal handshake-era client: one session, then tools/call as fast as it can."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self.http, self.url, self.headers = http, url, dict(HEADERS)
+        self.next_id = 1
+
+    async def open(self) -> None:
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+        response = await self.http.post(self.url, json=self.message("initialize", init), headers=self.headers)
+        response.raise_for_status()
+        self.headers["Mcp-Session-Id"] = response.headers["mcp-session-id"]
+        self.headers["MCP-Protocol-Version"] = "2025-11-25"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        (await self.http.post(self.url, json=note, headers=self.headers)).raise_for_status()
+
+    def message(self, method: str, params: dict[str, object]) -> dict[str, object]:
+        self.next_id += 1
+        return {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+
+    async def call(self, tool: str) -> float:
+        body = self.message("tools/call", {"name": tool, "arguments": {"text": "ping"}})
+        started = time.perf_counter()
+        response = await self.http.post(self.url, json=body, headers=self.headers)
+        answer = _answer(response)
+        elapsed = time.perf_counter() - started
+        if "result" not in answer:
+            raise RuntimeError(f"call failed: {answer}")
+        return elapsed
+
+
+async def latency(http: httpx.AsyncClient, target: Target, calls: int) -> list[float]:
+    session = Session(http, target.url)
+    await session.open()
+    for _ in range(max(5, calls // 10)):  # warm-up: connections, caches, upstream session
+        await session.call(target.tool)
+    return [await session.call(target.tool) for _ in range(calls)]
+
+
+async def throughput(http: httpx.AsyncClient, target: Target, calls: int, concurrency: int) -> float:
+    sessions = [Session(http, target.url) for _ in range(concurrency)]
+    await asyncio.gather(*(s.open() for s in sessions))
+    await asyncio.gather(*(s.call(target.tool) for s in sessions))
+    remaining = calls
+
+    async def worker(session: Session) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await session.call(target.tool)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(s) for s in sessions))
+    return calls / (time.perf_counter() - started)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+async def measure(
+    targets: list[Target], calls: int, concurrent_calls: int, concurrency: int
+) -> dict[str, dict[str, float]]:
+    limits = httpx.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2
+    )
+    results: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        for target in targets:
+            cpu_before = cpu_seconds(target.pid) if target.pid else 0.0
+            samples = await latency(http, target, calls)
+            cpu_after = cpu_seconds(target.pid) if target.pid else 0.0
+            warmup = max(5, calls // 10) + 3  # the session's own handshake and warm-up calls count too
+            rate = await throughput(http, target, concurrent_calls, concurrency)
+            results[target.name] = {
+                "p50_ms": pct(samples, 50),
+                "p95_ms": pct(samples, 95),
+                "rps_c1": 1 / statistics.fmean(samples),
+                f"rps_c{concurrency}": rate,
+                "cpu_ms_per_call": (cpu_after - cpu_before) * 1000 / (calls + warmup) if target.pid else 0.0,
+            }
+    return results
+
+
+def report(results: dict[str, dict[str, float]], concurrency: int) -> str:
+    direct = results["direct"]
+    lines = [
+        f"{'target':<10} {'p50 ms':>8} {'p95 ms':>8} {'+p50 ms':>8} {'+p95 ms':>8} {'rps c=1':>8} "
+        f"{f'rps c={concurrency}':>9} {'ratio':>6} {'hub CPU ms/call':>16}"
+    ]
+    for name, row in results.items():
+        added50 = row["p50_ms"] - direct["p50_ms"]
+        added95 = row["p95_ms"] - direct["p95_ms"]
+        ratio = row[f"rps_c{concurrency}"] / direct[f"rps_c{concurrency}"]
+        cpu = f"{row['cpu_ms_per_call']:.2f}" if name != "direct" else "-"
+        lines.append(
+            f"{name:<10} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {added50:>8.2f} {added95:>8.2f} "
+            f"{row['rps_c1']:>8.0f} {row[f'rps_c{concurrency}']:>9.0f} {ratio:>6.2f} {cpu:>16}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=500, help="sequential calls per target (concurrency 1)")
+    parser.add_argument("--concurrent-calls", type=int, default=2000, help="calls per target at concurrency 32")
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args(argv)
+    processes = Processes(ROOT / ".local" / "logs" / "bench")
+    try:
+        azurite = processes.azurite()
+        notes = processes.demo("notes")
+        env = {
+            "AzureWebJobsStorage": azurite_connection_string(azurite.port),
+            "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp",
+        }
+        hub = processes.hub("hub-bench", env)
+        targets = [
+            Target("direct", f"{notes.url}/mcp", "echo"),
+            Target("hub/notes", f"{hub.url}/mcp/notes", "echo", hub.process.pid),
+            Target("hub", f"{hub.url}/mcp", "notes__echo", hub.process.pid),
+        ]
+        results = asyncio.run(measure(targets, args.calls, args.concurrent_calls, args.concurrency))
+    finally:
+        processes.stop_all()
+    print(report(results, args.concurrency))  # noqa: T201 - the benchmark's output
+    return results
+
+
+if __name__ == "__main__":
+    main()
