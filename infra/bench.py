@@ -81,12 +81,15 @@ class Session:
         return elapsed
 
 
-async def latency(http: httpx.AsyncClient, target: Target, calls: int) -> list[float]:
+async def latency(http: httpx.AsyncClient, target: Target, calls: int) -> tuple[list[float], float]:
+    """Sequential call latencies, and the hub's CPU seconds spent on them (steady state)."""
     session = Session(http, target.url)
     await session.open()
-    for _ in range(max(5, calls // 10)):  # warm-up: connections, caches, upstream session
+    for _ in range(max(5, calls // 10)):  # warm-up: connections, caches, upstream session, lazy imports
         await session.call(target.tool)
-    return [await session.call(target.tool) for _ in range(calls)]
+    cpu_before = cpu_seconds(target.pid) if target.pid else 0.0
+    samples = [await session.call(target.tool) for _ in range(calls)]
+    return samples, (cpu_seconds(target.pid) - cpu_before) if target.pid else 0.0
 
 
 async def throughput(http: httpx.AsyncClient, target: Target, calls: int, concurrency: int) -> float:
@@ -119,17 +122,14 @@ async def measure(
     results: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         for target in targets:
-            cpu_before = cpu_seconds(target.pid) if target.pid else 0.0
-            samples = await latency(http, target, calls)
-            cpu_after = cpu_seconds(target.pid) if target.pid else 0.0
-            warmup = max(5, calls // 10) + 3  # the session's own handshake and warm-up calls count too
+            samples, cpu = await latency(http, target, calls)
             rate = await throughput(http, target, concurrent_calls, concurrency)
             results[target.name] = {
                 "p50_ms": pct(samples, 50),
                 "p95_ms": pct(samples, 95),
                 "rps_c1": 1 / statistics.fmean(samples),
                 f"rps_c{concurrency}": rate,
-                "cpu_ms_per_call": (cpu_after - cpu_before) * 1000 / (calls + warmup) if target.pid else 0.0,
+                "cpu_ms_per_call": cpu * 1000 / calls,
             }
     return results
 

@@ -37,9 +37,12 @@ def json_reply(message: JsonObject, *, status: int = 200, headers: Mapping[str, 
     return HttpOut(status, {"Content-Type": JSON, **(headers or {})}, jsonrpc.dumps(message))
 
 
-def sse_reply(stream: AsyncIterator[bytes], *, headers: Mapping[str, str] | None = None) -> HttpOut:
+def sse_reply(
+    stream: AsyncIterator[bytes] | None = None, *, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> HttpOut:
+    """An event stream: streamed as it is produced, or (`body`) already complete."""
     base = {"Content-Type": SSE, "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
-    return HttpOut(200, {**base, **(headers or {})}, stream=stream)
+    return HttpOut(200, {**base, **(headers or {})}, body=body, stream=stream)
 
 
 def error_reply(error: HubError, request_id: RequestId | None = None, *, modern: bool = False) -> HttpOut:

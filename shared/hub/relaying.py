@@ -33,8 +33,11 @@ async def relay_reply(
         return error_reply(error, request.id, modern=modern)
     if first is None:
         return error_reply(UpstreamProtocolError("", "the upstream sent no answer"), request.id, modern=modern)
-    if isinstance(first, Response) and first.id == request.id and not force_stream():
+    if isinstance(first, Response) and first.id == request.id:
         await upstream.aclose()
+        if force_stream():
+            # The upstream's form, one event, sent as a plain body: no streaming machinery needed.
+            return sse_reply(body=sse.encode_event(jsonrpc.dumps(first.to_wire())))
         return json_reply(first.to_wire())
     return sse_reply(_stream(request, first, upstream, rewrite, on_abandon))
 
