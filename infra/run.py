@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -10,6 +11,31 @@ import time
 from infra.processes import ROOT, Processes, azurite_connection_string
 
 HUB_PORT = int(os.environ.get("MCPHUB_PORT", "7071"))
+
+
+def banner(url: str, logs: str) -> str:
+    """What a developer needs to point an IDE at the hub."""
+    cursor = json.dumps({"mcpServers": {"mcphub": {"url": url}}}, indent=2)
+    vscode = json.dumps({"servers": {"mcphub": {"type": "http", "url": url}}}, indent=2)
+    return f"""
+MCPHub is running.
+
+  MCP URL (all servers):   {url}
+  One server:              {url}/notes   {url}/clock   {url}/flaky
+  Health:                  {url.removesuffix("/mcp")}/health
+  Logs:                    {logs}
+
+Cursor (~/.cursor/mcp.json):
+{cursor}
+
+VS Code (.vscode/mcp.json):
+{vscode}
+
+Claude Code:
+  claude mcp add --transport http mcphub {url}
+
+Press Ctrl-C to stop everything.
+"""
 
 
 def main() -> None:
@@ -24,10 +50,12 @@ def main() -> None:
             "MCPHUB_SERVER_FLAKY__TIMEOUT": "3",
         }
         processes.hub("hub", env, HUB_PORT)
+        sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir)))
+        sys.stdout.flush()
         while all(child.process.poll() is None for child in processes.children):
             time.sleep(0.5)
         dead = [child.name for child in processes.children if child.process.poll() is not None]
-        print(f"stopped: {', '.join(dead)} exited; see {processes.log_dir}", file=sys.stderr)  # noqa: T201
+        sys.stderr.write(f"stopped: {', '.join(dead)} exited; see {processes.log_dir}\n")
     except KeyboardInterrupt:
         pass
     finally:

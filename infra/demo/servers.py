@@ -74,6 +74,18 @@ def build_notes() -> MCPServer:
         content = result.content
         return content.text if isinstance(content, types.TextContent) else "untitled"
 
+    @server.tool()
+    async def enable_word_count(ctx: Context) -> str:
+        """Add a `word_count` tool and tell clients the tool list changed."""
+
+        def word_count(name: str) -> int:
+            """Number of words in a note."""
+            return len(notes.get(name, "").split())
+
+        server.add_tool(word_count)
+        await ctx.session.send_tool_list_changed()
+        return "word_count is available"
+
     @server.resource("note://{name}")
     def read_note(name: str) -> str:
         """One note's text."""

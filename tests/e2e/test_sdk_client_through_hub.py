@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from infra.processes import Child
+from infra.processes import Child, Processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 LEGACY = "legacy"  # the initialize handshake; the hub then negotiates 2025-11-25
@@ -125,3 +125,27 @@ async def test_cancelling_a_call_stops_it_and_the_session_keeps_working(hub: Chi
             await client.call_tool("clock__wait", {"seconds": 20})
         assert scope.cancelled_caught
         assert text(await client.call_tool("notes__echo", {"text": "still here"})) == "still here"
+
+
+async def test_upstream_tool_list_change_reaches_the_client_and_refreshes_the_list(
+    processes: Processes, storage_connection_string: str
+) -> None:
+    notes = processes.demo("notes")  # its own upstream: this test changes the tool list
+    hub = processes.hub(
+        "hub-list-changed",
+        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp"},
+    )
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with Client(f"{hub.url}/mcp", mode=LEGACY, message_handler=on_message) as client:
+        before = {tool.name for tool in (await client.list_tools()).tools}
+        await client.call_tool("notes__enable_word_count", {})
+        with anyio.fail_after(10):
+            await changed.wait()
+        after = {tool.name for tool in (await client.list_tools()).tools}
+    assert "notes__word_count" not in before
+    assert after - before == {"notes__word_count"}

@@ -1,0 +1,53 @@
+"""`make run`'s program starts everything, prints the IDE config, and stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from infra.processes import ROOT, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.mark.timeout(90)
+def test_run_prints_the_mcp_url_and_ide_config_and_cleans_up() -> None:
+    port, table_port = free_port(), free_port()
+    env = {**os.environ, "MCPHUB_PORT": str(port), "AZURITE_TABLE_PORT": str(table_port), "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "infra.run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert run.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("Press Ctrl-C" in line for line in lines):
+        line = run.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    try:
+        output = "".join(lines)
+        url = f"http://127.0.0.1:{port}/mcp"
+        assert f"MCP URL (all servers):   {url}" in output
+        assert '"mcpServers"' in output  # Cursor
+        assert '"servers"' in output  # VS Code
+        assert "claude mcp add" in output
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert set(health["servers"]) == {"notes", "clock", "flaky"}
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(30)
+        run.stdout.close()
+    leftovers = subprocess.run(["pgrep", "-s", str(run.pid)], capture_output=True, text=True, check=False).stdout
+    assert leftovers.strip() == ""
