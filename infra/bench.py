@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.processes import ROOT, Processes, azurite_connection_string
+from infra.processes import ROOT, Processes
 from shared.mcp.sse import EventParser
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -162,11 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         azurite = processes.azurite()
         notes = processes.demo("notes")
-        env = {
-            "AzureWebJobsStorage": azurite_connection_string(azurite.port),
-            "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp",
-        }
-        hub = processes.hub("hub-bench", env)
+        hub = processes.hub_over("hub-bench", azurite, {"notes": notes})
         targets = [
             Target("direct", f"{notes.url}/mcp", "echo"),
             Target("hub/notes", f"{hub.url}/mcp/notes", "echo", hub.process.pid),

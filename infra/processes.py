@@ -108,6 +108,22 @@ class Processes:
         argv = [sys.executable, "-m", "infra.funchost", "--port", str(port)]
         return self.start(name, argv, port, env={"MCPHUB_INSTANCE_NAME": name, **env})
 
+    def hub_over(
+        self,
+        name: str,
+        azurite: Child,
+        upstreams: Mapping[str, Child],
+        extra: Mapping[str, str] | None = None,
+        port: int | None = None,
+    ) -> Child:
+        """A hub instance on Azurite with each upstream registered under its name."""
+        env = {
+            "AzureWebJobsStorage": azurite_connection_string(azurite.port),
+            **{f"MCPHUB_SERVER_{n.upper()}__URL": f"{child.url}/mcp" for n, child in upstreams.items()},
+            **(extra or {}),
+        }
+        return self.hub(name, env, port)
+
     def stop_all(self) -> None:
         for child in reversed(self.children):
             child.stop()

@@ -18,6 +18,7 @@ from shared.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotAcceptable,
+    SessionNotFound,
     SessionRequired,
     UnknownServer,
     UnsupportedMediaType,
@@ -33,7 +34,7 @@ from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
-from shared.sessions.cache import SessionCache
+from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id
 from shared.settings import HubSettings, ServerSettings
 from shared.upstreams.client import Exchange, UpstreamSessionExpired
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
-_RELAYED_METHODS = frozenset({"sampling/createMessage", "elicitation/create", "roots/list", "ping"})
 
 
 class HubService:
@@ -107,19 +107,13 @@ class HubService:
             raise SessionRequired("Mcp-Session-Id header is required; send initialize first to get one")
         record = await self._sessions.load(session_id, request.user)
         if record.route != request.route:
-            raise self._not_found()
+            raise SessionNotFound(SESSION_GONE)
         version = request.header(VERSION_HEADER)
         if version is not None and version not in HANDSHAKE_VERSIONS:
             raise UnsupportedVersion(
                 f"MCP-Protocol-Version {version!r} is not supported; supported: {', '.join(HANDSHAKE_VERSIONS)}"
             )
         return SessionContext(record)
-
-    @staticmethod
-    def _not_found() -> HubError:
-        from shared.errors import SessionNotFound
-
-        return SessionNotFound("session not found or expired; send a new initialize request without Mcp-Session-Id")
 
     # ---- POST --------------------------------------------------------------------------------
 

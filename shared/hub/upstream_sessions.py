@@ -13,7 +13,7 @@ from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
-from shared.upstreams.client import Exchange, HttpUpstreamClient, UpstreamSessionExpired
+from shared.upstreams.client import Exchange, UpstreamClient, UpstreamSessionExpired
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
 
@@ -31,13 +31,13 @@ class SessionContext:
 
 
 class UpstreamSessions:
-    def __init__(self, client: HttpUpstreamClient, sessions: SessionCache) -> None:
+    def __init__(self, client: UpstreamClient, sessions: SessionCache) -> None:
         self._client = client
         self._sessions = sessions
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     @property
-    def client(self) -> HttpUpstreamClient:
+    def client(self) -> UpstreamClient:
         return self._client
 
     def _init_params(self, record: SessionRecord) -> JsonObject:
@@ -123,26 +123,21 @@ class UpstreamSessions:
     ) -> AsyncGenerator[Message]:
         """Send a message on our session with `server`; reopen the session once if the upstream lost it."""
         upstream = await self.ensure(ctx, server)
-        try:
-            async for item in self._client.send(
-                server,
-                message,
-                session_id=upstream.session_id,
-                protocol_version=upstream.protocol_version,
-                exchange=exchange,
-            ):
-                yield item
-            return
-        except UpstreamSessionExpired:
-            upstream = await self.ensure(ctx, server, stale=upstream)
-        async for item in self._client.send(
-            server,
-            message,
-            session_id=upstream.session_id,
-            protocol_version=upstream.protocol_version,
-            exchange=exchange,
-        ):
-            yield item
+        for attempt in range(2):
+            try:
+                async for item in self._client.send(
+                    server,
+                    message,
+                    session_id=upstream.session_id,
+                    protocol_version=upstream.protocol_version,
+                    exchange=exchange,
+                ):
+                    yield item
+                return
+            except UpstreamSessionExpired:
+                if attempt:
+                    raise
+                upstream = await self.ensure(ctx, server, stale=upstream)
 
     async def request(self, ctx: SessionContext, server: ServerSettings, method: str, params: JsonObject) -> Any:
         """A hub-internal request (lists): the result, or UpstreamError."""

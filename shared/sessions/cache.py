@@ -20,7 +20,8 @@ from shared.sessions.store import SessionStore
 
 log = logging.getLogger(__name__)
 
-_NOT_FOUND = "session not found or expired; send a new initialize request without Mcp-Session-Id"
+# Unknown, expired, deleted and someone else's sessions all read the same (no oracle).
+SESSION_GONE = "session not found or expired; send a new initialize request without Mcp-Session-Id"
 
 
 class SessionCache:
@@ -66,14 +67,14 @@ class SessionCache:
         else:
             loaded = await self._store.get(session_id, now=now, ttl_seconds=self._ttl)
             if loaded is None:
-                raise SessionNotFound(_NOT_FOUND)
+                raise SessionNotFound(SESSION_GONE)
             record = loaded
             if now - record.last_seen >= self._touch:
                 record = replace(record, last_seen=now)
                 self._background.spawn(self._revalidate(session_id, now))
             self._remember(record, now)
         if record.owner != owner or record.expired(now, self._ttl):
-            raise SessionNotFound(_NOT_FOUND)
+            raise SessionNotFound(SESSION_GONE)
         return record
 
     def peek(self, session_id: str) -> SessionRecord | None:
@@ -94,7 +95,7 @@ class SessionCache:
         updated = record.with_upstream(server, upstream)
         if not await self._store.put_upstream(record.session_id, server, upstream):
             self._entries.pop(record.session_id, None)
-            raise SessionNotFound(_NOT_FOUND)
+            raise SessionNotFound(SESSION_GONE)
         cached = self._entries.get(record.session_id)
         merged = cached[0].with_upstream(server, upstream) if cached else updated
         self._remember(merged, cached[1] if cached else self._clock())

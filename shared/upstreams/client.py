@@ -49,6 +49,13 @@ class Exchange:
     streamed: bool = False  # the upstream answered with text/event-stream
 
 
+@dataclass(slots=True)
+class RawReply:
+    status: int
+    headers: dict[str, str]
+    body: AsyncIterator[bytes]
+
+
 class UpstreamSessionExpired(UpstreamError):
     """The upstream answered 404 to our session ID: initialize again and retry once."""
 
@@ -71,6 +78,14 @@ class UpstreamClient(Protocol):
 
     def listen(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> AsyncGenerator[Message]:
         """GET the upstream session's standalone stream; yields until it ends. Empty if unsupported."""
+        ...
+
+    async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
+        """End our session with the upstream (best effort)."""
+        ...
+
+    async def passthrough(self, server: ServerSettings, headers: Mapping[str, str], body: bytes) -> RawReply:
+        """Relay a stateless request's bytes; the upstream's status, headers and body stream come back."""
         ...
 
 
@@ -287,13 +302,6 @@ class HttpUpstreamClient:
 # Request headers a transparent passthrough forwards. Never Authorization or cookies: the
 # client's credentials are for the hub, not for the upstream.
 _PASSTHROUGH_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id")
-
-
-@dataclass(slots=True)
-class RawReply:
-    status: int
-    headers: dict[str, str]
-    body: AsyncIterator[bytes]
 
 
 class _Retryable(Exception):
