@@ -16,7 +16,7 @@ from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessi
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams import naming
-from shared.upstreams.catalog import LIST_KEYS, Catalog
+from shared.upstreams.catalog import LIST_KEYS, Catalog, Listing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Aggregator:
         self._upstreams = upstreams
         self._catalog = catalog
         self._deadline = fanout_deadline
+        self._indexes: dict[tuple[str, str], tuple[Listing, dict[str, str]]] = {}
 
     def visible(self) -> list[ServerSettings]:
         return [s for s in self._servers.values() if s.enabled]
@@ -135,29 +136,39 @@ class Aggregator:
     # ---- routing -----------------------------------------------------------------------------
 
     async def resolve_name(self, ctx: SessionContext, method: str, exposed: str) -> tuple[ServerSettings, str]:
-        """(server, original name) for a namespaced tool or prompt; InvalidParams when none matches."""
+        """(server, original name) for a namespaced tool or prompt; InvalidParams when none matches.
 
-        def allowed(server: ServerSettings, original: str) -> bool:
-            return method != "tools/list" or server.exposes_tool(original)
-
+        Always answered from the server's list (cached), never from the name's shape alone: a
+        shortened or sanitised name can look like a plain one.
+        """
         split = naming.split_name(exposed)
-        if split is not None:
-            server = self._by_namespace.get(split[0])
-            if (
-                server is not None
-                and server.enabled
-                and naming.is_verbatim(server.namespace, split[1])
-                and allowed(server, split[1])
-            ):
-                return server, split[1]
-        for server in self.visible():  # altered (sanitised or shortened) names: look them up
-            listing = self._catalog.peek(server.name, method)
-            for item in listing.items if listing else []:
-                original = str(item.get("name", ""))
-                if naming.exposed_name(server.namespace, original) == exposed and allowed(server, original):
-                    return server, original
+        primary = self._by_namespace.get(split[0]) if split else None
+        candidates = [s for s in self.visible() if s is primary] + [
+            s for s in self.visible() if s is not primary and exposed.startswith(naming.safe_prefix(s.namespace))
+        ]
+        for server in candidates:
+            try:
+                listing = await self._catalog.get(server.name, method, lambda s=server: self._fetch(ctx, s, method))
+            except UpstreamError:
+                if server is primary:
+                    raise
+                continue
+            original = self._index(server, method, listing).get(exposed)
+            if original is not None and (method != "tools/list" or server.exposes_tool(original)):
+                return server, original
         kind = "tool" if method == "tools/list" else "prompt"
         raise InvalidParams(f"unknown {kind} {exposed!r}; list {kind}s again to see what is available")
+
+    def _index(self, server: ServerSettings, method: str, listing: Listing) -> dict[str, str]:
+        """exposed name → original name for one listing, built once per listing."""
+        cached = self._indexes.get((server.name, method))
+        if cached is not None and cached[0] is listing:
+            return cached[1]
+        index = {
+            naming.exposed_name(server.namespace, str(i.get("name", ""))): str(i.get("name", "")) for i in listing.items
+        }
+        self._indexes[(server.name, method)] = (listing, index)
+        return index
 
     def resolve_uri(self, uri: object) -> tuple[ServerSettings, str]:
         split = naming.split_uri(uri) if isinstance(uri, str) else None

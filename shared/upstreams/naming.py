@@ -30,6 +30,11 @@ def is_verbatim(namespace: str, name: str) -> bool:
     return exposed_name(namespace, name) == f"{namespace}{SEPARATOR}{name}"
 
 
+def safe_prefix(namespace: str) -> str:
+    """How every exposed name of a namespace starts, sanitised or not."""
+    return _UNSAFE.sub("_", f"{namespace}{SEPARATOR}")[: MAX_NAME - 9]
+
+
 def split_name(exposed: str) -> tuple[str, str] | None:
     """(namespace, original) for a name that `exposed_name` passed through unchanged."""
     namespace, sep, name = exposed.partition(SEPARATOR)
