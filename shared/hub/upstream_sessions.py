@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ class UpstreamSessions:
     def __init__(self, client: UpstreamClient, sessions: SessionCache) -> None:
         self._client = client
         self._sessions = sessions
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def client(self) -> UpstreamClient:
@@ -81,33 +82,17 @@ class UpstreamSessions:
         known = ctx.record.upstreams.get(server.name)
         if known is not None and known != stale:
             return known
-        if not ctx.persistent:
-            return await self._open_pooled(ctx, server, stale)
         session_id = ctx.record.session_id
-        async with self._locks.setdefault((session_id, server.name), asyncio.Lock()):
-            current = self._sessions.peek(session_id)  # another task here may have opened it meanwhile
-            if current is not None:
-                ctx.record = current
-            known = ctx.record.upstreams.get(server.name)
-            if known is not None and known != stale:
-                return known
-            refreshed = await self._sessions.refresh(session_id)  # ... or another instance
-            if refreshed is not None:
-                ctx.record = refreshed
-                known = refreshed.upstreams.get(server.name)
-                if known is not None and known != stale:
-                    return known
-            upstream, response = await self.open(server, self._init_params(ctx.record))
-            if response.error is not None:
-                message = str(response.error.get("message", "error"))
-                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
-            ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
-            return upstream
-
-    async def _open_pooled(
-        self, ctx: SessionContext, server: ServerSettings, stale: UpstreamSession | None
-    ) -> UpstreamSession:
-        async with self._locks.setdefault((ctx.record.session_id, server.name), asyncio.Lock()):
+        # Weak values: a lock lives while a task holds it, so the map does not grow with every session.
+        lock = self._locks.setdefault((session_id, server.name), asyncio.Lock())
+        async with lock:
+            if ctx.persistent:
+                # Another task here may have opened it meanwhile (the cache), or another instance (one read).
+                current = self._sessions.peek(session_id)
+                if current is None or current.upstreams.get(server.name) in (None, stale):
+                    current = await self._sessions.refresh(session_id) or current
+                if current is not None:
+                    ctx.record = current
             known = ctx.record.upstreams.get(server.name)
             if known is not None and known != stale:
                 return known
@@ -115,7 +100,10 @@ class UpstreamSessions:
             if response.error is not None:
                 message = str(response.error.get("message", "error"))
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
-            ctx.record = ctx.record.with_upstream(server.name, upstream)
+            if ctx.persistent:
+                ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
+            else:
+                ctx.record = ctx.record.with_upstream(server.name, upstream)
             return upstream
 
     async def forward(
