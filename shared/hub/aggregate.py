@@ -216,17 +216,8 @@ class Aggregator:
 
     async def broadcast(self, ctx: SessionContext, message: Notification | Request) -> None:
         """Send to every visible upstream (logging level, roots changed); failures are logged only."""
-
-        async def one(server: ServerSettings) -> None:
-            try:
-                async for _ in self._upstreams.forward(ctx, server, message):
-                    pass
-            except UpstreamError as exc:
-                log.info("could not send %s to upstream %r: %s", message.method, server.name, exc.message)
-
-        await asyncio.wait_for(
-            asyncio.gather(*(one(s) for s in self.visible()), return_exceptions=True), self._deadline
-        )
+        deliveries = (self._upstreams.deliver(ctx, server, message) for server in self.visible())
+        await asyncio.wait_for(asyncio.gather(*deliveries, return_exceptions=True), self._deadline)
 
     def stream(self, ctx: SessionContext, server: ServerSettings, request: Request) -> AsyncGenerator[Message]:
         return self._upstreams.forward(ctx, server, request)

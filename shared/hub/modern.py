@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from shared.background import BackgroundTasks
-from shared.errors import HubError, InvalidRequest, MethodNotFound, UpstreamError
+from shared.errors import HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply
 from shared.hub.relaying import relay_reply
@@ -112,7 +112,7 @@ class ModernEndpoint:
     def _outbound(self, ctx: SessionContext, server: ServerSettings, item: Message, wants_logs: bool) -> Message | None:
         if isinstance(item, Request):
             refusal = Response(item.id, error={"code": _NO_BACK_CHANNEL, "message": "the client cannot be asked"})
-            self._background.spawn(self._deliver(ctx, server, refusal))
+            self._background.spawn(self._upstreams.deliver(ctx, server, refusal))
             return None
         if isinstance(item, Notification) and item.method == "notifications/message" and not wants_logs:
             return None
@@ -122,17 +122,7 @@ class ModernEndpoint:
 
     def _cancel(self, ctx: SessionContext, server: ServerSettings, message: Request) -> None:
         notice = Notification("notifications/cancelled", {"requestId": message.id, "reason": "client disconnected"})
-        self._background.spawn(self._deliver(ctx, server, notice))
-
-    async def _deliver(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
-        try:
-            upstream = await self._upstreams.ensure(ctx, server)
-            async for _ in self._upstreams.client.send(
-                server, message, session_id=upstream.session_id, protocol_version=upstream.protocol_version
-            ):
-                pass
-        except UpstreamError as error:
-            log.info("could not deliver to upstream %r: %s", server.name, error.message)
+        self._background.spawn(self._upstreams.deliver(ctx, server, notice))
 
 
 def wants_modern(request: HttpIn, message: Message, decoded: Any) -> bool:

@@ -211,7 +211,7 @@ class HubService:
         def abandon() -> None:
             # The client went away mid-call: tell the upstream to stop working on it.
             cancel = Notification("notifications/cancelled", {"requestId": request.id, "reason": "client disconnected"})
-            self._background.spawn(self._send_quietly(ctx, server, cancel))
+            self._background.spawn(self._upstreams.deliver(ctx, server, cancel))
 
         return await relay_reply(
             request,
@@ -241,18 +241,6 @@ class HubService:
 
         return rewrite
 
-    async def _send_quietly(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
-        try:
-            async for _ in self._upstreams.forward(ctx, server, message):
-                pass
-        except UpstreamError as error:
-            log.info(
-                "could not deliver %s to upstream %r: %s",
-                getattr(message, "method", "response"),
-                server.name,
-                error.message,
-            )
-
     async def _client_notification(self, ctx: SessionContext, request: HttpIn, message: Notification) -> None:
         if message.method == "notifications/initialized":
             return
@@ -261,7 +249,7 @@ class HubService:
             if request.route
             else [self._servers[name] for name in ctx.record.upstreams if name in self._servers]
         )
-        await asyncio.gather(*(self._send_quietly(ctx, server, message) for server in targets))
+        await asyncio.gather(*(self._upstreams.deliver(ctx, server, message) for server in targets))
 
     async def _client_response(self, ctx: SessionContext, message: Response) -> None:
         target = self._relay.decode(ctx.record.session_id, message.id) if message.id is not None else None

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import UpstreamProtocolError, UpstreamUnavailable
+from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailable
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
 from shared.upstreams.client import Exchange, UpstreamClient, UpstreamSessionExpired
+
+log = logging.getLogger(__name__)
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
 
@@ -126,6 +129,18 @@ class UpstreamSessions:
                 if attempt:
                     raise
                 upstream = await self.ensure(ctx, server, stale=upstream)
+
+    async def deliver(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
+        """Send a message whose answer nobody waits for (notifications, relayed answers, refusals).
+
+        Failures are logged, not raised: the client that caused it has nothing to retry.
+        """
+        try:
+            async for _ in self.forward(ctx, server, message):
+                pass
+        except UpstreamError as error:
+            kind = message.method if isinstance(message, Request | Notification) else "an answer"
+            log.info("could not deliver %s to upstream %r: %s", kind, server.name, error.message)
 
     async def request(self, ctx: SessionContext, server: ServerSettings, method: str, params: JsonObject) -> Any:
         """A hub-internal request (lists): the result, or UpstreamError."""
