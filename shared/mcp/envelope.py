@@ -25,7 +25,6 @@ from shared.mcp.versions import (
 
 NAME_FIELDS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _BASE64 = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
-_HEADER_SAFE = re.compile(r"^[\x20-\x7E]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +50,6 @@ def decode_header_value(value: str | None) -> str | None:
         return base64.b64decode(found.group("payload"), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return None
-
-
-def encode_header_value(value: str) -> str:
-    if _HEADER_SAFE.fullmatch(value) and value == value.strip() and not _BASE64.fullmatch(value):
-        return value
-    return f"=?base64?{base64.b64encode(value.encode()).decode()}?="
 
 
 def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Envelope:

@@ -12,9 +12,6 @@ from typing import Final
 HANDSHAKE_VERSIONS: Final[tuple[str, ...]] = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MODERN_VERSIONS: Final[tuple[str, ...]] = ("2026-07-28",)
 LATEST_HANDSHAKE: Final = HANDSHAKE_VERSIONS[-1]
-LATEST_MODERN: Final = MODERN_VERSIONS[-1]
-# Without the header, a server must assume 2025-03-26 (transport spec, "Protocol Version Header").
-DEFAULT_HEADERLESS_VERSION: Final = "2025-03-26"
 
 PROTOCOL_VERSION_META_KEY: Final = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES_META_KEY: Final = "io.modelcontextprotocol/clientCapabilities"
@@ -26,12 +23,3 @@ def negotiate_handshake(requested: object) -> str:
     if isinstance(requested, str) and requested in HANDSHAKE_VERSIONS:
         return requested
     return LATEST_HANDSHAKE
-
-
-def is_modern(version: str | None) -> bool:
-    return version in MODERN_VERSIONS
-
-
-def at_least(version: str, minimum: str) -> bool:
-    known = (*HANDSHAKE_VERSIONS, *MODERN_VERSIONS)
-    return version in known and known.index(version) >= known.index(minimum)

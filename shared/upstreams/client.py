@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -112,9 +112,6 @@ class HttpUpstreamClient:
     def __init__(self, http: httpx.AsyncClient, *, breakers: dict[str, CircuitBreaker] | None = None) -> None:
         self._http = http
         self._breakers = breakers if breakers is not None else {}
-
-    def breaker(self, server: ServerSettings) -> CircuitBreaker | None:
-        return self._breakers.get(server.name)
 
     async def send(
         self,
@@ -335,11 +332,3 @@ async def _stream_and_close(response: httpx.Response) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         await response.aclose()
-
-
-def result_of(server: ServerSettings, response: Response) -> dict[str, Any]:
-    """The result of a hub-internal request, or the upstream's error raised as UpstreamError."""
-    if response.error is not None:
-        message = str(response.error.get("message", "error"))
-        raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered an error: {message}")
-    return response.result or {}
