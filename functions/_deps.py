@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-import httpx
-
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
@@ -25,6 +23,7 @@ from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
 from shared.settings import HubSettings, ServerSettings, load_servers
+from shared.upstreams.aiohttp_transport import upstream_http_client
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
 from shared.upstreams.client import HttpUpstreamClient
@@ -73,13 +72,7 @@ def hub() -> Hub:
         touch_seconds=settings.session_touch_seconds,
         max_entries=settings.session_cache_size,
     )
-    http = httpx.AsyncClient(
-        # Idle connections are dropped before common servers' 5 s keep-alive timeout (uvicorn's
-        # default), so the hub never sends on a connection the upstream is closing.
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=4),
-        timeout=httpx.Timeout(30.0, connect=5.0),
-        follow_redirects=False,
-    )
+    http = upstream_http_client()
     monotonic = time.monotonic
     breakers = {
         name: CircuitBreaker(

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import httpx
 
+from shared.background import BackgroundTasks
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
@@ -89,9 +90,25 @@ class UpstreamClient(Protocol):
         ...
 
 
-def _headers(server: ServerSettings, session_id: str | None, protocol_version: str | None) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What every request to one server repeats, parsed once: URL, deadlines, static headers."""
+
+    settings: ServerSettings
+    url: httpx.URL
+    timeout: httpx.Timeout
+    headers: dict[str, str]
+
+
+def _target(server: ServerSettings) -> _Target:
     headers = {name: secret.get_secret_value() for name, secret in server.headers.items()}
     headers["Accept"] = "application/json, text/event-stream"
+    timeout = httpx.Timeout(server.timeout, connect=server.connect_timeout)
+    return _Target(server, httpx.URL(str(server.url)), timeout, headers)
+
+
+def _headers(target: _Target, session_id: str | None, protocol_version: str | None) -> dict[str, str]:
+    headers = dict(target.headers)
     if session_id:
         headers["Mcp-Session-Id"] = session_id
     if protocol_version:
@@ -111,7 +128,15 @@ def _parse(server: ServerSettings, data: str | bytes) -> Message:
 class HttpUpstreamClient:
     def __init__(self, http: httpx.AsyncClient, *, breakers: dict[str, CircuitBreaker] | None = None) -> None:
         self._http = http
+        self._background = BackgroundTasks()
         self._breakers = breakers if breakers is not None else {}
+        self._targets: dict[str, _Target] = {}
+
+    def _target(self, server: ServerSettings) -> _Target:
+        target = self._targets.get(server.name)
+        if target is None or target.settings is not server:
+            target = self._targets[server.name] = _target(server)
+        return target
 
     async def send(
         self,
@@ -157,18 +182,26 @@ class HttpUpstreamClient:
         protocol_version: str | None,
         exchange: Exchange | None,
     ) -> AsyncGenerator[Message]:
-        url = str(server.url)
-        headers = _headers(server, session_id, protocol_version)
+        target = self._target(server)
+        headers = _headers(target, session_id, protocol_version)
         headers["Content-Type"] = "application/json"
-        timeout = httpx.Timeout(server.timeout, connect=server.connect_timeout)
         body = jsonrpc.dumps(message.to_wire())
+        request = self._http.build_request("POST", target.url, content=body, headers=headers, timeout=target.timeout)
         try:
-            async with self._http.stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
+            response = await self._http.send(request, stream=True)
+            handed_off = False
+            try:
                 if exchange is not None:
                     exchange.session_id = response.headers.get("mcp-session-id") or exchange.session_id
                     exchange.streamed = response.headers.get("content-type", "").startswith("text/event-stream")
                 async for item in self._read_reply(server, message, response, session_id):
-                    yield item
+                    if isinstance(item, _HandedOff):
+                        handed_off = True
+                    else:
+                        yield item
+            finally:
+                if not handed_off:
+                    await response.aclose()
         except httpx.ConnectError as exc:
             raise _Retryable(
                 UpstreamUnavailable(server.name, f"upstream {server.name!r} refused the connection"), True
@@ -186,7 +219,7 @@ class HttpUpstreamClient:
 
     async def _read_reply(
         self, server: ServerSettings, message: Message, response: httpx.Response, session_id: str | None
-    ) -> AsyncGenerator[Message]:
+    ) -> AsyncGenerator[Message | _HandedOff]:
         status = response.status_code
         if status == 404 and session_id:
             raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
@@ -199,11 +232,11 @@ class HttpUpstreamClient:
             )
         if content_type == "text/event-stream" and status < 300:
             answer_id = message.id if isinstance(message, Request) else None
+            answered = False
             async for item in self._read_sse(server, response, answer_id):
+                answered = answered or isinstance(item, _HandedOff)
                 yield item
-                if isinstance(item, Response) and answer_id is not None and item.id == answer_id:
-                    return
-            if isinstance(message, Request):
+            if isinstance(message, Request) and not answered:
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} closed the stream before answering")
             return
         raw = await response.aread()
@@ -220,9 +253,13 @@ class HttpUpstreamClient:
 
     async def _read_sse(
         self, server: ServerSettings, response: httpx.Response, answer_id: object = None
-    ) -> AsyncGenerator[Message]:
-        """Messages from an event stream; the one answering `answer_id` comes after the stream is
-        read to its end, so the keep-alive connection can go back to the pool."""
+    ) -> AsyncGenerator[Message | _HandedOff]:
+        """Messages from an event stream, until the one answering `answer_id`.
+
+        Servers end a POST's stream right after the answer, but reading that end takes a little
+        while; the rest is read by a background task after `_HANDED_OFF`, so the answer goes out
+        at once and the keep-alive connection still goes back to the pool.
+        """
         parser = EventParser()
         chunks = response.aiter_bytes()
         async for chunk in chunks:
@@ -231,7 +268,8 @@ class HttpUpstreamClient:
                     continue
                 message = _parse(server, event.data)
                 if answer_id is not None and isinstance(message, Response) and message.id == answer_id:
-                    await _drain(chunks)
+                    self._background.spawn(_drain_and_close(chunks, response))
+                    yield _HANDED_OFF
                     yield message
                     return
                 yield message
@@ -239,17 +277,19 @@ class HttpUpstreamClient:
     async def listen(
         self, server: ServerSettings, *, session_id: str, protocol_version: str
     ) -> AsyncGenerator[Message]:
-        headers = _headers(server, session_id, protocol_version)
+        target = self._target(server)
+        headers = _headers(target, session_id, protocol_version)
         headers["Accept"] = "text/event-stream"
         timeout = httpx.Timeout(None, connect=server.connect_timeout)
         try:
-            async with self._http.stream("GET", str(server.url), headers=headers, timeout=timeout) as response:
+            async with self._http.stream("GET", target.url, headers=headers, timeout=timeout) as response:
                 if response.status_code == 404:
                     raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
                 if response.status_code != 200:
                     return  # 405: the upstream offers no standalone stream
                 async for item in self._read_sse(server, response):
-                    yield item
+                    if not isinstance(item, _HandedOff):
+                        yield item
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
 
@@ -265,13 +305,8 @@ class HttpUpstreamClient:
         forwarded = {name: value for name, value in headers.items() if name in _PASSTHROUGH_HEADERS}
         forwarded.update((name, value) for name, value in headers.items() if name.startswith("mcp-param-"))
         forwarded.update((name, secret.get_secret_value()) for name, secret in server.headers.items())
-        request = self._http.build_request(
-            "POST",
-            str(server.url),
-            content=body,
-            headers=forwarded,
-            timeout=httpx.Timeout(server.timeout, connect=server.connect_timeout),
-        )
+        target = self._target(server)
+        request = self._http.build_request("POST", target.url, content=body, headers=forwarded, timeout=target.timeout)
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TimeoutException as exc:
@@ -289,9 +324,10 @@ class HttpUpstreamClient:
 
     async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
         """DELETE the upstream session; best effort (a server may answer 405)."""
-        headers = _headers(server, session_id, protocol_version)
+        target = self._target(server)
+        headers = _headers(target, session_id, protocol_version)
         try:
-            await self._http.delete(str(server.url), headers=headers, timeout=server.connect_timeout)
+            await self._http.delete(target.url, headers=headers, timeout=server.connect_timeout)
         except httpx.HTTPError:
             log.info("could not end session on upstream %r", server.name)
 
@@ -299,6 +335,13 @@ class HttpUpstreamClient:
 # Request headers a transparent passthrough forwards. Never Authorization or cookies: the
 # client's credentials are for the hub, not for the upstream.
 _PASSTHROUGH_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id")
+
+
+class _HandedOff:
+    """Marker: the rest of the response stream now belongs to a background task."""
+
+
+_HANDED_OFF = _HandedOff()
 
 
 class _Retryable(Exception):
@@ -311,18 +354,19 @@ class _Retryable(Exception):
 _DRAIN_SECONDS = 0.25
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+async def _drain_and_close(chunks: AsyncIterator[bytes], response: httpx.Response) -> None:
     """Read a stream to its end after the answer, so its keep-alive connection goes back to the pool.
 
-    Servers close a POST's stream right after the answer; one that does not costs us a connection
-    after a short wait instead of stalling the reply.
+    A server that does not end the stream costs us that connection after a short wait.
     """
     try:
         async with asyncio.timeout(_DRAIN_SECONDS):
             async for _ in chunks:
                 pass
     except (TimeoutError, httpx.HTTPError):
-        return
+        pass
+    finally:
+        await response.aclose()
 
 
 async def _stream_and_close(response: httpx.Response) -> AsyncIterator[bytes]:
