@@ -10,19 +10,25 @@ import hashlib
 import logging
 import os
 import secrets
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+
+import httpx
 
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import UpstreamSessions
+from shared.identity.jwks import JwksCache
+from shared.identity.tokens import EntraTokenVerifier, NoAuthentication, TokenVerifier
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
-from shared.settings import HubSettings, ServerSettings, load_servers
+from shared.settings import AuthSettings, HubSettings, ServerSettings, load_auth, load_servers
 from shared.upstreams.aiohttp_transport import upstream_http_client
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
@@ -34,6 +40,7 @@ log = logging.getLogger("mcphub")
 @dataclass(frozen=True)
 class Hub:
     settings: HubSettings
+    auth: AuthSettings
     servers: dict[str, ServerSettings]
     store: SessionStore
     sessions: SessionCache
@@ -57,6 +64,22 @@ def _storage(settings: HubSettings) -> tuple[SessionStore, bytes]:
         "in this process only, so a second instance cannot serve them"
     )
     return MemorySessionStore(), relay_key or secrets.token_bytes(32)
+
+
+def _verifier(auth: AuthSettings, clock: Callable[[], float]) -> TokenVerifier:
+    if auth.mode == "off":
+        log.warning(
+            "AUTHENTICATION IS OFF (MCPHUB_AUTH__MODE=off): anyone who reaches this hub uses every server "
+            "as one shared anonymous user. Never run it like this outside your own machine."
+        )
+        return NoAuthentication()
+    # The authority's keys are fetched with their own client: TLS verified, optionally with the
+    # local mock authority's CA, and no connection shared with upstream traffic.
+    verify = ssl.create_default_context(cafile=auth.ca_file) if auth.ca_file else True
+    http = httpx.AsyncClient(verify=verify, timeout=10.0, follow_redirects=False)
+    keys = JwksCache(http, clock=clock, refresh_interval=auth.jwks_refresh_seconds)
+    log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
+    return EntraTokenVerifier(auth, keys)
 
 
 @cache
@@ -84,6 +107,17 @@ def hub() -> Hub:
     upstreams = UpstreamSessions(client, sessions)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
-    service = HubService(settings, servers, sessions, upstreams, aggregator, RelayCodec(relay_key), clock=clock)
+    auth = load_auth(os.environ)
+    service = HubService(
+        settings,
+        servers,
+        sessions,
+        upstreams,
+        aggregator,
+        RelayCodec(relay_key),
+        auth=auth,
+        verifier=_verifier(auth, monotonic),
+        clock=clock,
+    )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
-    return Hub(settings, servers, store, sessions, service, breakers)
+    return Hub(settings, auth, servers, store, sessions, service, breakers)

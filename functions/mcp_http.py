@@ -11,7 +11,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response, StreamingR
 
 from functions._deps import hub
 from shared.errors import HubError
-from shared.hub.http import HttpIn, HttpOut, error_reply, read_limited
+from shared.hub.http import HttpIn, HttpOut, error_reply, public_origin, read_limited
 
 bp = func.Blueprint()
 
@@ -24,7 +24,9 @@ async def serve(req: Request, route: str) -> Response:
         body = await read_limited(req.stream(), hub().settings.max_body_bytes) if req.method == "POST" else b""
     except HubError as error:
         return render(error_reply(error))
-    incoming = HttpIn(method=req.method, headers=dict(req.headers), body=body, route=route)
+    headers = dict(req.headers)
+    origin = public_origin(hub().settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
+    incoming = HttpIn(method=req.method, headers=headers, body=body, route=route, origin=origin)
     return render(await service.handle(incoming))
 
 

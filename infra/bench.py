@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.processes import ROOT, Processes
+from infra.processes import AUTH_OFF, ROOT, Processes
 from shared.mcp.sse import EventParser
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         azurite = processes.azurite()
         notes = processes.demo("notes")
-        hub = processes.hub_over("hub-bench", azurite, {"notes": notes})
+        hub = processes.hub_over("hub-bench", azurite, {"notes": notes}, AUTH_OFF)
         targets = [
             Target("direct", f"{notes.url}/mcp", "echo"),
             Target("hub/notes", f"{hub.url}/mcp/notes", "echo", hub.process.pid),

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Hubs started without sign-in (demos, benchmarks, tests of other things) say so explicitly.
+AUTH_OFF = {"MCPHUB_AUTH__MODE": "off"}
 AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's published, well-known development key (not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

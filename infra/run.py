@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from infra.processes import ROOT, Processes
+from infra.processes import AUTH_OFF, ROOT, Processes
 
 HUB_PORT = int(os.environ.get("MCPHUB_PORT", "7071"))
 
@@ -44,7 +44,7 @@ def main() -> None:
     try:
         azurite = processes.azurite(int(os.environ.get("AZURITE_TABLE_PORT", "10002")))
         upstreams = {name: processes.demo(name) for name in ("notes", "clock", "flaky")}
-        processes.hub_over("hub", azurite, upstreams, {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3"}, HUB_PORT)
+        processes.hub_over("hub", azurite, upstreams, {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", **AUTH_OFF}, HUB_PORT)
         sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir)))
         sys.stdout.flush()
         while all(child.process.poll() is None for child in processes.children):

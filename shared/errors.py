@@ -20,6 +20,10 @@
     │   ├── SessionRequired       -32600  400  no Mcp-Session-Id on a non-initialize request
     │   └── SessionNotFound       -32001  404  unknown, expired, or someone else's session
     ├── UnknownServer             -32601  404  /mcp/{server} names no server the caller may use
+    ├── AuthError                 answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750, RFC 9728)
+    │   ├── Unauthenticated       -32600  401  no token, or one not valid for this hub (expired, other
+    │   │                                       audience, issuer, tenant, signature...); the body says no more
+    │   └── InsufficientScope     -32600  403  a valid token without the scope the hub requires
     └── UpstreamError             -32603  names the server; the hub keeps serving the others
         ├── UpstreamUnavailable   connect failure, HTTP 5xx, or circuit open
         ├── UpstreamTimeout       no answer within MCPHUB_SERVER_<NAME>__TIMEOUT
@@ -164,6 +168,24 @@ class UnknownServer(HubError):
     status = 404
 
 
+class AuthError(HubError):
+    """The caller is not (sufficiently) authenticated. The message is safe to show; the reason a
+    token was refused is logged, never sent, so the answer does not help anyone forge one."""
+
+    code = INVALID_REQUEST
+    status = 401
+    challenge_error: ClassVar[str] = "invalid_token"
+
+
+class Unauthenticated(AuthError):
+    pass
+
+
+class InsufficientScope(AuthError):
+    status = 403
+    challenge_error = "insufficient_scope"
+
+
 class UpstreamError(HubError):
     """Anything that went wrong talking to one upstream; `server` names it."""
 
@@ -189,7 +211,7 @@ class UpstreamProtocolError(UpstreamError):
 
 def http_status(error: HubError, *, modern: bool) -> int:
     """The HTTP status a JSON-RPC error body travels with, per era."""
-    if isinstance(error, TransportError | SessionError | UnknownServer):
+    if isinstance(error, TransportError | SessionError | UnknownServer | AuthError):
         return error.status
     if modern:
         return _MODERN_STATUS.get(error.code, 200)

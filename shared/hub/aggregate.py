@@ -59,8 +59,10 @@ class Aggregator:
         self._deadline = fanout_deadline
         self._indexes: dict[tuple[str, str], tuple[Listing, dict[str, str]]] = {}
 
-    def visible(self) -> list[ServerSettings]:
-        return [s for s in self._servers.values() if s.enabled]
+    def visible(self, ctx: SessionContext) -> list[ServerSettings]:
+        """The servers this caller may use, in registry order."""
+        allowed = ctx.allowed
+        return [s for s in self._servers.values() if s.enabled and (allowed is None or s.name in allowed)]
 
     # ---- lists -------------------------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class Aggregator:
                 return (last_good.items, True) if last_good else (None, False)
             return listing.items, listing.stale
 
-        servers = self.visible()
+        servers = self.visible(ctx)
         results = await asyncio.gather(*(one(server) for server in servers))
         items: list[dict[str, Any]] = []
         stale: list[str] = []
@@ -143,8 +145,9 @@ class Aggregator:
         """
         split = naming.split_name(exposed)
         primary = self._by_namespace.get(split[0]) if split else None
-        candidates = [s for s in self.visible() if s is primary] + [
-            s for s in self.visible() if s is not primary and exposed.startswith(naming.safe_prefix(s.namespace))
+        visible = self.visible(ctx)
+        candidates = [s for s in visible if s is primary] + [
+            s for s in visible if s is not primary and exposed.startswith(naming.safe_prefix(s.namespace))
         ]
         for server in candidates:
             try:
@@ -170,10 +173,10 @@ class Aggregator:
         self._indexes[(server.name, method)] = (listing, index)
         return index
 
-    def resolve_uri(self, uri: object) -> tuple[ServerSettings, str]:
+    def resolve_uri(self, ctx: SessionContext, uri: object) -> tuple[ServerSettings, str]:
         split = naming.split_uri(uri) if isinstance(uri, str) else None
         server = self._servers.get(split[0]) if split else None
-        if split is None or server is None or not server.enabled:
+        if split is None or server is None or server not in self.visible(ctx):
             raise InvalidParams(f"unknown resource {uri!r}: hub resource URIs look like mcphub://<server>/<uri>")
         return server, split[1]
 
@@ -185,13 +188,13 @@ class Aggregator:
             listing_method = "tools/list" if method == "tools/call" else "prompts/list"
             server, params["name"] = await self.resolve_name(ctx, listing_method, str(params.get("name", "")))
         elif method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
-            server, params["uri"] = self.resolve_uri(params.get("uri"))
+            server, params["uri"] = self.resolve_uri(ctx, params.get("uri"))
         elif method == "completion/complete":
             ref = dict(cast(dict[str, Any], params.get("ref") or {}))
             if ref.get("type") == "ref/prompt":
                 server, ref["name"] = await self.resolve_name(ctx, "prompts/list", str(ref.get("name", "")))
             else:
-                server, ref["uri"] = self.resolve_uri(ref.get("uri"))
+                server, ref["uri"] = self.resolve_uri(ctx, ref.get("uri"))
             params["ref"] = ref
         else:
             raise MethodNotFound(f"method {method!r} is not supported by the hub")
@@ -216,7 +219,7 @@ class Aggregator:
 
     async def broadcast(self, ctx: SessionContext, message: Notification | Request) -> None:
         """Send to every visible upstream (logging level, roots changed); failures are logged only."""
-        deliveries = (self._upstreams.deliver(ctx, server, message) for server in self.visible())
+        deliveries = (self._upstreams.deliver(ctx, server, message) for server in self.visible(ctx))
         await asyncio.wait_for(asyncio.gather(*deliveries, return_exceptions=True), self._deadline)
 
     def stream(self, ctx: SessionContext, server: ServerSettings, request: Request) -> AsyncGenerator[Message]:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, http_status
+from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, RequestId
 
@@ -19,7 +20,18 @@ class HttpIn:
     headers: Mapping[str, str]  # lower-case names
     body: bytes = b""
     route: str = ""  # "" = aggregated /mcp, else the {server} of /mcp/{server}
-    user: str = "anonymous"
+    origin: str = "http://127.0.0.1:7071"  # the hub's origin as the client reached it (metadata URLs)
+    # Set by the hub once the bearer token is verified:
+    principal: Principal = ANONYMOUS
+    allowed: frozenset[str] | None = None  # the servers the principal may see
+
+    @property
+    def user(self) -> str:
+        return self.principal.key
+
+    @property
+    def path(self) -> str:
+        return f"/mcp/{self.route}" if self.route else "/mcp"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -71,3 +83,18 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
         if len(buffer) > limit:
             raise PayloadTooLarge(f"the request body is over {limit} bytes (MCPHUB_MAX_BODY_BYTES)")
     return bytes(buffer)
+
+
+def public_origin(configured: object | None, headers: Mapping[str, str], seen: str) -> str:
+    """The hub's origin as its clients reach it, for URLs the hub hands out (resource metadata).
+
+    MCPHUB_PUBLIC_URL when set (production: the Front Door host); else what a proxy in front
+    reports (X-Forwarded-Host/-Proto); else the request's own scheme and host.
+    """
+    if configured is not None:
+        return str(configured).rstrip("/")
+    host = headers.get("x-forwarded-host")
+    if host:
+        proto = headers.get("x-forwarded-proto", "https")
+        return f"{proto.split(',')[0].strip()}://{host.split(',')[0].strip()}"
+    return seen.rstrip("/")

@@ -44,7 +44,7 @@ class ModernEndpoint:
         self._upstreams = upstreams
         self._aggregator = aggregator
         self._ttl_ms = int(list_ttl_seconds * 1000)
-        self._pools: dict[str, SessionContext] = {}
+        self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
         self._background = BackgroundTasks()
 
     async def passthrough(self, request: HttpIn) -> HttpOut:
@@ -70,7 +70,7 @@ class ModernEndpoint:
             return self._result(message, self.discover_result())
         if method == "ping":
             return self._result(message, {})
-        ctx = self._pool(request.user)
+        ctx = self._pool(request.user, request.allowed)
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
@@ -101,12 +101,14 @@ class ModernEndpoint:
         meta[SERVER_INFO_META_KEY] = HUB_INFO
         return json_reply(Response(message.id, {**result, "resultType": "complete", "_meta": meta}).to_wire())
 
-    def _pool(self, user: str) -> SessionContext:
-        """This instance's upstream sessions for `user` (no client capabilities: nothing to relay)."""
-        ctx = self._pools.get(user)
+    def _pool(self, user: str, allowed: frozenset[str] | None) -> SessionContext:
+        """This instance's upstream sessions for `user` (no client capabilities: nothing to relay).
+
+        Keyed by what the user may see too, so a changed role takes effect with the next token."""
+        ctx = self._pools.get((user, allowed))
         if ctx is None:
             record = SessionRecord(f"pool:{user}", "", user, LATEST_HANDSHAKE, {}, dict(HUB_INFO))
-            ctx = self._pools[user] = SessionContext(record, persistent=False)
+            ctx = self._pools[(user, allowed)] = SessionContext(record, persistent=False, allowed=allowed)
         return ctx
 
     def _outbound(self, ctx: SessionContext, server: ServerSettings, item: Message, wants_logs: bool) -> Message | None:

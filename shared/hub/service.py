@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from shared.background import BackgroundTasks
 from shared.errors import (
+    AuthError,
     ForbiddenOrigin,
     HubError,
     InvalidRequest,
@@ -20,6 +22,7 @@ from shared.errors import (
     NotAcceptable,
     SessionNotFound,
     SessionRequired,
+    Unauthenticated,
     UnknownServer,
     UnsupportedMediaType,
     UnsupportedVersion,
@@ -31,12 +34,16 @@ from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
+from shared.identity.access import visible_servers
+from shared.identity.principal import ANONYMOUS
+from shared.identity.resource import MISSING, challenge
+from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
 from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id
-from shared.settings import HubSettings, ServerSettings
+from shared.settings import AuthSettings, HubSettings, ServerSettings
 from shared.upstreams.client import Exchange, UpstreamSessionExpired
 
 log = logging.getLogger(__name__)
@@ -55,10 +62,14 @@ class HubService:
         aggregator: Aggregator,
         relay: RelayCodec,
         *,
+        auth: AuthSettings,
+        verifier: TokenVerifier,
         keepalive_seconds: float = 15.0,
         clock: Callable[[], float],
     ) -> None:
         self._settings = settings
+        self._auth = auth
+        self._verifier = verifier
         self._servers = servers
         self._sessions = sessions
         self._upstreams = upstreams
@@ -72,7 +83,8 @@ class HubService:
     async def handle(self, request: HttpIn) -> HttpOut:
         try:
             self._check_origin(request)
-            if request.route and (request.route not in self._servers or not self._servers[request.route].enabled):
+            request = await self._authenticate(request)
+            if request.route and (request.allowed is None or request.route not in request.allowed):
                 raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
             if request.method == "POST":
                 return await self._post(request)
@@ -85,6 +97,10 @@ class HubService:
             if request.method == "DELETE":
                 return await self._delete(request)
             raise MethodNotAllowed(f"{request.method} is not an MCP method; use POST", allow="GET, POST, DELETE")
+        except AuthError as error:
+            reply = error_reply(error)
+            reply.headers["WWW-Authenticate"] = challenge(self._auth, error, request.origin, request.path)
+            return reply
         except HubError as error:
             return error_reply(error)
 
@@ -101,6 +117,17 @@ class HubService:
             return
         raise ForbiddenOrigin(f"Origin {origin!r} is not allowed (MCPHUB_ALLOWED_ORIGINS)")
 
+    async def _authenticate(self, request: HttpIn) -> HttpIn:
+        """The request with its verified principal and the servers that principal may see."""
+        if self._auth.mode == "off":
+            principal = ANONYMOUS
+        else:
+            token = bearer_token(request.headers)
+            if token is None:
+                raise Unauthenticated(MISSING)
+            principal = await self._verifier.verify(token)
+        return replace(request, principal=principal, allowed=visible_servers(principal, self._servers))
+
     async def _session(self, request: HttpIn) -> SessionContext:
         session_id = request.header(SESSION_HEADER)
         if not session_id:
@@ -113,7 +140,7 @@ class HubService:
             raise UnsupportedVersion(
                 f"MCP-Protocol-Version {version!r} is not supported; supported: {', '.join(HANDSHAKE_VERSIONS)}"
             )
-        return SessionContext(record)
+        return SessionContext(record, allowed=request.allowed)
 
     # ---- POST --------------------------------------------------------------------------------
 
@@ -276,7 +303,7 @@ class HubService:
         if not accepts(request.header("accept"), SSE):
             raise NotAcceptable("GET opens an event stream: Accept must list text/event-stream")
         ctx = await self._session(request)
-        servers = [self._servers[request.route]] if request.route else self._aggregator.visible()
+        servers = [self._servers[request.route]] if request.route else self._aggregator.visible(ctx)
         return sse_reply(self._listen(ctx, servers))
 
     async def _listen(self, ctx: SessionContext, servers: list[ServerSettings]) -> AsyncIterator[bytes]:

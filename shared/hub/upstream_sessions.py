@@ -26,12 +26,15 @@ HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
 class SessionContext:
     """The client session a request belongs to; `record` is replaced as upstream sessions are added.
 
-    `persistent` is False for the per-instance pool that serves stateless (2026-07-28) clients:
-    its upstream sessions live in this process only, since any instance can open new ones.
+    `allowed` comes from the caller's token on every request, never from the stored session, so
+    a role taken away applies at once. `persistent` is False for the per-instance pool that
+    serves stateless (2026-07-28) clients: its upstream sessions live in this process only, since
+    any instance can open new ones.
     """
 
     record: SessionRecord
     persistent: bool = True
+    allowed: frozenset[str] | None = None  # servers the caller may see; None = all of them
 
 
 class UpstreamSessions:

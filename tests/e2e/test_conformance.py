@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.conformance.run import RUNS, compare, run_suite
-from infra.processes import Child, Processes
+from infra.processes import AUTH_OFF, Child, Processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -18,7 +18,11 @@ def targets(tmp_path_factory: pytest.TempPathFactory, storage_connection_string:
     processes = Processes(Path(tmp_path_factory.mktemp("conformance")))
     try:
         fixture = processes.demo("conformance")
-        env = {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_CONFORMANCE__URL": f"{fixture.url}/mcp"}
+        env = {
+            "AzureWebJobsStorage": storage_connection_string,
+            "MCPHUB_SERVER_CONFORMANCE__URL": f"{fixture.url}/mcp",
+            **AUTH_OFF,
+        }
         yield {"upstream": fixture, "hub": processes.hub("hub-conformance", env)}
     finally:
         processes.stop_all()

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from infra.processes import Child, Processes
+from infra.processes import AUTH_OFF, Child, Processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 LEGACY = "legacy"  # the initialize handshake; the hub then negotiates 2025-11-25
@@ -133,7 +133,7 @@ async def test_upstream_tool_list_change_reaches_the_client_and_refreshes_the_li
     notes = processes.demo("notes")  # its own upstream: this test changes the tool list
     hub = processes.hub(
         "hub-list-changed",
-        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp"},
+        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp", **AUTH_OFF},
     )
     changed = anyio.Event()
 

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from infra.processes import Child, Processes
+from infra.processes import AUTH_OFF, Child, Processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -71,6 +71,7 @@ def fragile(tmp_path_factory: pytest.TempPathFactory, storage_connection_string:
             "MCPHUB_SERVER_VICTIM__URL": f"{victim.url}/mcp",
             "MCPHUB_SERVER_VICTIM__CONNECT_TIMEOUT": "1",
             "MCPHUB_LIST_TTL_SECONDS": "0",
+            **AUTH_OFF,
         }
         yield {"notes": notes, "victim": victim, "hub": processes.hub("hub-fragile", env)}
     finally:

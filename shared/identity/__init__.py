@@ -1,0 +1,1 @@
+"""Who is calling: token verification, the caller's principal, and what it may see."""

@@ -1,0 +1,36 @@
+"""Which upstream servers a principal may see.
+
+A server with no `ROLES`, `GROUPS` or `TENANTS` setting is open to every signed-in user. With
+roles and/or groups, the caller needs one of them; with tenants, the caller's tenant must be
+listed. A server the caller may not see behaves exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from shared.identity.principal import Principal
+from shared.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+def may_see(principal: Principal, server: ServerSettings) -> bool:
+    if not server.enabled:
+        return False
+    if server.tenants and principal.tenant_id not in server.tenants:
+        return False
+    if not server.roles and not server.groups:
+        return True
+    if principal.roles.intersection(server.roles):
+        return True
+    if server.groups and principal.groups_overage and not principal.groups:
+        # Entra sent a Graph pointer instead of the groups: deny rather than guess, and say why.
+        log.info("server %r is limited to groups, but the caller's token has a groups overage", server.name)
+        return False
+    return bool(principal.groups.intersection(server.groups))
+
+
+def visible_servers(principal: Principal, servers: Mapping[str, ServerSettings]) -> frozenset[str]:
+    return frozenset(name for name, server in servers.items() if may_see(principal, server))

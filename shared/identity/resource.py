@@ -1,0 +1,46 @@
+"""The hub as an OAuth 2.1 protected resource (MCP authorization; RFC 9728 and RFC 6750).
+
+Every MCP endpoint has its Protected Resource Metadata at the well-known URL formed by inserting
+`/.well-known/oauth-protected-resource` before its path, and every refusal carries a
+`WWW-Authenticate: Bearer` challenge pointing there, so a client can discover where to sign in.
+"""
+
+from __future__ import annotations
+
+from shared.errors import AuthError
+from shared.mcp.jsonrpc import JsonObject
+from shared.settings import AuthSettings
+
+WELL_KNOWN = "/.well-known/oauth-protected-resource"
+
+
+def metadata_url(origin: str, path: str) -> str:
+    return f"{origin}{WELL_KNOWN}{path}"
+
+
+def metadata(settings: AuthSettings, origin: str, path: str) -> JsonObject:
+    """RFC 9728 metadata for the MCP endpoint at `path` (e.g. "/mcp" or "/mcp/github")."""
+    return {
+        "resource": f"{origin}{path}",
+        "authorization_servers": settings.metadata_authorization_servers,
+        "scopes_supported": [scope_value(settings)],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "MCPHub",
+    }
+
+
+def scope_value(settings: AuthSettings) -> str:
+    """The scope as a client requests it: Entra wants it qualified by the App ID URI."""
+    uri = next((a for a in settings.audiences if "://" in a), None)
+    return f"{uri.rstrip('/')}/{settings.scope}" if uri else settings.scope
+
+
+def challenge(settings: AuthSettings, error: AuthError | None, origin: str, path: str) -> str:
+    """The WWW-Authenticate value for a 401/403 on `path`."""
+    parts = [f'resource_metadata="{metadata_url(origin, path)}"', f'scope="{scope_value(settings)}"']
+    if error is not None and (error.status == 403 or error.message != MISSING):
+        parts.insert(0, f'error="{error.challenge_error}"')
+    return "Bearer " + ", ".join(parts)
+
+
+MISSING = "this hub needs an access token: sign in (see WWW-Authenticate for where)"

@@ -1,0 +1,95 @@
+"""Verifying the bearer token on every request (Entra ID v2 access tokens issued for the hub).
+
+Checked, in this order, before anything else of the request is looked at: RS256 only (never
+`none` or an HMAC algorithm, whatever the header says), a tenant on the allow-list, that
+tenant's issuer, the hub as audience, exp/nbf with a small clock skew, the signature against the
+tenant's published keys, then the required delegated scope. The token itself is never logged or
+forwarded; the reason for a refusal is logged, and the caller only learns that it was refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import jwt
+
+from shared.errors import InsufficientScope, Unauthenticated
+from shared.identity.jwks import JwksCache
+from shared.identity.principal import ANONYMOUS, Principal
+from shared.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+REFUSED = "the access token is missing, expired or not valid for this hub; sign in again"
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal:
+        """The principal the token proves; Unauthenticated or InsufficientScope otherwise."""
+        ...
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (lower-case header names)."""
+    value = headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class EntraTokenVerifier:
+    def __init__(self, settings: AuthSettings, keys: JwksCache) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._tenants = frozenset(settings.tenants)
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            claims = await self._claims(token)
+        except Unauthenticated as refused:
+            log.info("refused a token: %s", refused.message)
+            raise Unauthenticated(REFUSED) from None
+        principal = Principal.from_claims(claims)
+        if self._settings.scope not in principal.scopes:
+            log.info("refused a token of %s: scope %r missing", principal.key, self._settings.scope)
+            raise InsufficientScope(f"the access token lacks the scope {self._settings.scope!r}")
+        return principal
+
+    async def _claims(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"not a JWT ({type(exc).__name__})") from exc
+        if header.get("alg") != "RS256":
+            raise Unauthenticated(f"algorithm {header.get('alg')!r} is not accepted")
+        kid = header.get("kid")
+        tenant = unverified.get("tid")
+        if not isinstance(kid, str) or not isinstance(tenant, str):
+            raise Unauthenticated("no kid or tid")
+        if tenant not in self._tenants:
+            raise Unauthenticated(f"tenant {tenant!r} is not allowed (MCPHUB_AUTH__TENANTS)")
+        key = await self._keys.key(self._settings.jwks_url_for(tenant), kid)
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=list(self._settings.audiences),
+                issuer=self._settings.issuer_for(tenant),
+                leeway=self._settings.clock_skew_seconds,
+                options={"require": ["exp", "iss", "aud", "tid", "oid"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"{type(exc).__name__}: {exc}") from exc
+
+
+class NoAuthentication:
+    """MCPHUB_AUTH__MODE=off: everybody is the same anonymous user. Local demos only."""
+
+    async def verify(self, token: str) -> Principal:
+        return ANONYMOUS
