@@ -10,20 +10,15 @@ import hashlib
 import logging
 import os
 import secrets
-import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-import httpx
-
+from functions._identity import Identity, build_identity
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import UpstreamSessions
-from shared.identity.jwks import JwksCache
-from shared.identity.tokens import EntraTokenVerifier, NoAuthentication, TokenVerifier
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
@@ -41,6 +36,7 @@ log = logging.getLogger("mcphub")
 class Hub:
     settings: HubSettings
     auth: AuthSettings
+    identity: Identity
     servers: dict[str, ServerSettings]
     store: SessionStore
     sessions: SessionCache
@@ -48,7 +44,7 @@ class Hub:
     breakers: dict[str, CircuitBreaker]
 
 
-def _storage(settings: HubSettings) -> tuple[SessionStore, bytes]:
+def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
     connection = (
         settings.storage_connection_string.get_secret_value()
         if settings.storage_connection_string
@@ -58,35 +54,20 @@ def _storage(settings: HubSettings) -> tuple[SessionStore, bytes]:
     if connection and ("AccountKey=" in connection or connection.startswith("UseDevelopmentStorage")):
         # Every instance knows the storage key, so it can derive the same relay key without more config.
         derived = hashlib.sha256(b"mcphub-relay\0" + connection.encode()).digest()
-        return TableSessionStore.from_connection_string(connection, settings.sessions_table), relay_key or derived
+        store = TableSessionStore.from_connection_string(connection, settings.sessions_table)
+        return store, relay_key or derived, connection
     log.warning(
         "no Table Storage configured (MCPHUB_STORAGE_CONNECTION_STRING / AzureWebJobsStorage): sessions live "
         "in this process only, so a second instance cannot serve them"
     )
-    return MemorySessionStore(), relay_key or secrets.token_bytes(32)
-
-
-def _verifier(auth: AuthSettings, clock: Callable[[], float]) -> TokenVerifier:
-    if auth.mode == "off":
-        log.warning(
-            "AUTHENTICATION IS OFF (MCPHUB_AUTH__MODE=off): anyone who reaches this hub uses every server "
-            "as one shared anonymous user. Never run it like this outside your own machine."
-        )
-        return NoAuthentication()
-    # The authority's keys are fetched with their own client: TLS verified, optionally with the
-    # local mock authority's CA, and no connection shared with upstream traffic.
-    verify = ssl.create_default_context(cafile=auth.ca_file) if auth.ca_file else True
-    http = httpx.AsyncClient(verify=verify, timeout=10.0, follow_redirects=False)
-    keys = JwksCache(http, clock=clock, refresh_interval=auth.jwks_refresh_seconds)
-    log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
-    return EntraTokenVerifier(auth, keys)
+    return MemorySessionStore(), relay_key or secrets.token_bytes(32), None
 
 
 @cache
 def hub() -> Hub:
     settings = HubSettings()
     servers = load_servers(os.environ)
-    store, relay_key = _storage(settings)
+    store, relay_key, connection = _storage(settings)
     clock = time.time
     sessions = SessionCache(
         store,
@@ -108,6 +89,7 @@ def hub() -> Hub:
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
     auth = load_auth(os.environ)
+    identity = build_identity(settings, auth, connection, clock)
     service = HubService(
         settings,
         servers,
@@ -116,8 +98,8 @@ def hub() -> Hub:
         aggregator,
         RelayCodec(relay_key),
         auth=auth,
-        verifier=_verifier(auth, monotonic),
+        verifier=identity.verifier,
         clock=clock,
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
-    return Hub(settings, auth, servers, store, sessions, service, breakers)
+    return Hub(settings, auth, identity, servers, store, sessions, service, breakers)

@@ -1,4 +1,9 @@
-"""`make run`: Azurite, three demo upstreams and the hub on 127.0.0.1:7071. Ctrl-C stops them all."""
+"""`make run`: Azurite, three demo upstreams, a local sign-in authority and the hub on 127.0.0.1:7071.
+
+Sign-in works as on Azure, with a local OIDC authority standing in for Entra ID: the IDE opens a
+browser, which signs in at once as `developer@local` (roles Hub.User and Hub.Admin).
+`MCPHUB_AUTH=off make run` switches sign-in off instead (the hub logs a warning). Ctrl-C stops all.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ import signal
 import sys
 import time
 
+from infra.oidc import LocalAuthority
 from infra.processes import AUTH_OFF, ROOT, Processes
 
 HUB_PORT = int(os.environ.get("MCPHUB_PORT", "7071"))
 
 
-def banner(url: str, logs: str) -> str:
+def banner(url: str, logs: str, sign_in: str) -> str:
     """What a developer needs to point an IDE at the hub."""
     cursor = json.dumps({"mcpServers": {"mcphub": {"url": url}}}, indent=2)
     vscode = json.dumps({"servers": {"mcphub": {"type": "http", "url": url}}}, indent=2)
@@ -24,6 +30,7 @@ MCPHub is running.
   One server:              {url}/notes   {url}/clock   {url}/flaky
   Health:                  {url.removesuffix("/mcp")}/health
   Logs:                    {logs}
+  Sign-in:                 {sign_in}
 
 Cursor (~/.cursor/mcp.json):
 {cursor}
@@ -38,14 +45,29 @@ Press Ctrl-C to stop everything.
 """
 
 
+def _sign_in(processes: Processes) -> tuple[dict[str, str], str]:
+    if os.environ.get("MCPHUB_AUTH", "").lower() == "off":
+        return dict(AUTH_OFF), "OFF (MCPHUB_AUTH=off): everyone is one anonymous user"
+    authority = LocalAuthority.start(
+        processes, ROOT / ".local" / "authority", browser_port=int(os.environ.get("MCPHUB_SIGN_IN_PORT", "7072"))
+    )
+    settings = {
+        **authority.hub_settings("local"),
+        **authority.facade_settings(),
+        "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
+    }
+    return settings, f"your IDE opens a browser that signs you in as developer@local ({authority.origin})"
+
+
 def main() -> None:
     processes = Processes(ROOT / ".local" / "logs")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         azurite = processes.azurite(int(os.environ.get("AZURITE_TABLE_PORT", "10002")))
         upstreams = {name: processes.demo(name) for name in ("notes", "clock", "flaky")}
-        processes.hub_over("hub", azurite, upstreams, {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", **AUTH_OFF}, HUB_PORT)
-        sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir)))
+        settings, sign_in = _sign_in(processes)
+        processes.hub_over("hub", azurite, upstreams, {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", **settings}, HUB_PORT)
+        sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir), sign_in))
         sys.stdout.flush()
         while all(child.process.poll() is None for child in processes.children):
             time.sleep(0.5)

@@ -120,6 +120,10 @@ class HubSettings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     instance_name: str = "local"
+    grants_table: str = Field(default="mcphubgrants", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    vault_keys: SecretStr | None = Field(
+        default=None, description="comma-separated base64 AES-256 keys, newest first (a Key Vault reference on Azure)"
+    )
     public_url: AnyHttpUrl | None = Field(
         default=None, description="the hub's origin as clients reach it, e.g. https://hub.example.com"
     )
@@ -151,6 +155,31 @@ class AuthSettings(BaseSettings):
     clock_skew_seconds: int = Field(default=60, ge=0, le=600)
     jwks_refresh_seconds: float = Field(default=300.0, ge=1, description="least time between unknown-kid refetches")
     ca_file: str | None = Field(default=None, description="extra CA bundle for the authority (local mock only)")
+    # The OAuth facade for IDEs that need Dynamic Client Registration (Cursor, Claude Code): on
+    # when the hub's own Entra app credentials are set.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    login_authority: str | None = Field(
+        default=None, description="MSAL authority; default: the tenant, or 'organizations' for several"
+    )
+    oidc_authority: str | None = Field(default=None, description="a generic OIDC authority instead of Entra")
+    access_token_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    redirect_schemes: CsvList = Field(
+        default_factory=lambda: ["cursor", "vscode", "vscode-insiders", "windsurf", "claude"]
+    )
+
+    @property
+    def facade(self) -> bool:
+        return self.mode == "entra" and bool(self.client_id) and self.client_secret is not None
+
+    @property
+    def msal_authority(self) -> str | None:
+        if self.oidc_authority:
+            return None
+        if self.login_authority:
+            return self.login_authority
+        return f"{ENTRA}/{self.tenants[0]}" if len(self.tenants) == 1 else f"{ENTRA}/organizations"
 
     @model_validator(mode="after")
     def _complete(self) -> AuthSettings:

@@ -65,12 +65,14 @@ class LocalAuthority:
         return f"https://127.0.0.1:{self.child.port}"
 
     @classmethod
-    def start(cls, processes: Processes, directory: Path) -> LocalAuthority:
+    def start(cls, processes: Processes, directory: Path, *, browser_port: int | None = None) -> LocalAuthority:
+        """Start it; with `browser_port`, its sign-in page is also on plain http there (for real browsers)."""
         if not NODE.exists():
             raise RuntimeError("Node 22 is not installed: run `npm ci` (make does this for you)")
         key_file, cert_file = self_signed(directory)
         port = free_port()
-        child = processes.start("authority", [str(NODE), str(SCRIPT), str(port), str(key_file), str(cert_file)], port)
+        argv = [str(NODE), str(SCRIPT), str(port), str(key_file), str(cert_file)]
+        child = processes.start("authority", [*argv, *([str(browser_port)] if browser_port else [])], port)
         return cls(child, cert_file)
 
     def hub_settings(self, *tenants: str) -> dict[str, str]:
@@ -83,6 +85,14 @@ class LocalAuthority:
             "MCPHUB_AUTH__ISSUER": f"{self.origin}/{{tenant}}/v2.0",
             "MCPHUB_AUTH__JWKS_URL": f"{self.origin}/jwks",
             "MCPHUB_AUTH__CA_FILE": str(self.ca_file),
+        }
+
+    def facade_settings(self) -> dict[str, str]:
+        """The hub's OAuth facade signing users in here (through MSAL) instead of at Entra."""
+        return {
+            "MCPHUB_AUTH__CLIENT_ID": "mcphub-local",
+            "MCPHUB_AUTH__CLIENT_SECRET": "local-only-secret",  # the mock authority accepts any
+            "MCPHUB_AUTH__OIDC_AUTHORITY": f"{self.origin}/oidc",
         }
 
     def mint(self, *, tenant: str, user: str, roles: tuple[str, ...] = ("Hub.User",), **claims: Any) -> str:

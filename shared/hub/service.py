@@ -125,7 +125,7 @@ class HubService:
             token = bearer_token(request.headers)
             if token is None:
                 raise Unauthenticated(MISSING)
-            principal = await self._verifier.verify(token)
+            principal = await self._verifier.verify(token, request.origin + request.path)
         return replace(request, principal=principal, allowed=visible_servers(principal, self._servers))
 
     async def _session(self, request: HttpIn) -> SessionContext:

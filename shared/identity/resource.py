@@ -18,11 +18,11 @@ def metadata_url(origin: str, path: str) -> str:
     return f"{origin}{WELL_KNOWN}{path}"
 
 
-def metadata(settings: AuthSettings, origin: str, path: str) -> JsonObject:
+def metadata(settings: AuthSettings, origin: str, path: str, authorization_servers: list[str]) -> JsonObject:
     """RFC 9728 metadata for the MCP endpoint at `path` (e.g. "/mcp" or "/mcp/github")."""
     return {
         "resource": f"{origin}{path}",
-        "authorization_servers": settings.metadata_authorization_servers,
+        "authorization_servers": authorization_servers,
         "scopes_supported": [scope_value(settings)],
         "bearer_methods_supported": ["header"],
         "resource_name": "MCPHub",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import jwt
 
 from shared.errors import InsufficientScope, Unauthenticated
+from shared.identity.hub_tokens import HubTokens
 from shared.identity.jwks import JwksCache
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.settings import AuthSettings
@@ -26,8 +27,8 @@ REFUSED = "the access token is missing, expired or not valid for this hub; sign 
 
 
 class TokenVerifier(Protocol):
-    async def verify(self, token: str) -> Principal:
-        """The principal the token proves; Unauthenticated or InsufficientScope otherwise."""
+    async def verify(self, token: str, resource: str) -> Principal:
+        """The principal the token proves for `resource` (the MCP URL called); AuthError otherwise."""
         ...
 
 
@@ -47,7 +48,7 @@ class EntraTokenVerifier:
         self._keys = keys
         self._tenants = frozenset(settings.tenants)
 
-    async def verify(self, token: str) -> Principal:
+    async def verify(self, token: str, resource: str) -> Principal:
         try:
             claims = await self._claims(token)
         except Unauthenticated as refused:
@@ -91,5 +92,26 @@ class EntraTokenVerifier:
 class NoAuthentication:
     """MCPHUB_AUTH__MODE=off: everybody is the same anonymous user. Local demos only."""
 
-    async def verify(self, token: str) -> Principal:
+    async def verify(self, token: str, resource: str) -> Principal:
         return ANONYMOUS
+
+
+class HubOrEntraVerifier:
+    """Tokens the hub's own facade issued (its issuer) and Entra tokens issued for the hub (VS Code)."""
+
+    def __init__(self, hub: HubTokens, entra: TokenVerifier) -> None:
+        self._hub = hub
+        self._entra = entra
+
+    async def verify(self, token: str, resource: str) -> Principal:
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None
+        if issuer != self._hub.issuer:
+            return await self._entra.verify(token, resource)
+        try:
+            return await self._hub.verify(token, resource)
+        except Unauthenticated as refused:
+            log.info("refused a hub token: %s", refused.message)
+            raise Unauthenticated(REFUSED) from None

@@ -25,6 +25,7 @@ from shared.settings import AuthSettings
 pytestmark = pytest.mark.anyio
 
 NOW = 1_800_000_000.0
+RESOURCE = "https://hub.test/mcp"
 SETTINGS = AuthSettings.model_validate(
     {
         "tenants": "t1,t2",
@@ -97,23 +98,23 @@ class _FrozenDatetime:
 
 
 async def test_a_valid_token_gives_the_principal_with_tenant_user_and_roles(authority: Authority) -> None:
-    principal = await authority.verifier().verify(mint())
+    principal = await authority.verifier().verify(mint(), RESOURCE)
     assert principal.key == "t1:user-1"
     assert principal.roles == {"Hub.User"}
     assert principal.name == "alice@contoso.test"
 
 
 async def test_a_token_for_the_client_id_audience_is_accepted_too(authority: Authority) -> None:
-    assert (await authority.verifier().verify(mint(aud="hub-client-id"))).key == "t1:user-1"
+    assert (await authority.verifier().verify(mint(aud="hub-client-id"), RESOURCE)).key == "t1:user-1"
 
 
 async def test_each_allowed_tenant_is_checked_against_its_own_issuer(authority: Authority) -> None:
-    principal = await authority.verifier().verify(mint(tid="t2", iss="https://login.test/t2/v2.0"))
+    principal = await authority.verifier().verify(mint(tid="t2", iss="https://login.test/t2/v2.0"), RESOURCE)
     assert principal.key == "t2:user-1"
 
 
 async def test_expiry_within_the_clock_skew_is_tolerated(authority: Authority) -> None:
-    assert await authority.verifier().verify(mint(exp=int(NOW) - 30))
+    assert await authority.verifier().verify(mint(exp=int(NOW) - 30), RESOURCE)
 
 
 def _none_token() -> str:
@@ -159,45 +160,45 @@ HOSTILE: dict[str, Callable[[], str]] = {
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 async def test_hostile_token_is_refused_without_saying_why(authority: Authority, name: str) -> None:
     with pytest.raises(Unauthenticated) as refused:
-        await authority.verifier().verify(HOSTILE[name]())
+        await authority.verifier().verify(HOSTILE[name](), RESOURCE)
     assert refused.value.message == REFUSED
     assert refused.value.status == 401
 
 
 async def test_a_token_without_the_required_scope_is_forbidden_not_unauthenticated(authority: Authority) -> None:
     with pytest.raises(InsufficientScope) as refused:
-        await authority.verifier().verify(mint(scp="User.Read"))
+        await authority.verifier().verify(mint(scp="User.Read"), RESOURCE)
     assert refused.value.status == 403
     assert "MCP.Access" in refused.value.message
 
 
 async def test_unknown_key_ids_refetch_the_keys_at_most_once_per_interval(authority: Authority) -> None:
     verifier = authority.verifier()
-    await verifier.verify(mint())
+    await verifier.verify(mint(), RESOURCE)
     assert authority.fetches == 1
     for _ in range(5):
         with pytest.raises(Unauthenticated):
-            await verifier.verify(mint(key=OTHER_KEY, kid="k-made-up"))
+            await verifier.verify(mint(key=OTHER_KEY, kid="k-made-up"), RESOURCE)
     assert authority.fetches == 2
     authority.now += 301
     with pytest.raises(Unauthenticated):
-        await verifier.verify(mint(key=OTHER_KEY, kid="k-made-up"))
+        await verifier.verify(mint(key=OTHER_KEY, kid="k-made-up"), RESOURCE)
     assert authority.fetches == 3
 
 
 async def test_a_rotated_signing_key_is_picked_up_on_first_sight(authority: Authority) -> None:
     verifier = authority.verifier()
-    await verifier.verify(mint())
+    await verifier.verify(mint(), RESOURCE)
     authority.keys.append(jwk(OTHER_KEY, "k2"))
-    assert (await verifier.verify(mint(key=OTHER_KEY, kid="k2"))).key == "t1:user-1"
+    assert (await verifier.verify(mint(key=OTHER_KEY, kid="k2"), RESOURCE)).key == "t1:user-1"
 
 
 async def test_known_keys_keep_working_while_the_authority_is_down(authority: Authority) -> None:
     verifier = authority.verifier()
-    await verifier.verify(mint())
+    await verifier.verify(mint(), RESOURCE)
     authority.keys = []  # the authority now answers with an unusable key set
     authority.now += 24 * 3600 + 1  # our copy has expired and must be refreshed
-    assert (await verifier.verify(mint())).key == "t1:user-1"
+    assert (await verifier.verify(mint(), RESOURCE)).key == "t1:user-1"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,111 @@
+"""Composition of sign-in: token verification and, when configured, the OAuth facade.
+
+Part of the composition root (`_deps.hub()` calls it once per worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from shared.errors import ConfigError
+from shared.identity.clients import ClientRegistry, RegistrationLimiter
+from shared.identity.facade import AuthorizationServer
+from shared.identity.grants import GrantStore, MemoryGrantStore, TableGrantStore
+from shared.identity.hub_tokens import HubTokens, SigningKeys
+from shared.identity.idp import MsalIdentityProvider
+from shared.identity.jwks import JwksCache
+from shared.identity.sealing import Sealer, parse_keys
+from shared.identity.tokens import EntraTokenVerifier, HubOrEntraVerifier, NoAuthentication, TokenVerifier
+from shared.settings import AuthSettings, HubSettings
+
+log = logging.getLogger("mcphub")
+
+
+@dataclass(frozen=True)
+class Identity:
+    verifier: TokenVerifier
+    oauth: AuthorizationServer | None
+    authorization_servers: list[str]
+    sealer: Sealer
+    grants: GrantStore
+    registrations: RegistrationLimiter
+
+
+def _sealer(settings: HubSettings, connection: str | None) -> Sealer:
+    if settings.vault_keys is not None:
+        return Sealer(parse_keys(settings.vault_keys.get_secret_value()))
+    if connection:
+        # Local development: every instance derives the same key from the storage key it shares.
+        log.warning("MCPHUB_VAULT_KEYS is not set: secrets at rest use a key derived from the storage key")
+        return Sealer([hashlib.sha256(b"mcphub-vault\0" + connection.encode()).digest()])
+    return Sealer([secrets.token_bytes(32)])
+
+
+def _authority_client(auth: AuthSettings) -> httpx.AsyncClient:
+    # The authority's keys are fetched with their own client: TLS verified, optionally with the
+    # local authority's CA, and no connection shared with upstream traffic.
+    verify = ssl.create_default_context(cafile=auth.ca_file) if auth.ca_file else True
+    return httpx.AsyncClient(verify=verify, timeout=10.0, follow_redirects=False)
+
+
+def build_identity(
+    settings: HubSettings, auth: AuthSettings, connection: str | None, clock: Callable[[], float]
+) -> Identity:
+    sealer = _sealer(settings, connection)
+    grants: GrantStore = (
+        TableGrantStore.from_connection_string(connection, settings.grants_table) if connection else MemoryGrantStore()
+    )
+    if auth.mode == "off":
+        log.warning(
+            "AUTHENTICATION IS OFF (MCPHUB_AUTH__MODE=off): anyone who reaches this hub uses every server "
+            "as one shared anonymous user. Never run it like this outside your own machine."
+        )
+        return Identity(NoAuthentication(), None, [], sealer, grants, RegistrationLimiter(clock=clock))
+    http = _authority_client(auth)
+    entra = EntraTokenVerifier(auth, JwksCache(http, clock=clock, refresh_interval=auth.jwks_refresh_seconds))
+    log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
+    if not auth.facade:
+        limiter = RegistrationLimiter(clock=clock)
+        return Identity(entra, None, auth.metadata_authorization_servers, sealer, grants, limiter)
+    if settings.public_url is None:
+        raise ConfigError("MCPHUB_PUBLIC_URL: the OAuth facade needs the hub's public origin (its token issuer)")
+    issuer = str(settings.public_url).rstrip("/")
+    if auth.client_id is None or auth.client_secret is None:  # auth.facade checked both; this tells pyright
+        raise ConfigError("MCPHUB_AUTH__CLIENT_ID and MCPHUB_AUTH__CLIENT_SECRET are both needed")
+    tokens = HubTokens(
+        SigningKeys(grants, sealer, clock=clock),
+        issuer=issuer,
+        scope=auth.scope,
+        lifetime_seconds=auth.access_token_seconds,
+        clock_skew_seconds=auth.clock_skew_seconds,
+        clock=clock,
+    )
+    idp = MsalIdentityProvider(
+        client_id=auth.client_id,
+        client_secret=auth.client_secret.get_secret_value(),
+        authority=auth.msal_authority,
+        oidc_authority=auth.oidc_authority,
+        ca_file=auth.ca_file,
+    )
+    clients = ClientRegistry(grants, clock=clock, schemes=auth.redirect_schemes, fetch=httpx.AsyncClient())
+    oauth = AuthorizationServer(
+        issuer=issuer,
+        tenants=frozenset(auth.tenants),
+        scope=auth.scope,
+        grants=grants,
+        clients=clients,
+        idp=idp,
+        tokens=tokens,
+        clock=clock,
+        refresh_seconds=auth.refresh_token_days * 24 * 3600,
+    )
+    log.info("OAuth facade on at %s (sign-in through %s)", issuer, auth.oidc_authority or auth.msal_authority)
+    limiter = RegistrationLimiter(clock=clock)
+    return Identity(HubOrEntraVerifier(tokens, entra), oauth, [issuer], sealer, grants, limiter)

@@ -1,0 +1,194 @@
+"""OAuth clients of the facade: Dynamic Client Registration (RFC 7591) and Client ID Metadata
+Documents (MCP 2025-11-25), and which redirect URIs they may use.
+
+Every client is public (IDEs cannot keep a secret), so PKCE carries the security and the
+redirect URI is what keeps a code from being delivered elsewhere: only loopback addresses
+(any port, RFC 8252) and the custom schemes of known IDEs are accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import httpx
+
+from shared.identity.grants import GrantStore
+
+KIND = "client"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
+_MAX_DOCUMENT_BYTES = 64 * 1024
+
+
+class ClientError(Exception):
+    """A registration or client lookup the facade refuses; `error` is the RFC 7591 code."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    name: str = ""
+
+    def redirect_allowed(self, uri: str) -> bool:
+        """Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3)."""
+        if uri in self.redirect_uris:
+            return True
+        asked = urlsplit(uri)
+        if asked.scheme != "http" or asked.hostname not in LOOPBACK_HOSTS:
+            return False
+        for registered in map(urlsplit, self.redirect_uris):
+            same = (registered.scheme, registered.hostname, registered.path or "/")
+            if same == (asked.scheme, asked.hostname, asked.path or "/"):
+                return True
+        return False
+
+
+def check_redirect_uri(uri: object, schemes: Sequence[str]) -> str:
+    if not isinstance(uri, str) or not uri or len(uri) > 2000:
+        raise ClientError("invalid_redirect_uri", "redirect_uris must be a list of URLs")
+    parts = urlsplit(uri)
+    if parts.fragment:
+        raise ClientError("invalid_redirect_uri", "a redirect URI must not have a fragment")
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return uri
+    if parts.scheme in schemes:
+        return uri
+    raise ClientError(
+        "invalid_redirect_uri",
+        f"redirect URI {uri!r} is not allowed: use a loopback address (http://127.0.0.1:<port>/...) "
+        f"or one of the IDE schemes {', '.join(schemes)}",
+    )
+
+
+class ClientRegistry:
+    def __init__(
+        self,
+        grants: GrantStore,
+        *,
+        clock: Callable[[], float],
+        schemes: Sequence[str] = DEFAULT_SCHEMES,
+        fetch: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._grants = grants
+        self._clock = clock
+        self._schemes = tuple(schemes)
+        self._fetch = fetch
+        self._documents: dict[str, tuple[Client, float]] = {}
+
+    async def register(self, metadata: Any) -> dict[str, Any]:
+        """RFC 7591: store a new public client and return its registration."""
+        if not isinstance(metadata, dict):
+            raise ClientError("invalid_client_metadata", "the body must be a JSON object")
+        fields = cast(dict[str, Any], metadata)
+        uris = fields.get("redirect_uris")
+        if not isinstance(uris, list) or not uris or len(cast(list[Any], uris)) > 10:
+            raise ClientError("invalid_redirect_uri", "redirect_uris must list 1 to 10 URLs")
+        redirect_uris = [check_redirect_uri(uri, self._schemes) for uri in cast(list[Any], uris)]
+        grant_types = fields.get("grant_types", ["authorization_code", "refresh_token"])
+        if not isinstance(grant_types, list) or not set(cast(list[Any], grant_types)) <= {
+            "authorization_code",
+            "refresh_token",
+        }:
+            raise ClientError("invalid_client_metadata", "only authorization_code and refresh_token grants exist here")
+        name = str(fields.get("client_name") or "")[:200]
+        client_id = "mcphub-" + secrets.token_urlsafe(18)
+        now = self._clock()
+        record = {"redirect_uris": redirect_uris, "name": name, "issued_at": int(now)}
+        await self._grants.add(KIND, client_id, record, expires_at=None, now=now)
+        return {
+            "client_id": client_id,
+            "client_id_issued_at": int(now),
+            "client_name": name,
+            "redirect_uris": redirect_uris,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        }
+
+    async def get(self, client_id: str) -> Client | None:
+        if client_id.startswith("https://"):
+            return await self._document(client_id)
+        record = await self._grants.get(KIND, client_id, now=self._clock())
+        if record is None:
+            return None
+        return Client(client_id, tuple(record["redirect_uris"]), str(record.get("name", "")))
+
+    async def _document(self, url: str) -> Client | None:
+        """A Client ID Metadata Document: the client_id is an HTTPS URL serving the client's metadata."""
+        cached = self._documents.get(url)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        if self._fetch is None or not _public_https(url):
+            return None
+        try:
+            response = await self._fetch.get(url, timeout=5.0, follow_redirects=False)
+            if response.status_code != 200 or len(response.content) > _MAX_DOCUMENT_BYTES:
+                return None
+            document = json.loads(response.content)
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(document, dict) or cast(dict[str, Any], document).get("client_id") != url:
+            return None
+        fields = cast(dict[str, Any], document)
+        try:
+            listed = cast(list[Any], fields.get("redirect_uris") or [])
+            uris = [check_redirect_uri(uri, self._schemes) for uri in listed]
+        except ClientError:
+            return None
+        if not uris:
+            return None
+        client = Client(url, tuple(uris), str(fields.get("client_name") or "")[:200])
+        self._documents[url] = (client, self._clock() + 3600)
+        return client
+
+
+def _public_https(url: str) -> bool:
+    """An https URL with a path, naming no loopback or private address (no SSRF into the hub's network)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or parts.path in ("", "/") or host == "localhost":
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return address.is_global
+
+
+class RegistrationLimiter:
+    """At most `limit` registrations per `window` seconds per caller (IP), on this instance.
+
+    Registration is unauthenticated, so without a bound anyone could fill the client table.
+    """
+
+    def __init__(self, *, limit: int = 20, window: float = 3600.0, clock: Callable[[], float]) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._seen: dict[str, list[float]] = {}
+
+    def retry_after(self, caller: str) -> int:
+        """0 when `caller` may register now (and counts it), else seconds to wait."""
+        now = self._clock()
+        recent = [t for t in self._seen.get(caller, []) if t > now - self._window]
+        if len(recent) >= self._limit:
+            self._seen[caller] = recent
+            return max(1, int(recent[0] + self._window - now) + 1)
+        recent.append(now)
+        self._seen[caller] = recent
+        if len(self._seen) > 10_000:  # forget the oldest callers rather than grow without end
+            for stale in list(self._seen)[:5_000]:
+                del self._seen[stale]
+        return 0

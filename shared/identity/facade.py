@@ -1,0 +1,268 @@
+"""The hub's OAuth 2.1 authorization server facade in front of Entra ID.
+
+Cursor and Claude Code register themselves (RFC 7591) or present a client ID metadata document,
+which Entra does not support. So the hub is their authorization server: metadata (RFC 8414),
+`/oauth/register`, `/oauth/authorize` (the user signs in with Entra through MSAL, auth code + PKCE
+as the hub's confidential client), `/oauth/callback`, and `/oauth/token`, which issues the hub's
+own short-lived access token and a rotating refresh token. PKCE (S256 only) is checked end to end.
+
+Every piece of state is in the grant store, so each step may land on any instance:
+    pending   MSAL's flow + the client's request, until the callback (10 min, single use)
+    code      an authorization code (60 s, single use, PKCE-bound)
+    refresh   a refresh token, by hash (single use: each refresh returns a new one)
+    spent     a used refresh token, by hash: presenting it again revokes its whole family
+    family    one sign-in's chain of refresh tokens (absolute lifetime)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from shared.errors import Unauthenticated
+from shared.hub.http import HttpOut, json_reply
+from shared.identity.clients import ClientError, ClientRegistry
+from shared.identity.grants import GrantStore
+from shared.identity.hub_tokens import HubTokens
+from shared.identity.idp import IdentityProvider
+from shared.mcp.jsonrpc import JsonObject
+
+log = logging.getLogger(__name__)
+
+PENDING_SECONDS = 600
+CODE_SECONDS = 60
+_CLAIMS = ("tid", "oid", "roles", "groups", "preferred_username", "name")
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def _with_query(uri: str, params: Mapping[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _redirect(location: str) -> HttpOut:
+    return HttpOut(302, {"Location": location, **_NO_STORE})
+
+
+def _page(status: int, message: str) -> HttpOut:
+    """An error shown to the person in the browser (never redirected to an unverified URI)."""
+    body = f"<!doctype html><title>MCPHub sign-in</title><h1>Sign-in failed</h1><p>{message}</p>"
+    return HttpOut(status, {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}, body.encode())
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> HttpOut:
+    return json_reply({"error": error, "error_description": description}, status=status, headers=_NO_STORE)
+
+
+class AuthorizationServer:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        tenants: frozenset[str],
+        scope: str,
+        grants: GrantStore,
+        clients: ClientRegistry,
+        idp: IdentityProvider,
+        tokens: HubTokens,
+        clock: Callable[[], float],
+        refresh_seconds: int = 14 * 24 * 3600,
+        family_seconds: int = 90 * 24 * 3600,
+    ) -> None:
+        self.issuer = issuer
+        self._tenants = tenants
+        self._scope = scope
+        self._grants = grants
+        self._clients = clients
+        self._idp = idp
+        self._tokens = tokens
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._family_seconds = family_seconds
+
+    @property
+    def callback_uri(self) -> str:
+        return f"{self.issuer}/oauth/callback"
+
+    def metadata(self) -> JsonObject:
+        """RFC 8414 Authorization Server Metadata."""
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/oauth/authorize",
+            "token_endpoint": f"{self.issuer}/oauth/token",
+            "registration_endpoint": f"{self.issuer}/oauth/register",
+            "jwks_uri": f"{self.issuer}/oauth/jwks",
+            "scopes_supported": [self._scope, "offline_access"],
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "client_id_metadata_document_supported": True,
+            "authorization_response_iss_parameter_supported": True,
+        }
+
+    async def jwks(self) -> JsonObject:
+        return await self._tokens.keys.jwks()
+
+    # ---- registration ------------------------------------------------------------------------
+
+    async def register(self, metadata: Any) -> HttpOut:
+        try:
+            registration = await self._clients.register(metadata)
+        except ClientError as refused:
+            return _oauth_error(refused.error, refused.description)
+        log.info("registered OAuth client %s (%s)", registration["client_id"], registration["client_name"])
+        return json_reply(registration, status=201, headers=_NO_STORE)
+
+    # ---- authorization -----------------------------------------------------------------------
+
+    async def authorize(self, query: Mapping[str, str]) -> HttpOut:
+        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+        client = await self._clients.get(client_id) if client_id else None
+        if client is None:
+            return _page(400, "This application is not registered with the hub. Reconnect it from your IDE.")
+        if not redirect_uri and len(client.redirect_uris) == 1:
+            redirect_uri = client.redirect_uris[0]
+        if not client.redirect_allowed(redirect_uri):
+            return _page(400, "The application asked to return to an address it did not register.")
+        state = query.get("state")
+
+        def refuse(error: str, description: str) -> HttpOut:
+            params = {"error": error, "error_description": description, "iss": self.issuer}
+            return _redirect(_with_query(redirect_uri, {**params, **({"state": state} if state else {})}))
+
+        if query.get("response_type") != "code":
+            return refuse("unsupported_response_type", "only response_type=code is supported")
+        challenge = query.get("code_challenge", "")
+        if query.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
+            return refuse("invalid_request", "PKCE with code_challenge_method=S256 is required")
+        resource = query.get("resource") or self._tokens.resource
+        if not self._tokens.accepts_audience(resource):
+            return refuse("invalid_target", f"this hub issues tokens for {self._tokens.resource} only")
+        auth_url, flow = await self._idp.begin(redirect_uri=self.callback_uri, login_hint=query.get("login_hint"))
+        pending = {
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "challenge": challenge,
+            "resource": resource,
+            "flow": flow,
+        }
+        now = self._clock()
+        await self._grants.put("pending", str(flow["state"]), pending, expires_at=now + PENDING_SECONDS)
+        return _redirect(auth_url)
+
+    async def callback(self, query: Mapping[str, str]) -> HttpOut:
+        pending = await self._grants.take("pending", query.get("state", ""), now=self._clock())
+        if pending is None:
+            return _page(400, "This sign-in has expired or was already used. Start again from your IDE.")
+        state = pending.get("state")
+
+        def back(params: dict[str, str]) -> HttpOut:
+            params = {**params, "iss": self.issuer, **({"state": state} if state else {})}
+            return _redirect(_with_query(str(pending["redirect_uri"]), params))
+
+        if "error" in query:
+            log.info("sign-in at the identity provider failed: %s", query.get("error"))
+            return back({"error": "access_denied", "error_description": "sign-in was cancelled or refused"})
+        try:
+            claims = await self._idp.finish(pending["flow"], dict(query))
+        except Unauthenticated as refused:
+            log.info("sign-in could not be completed: %s", refused.message)
+            return back({"error": "access_denied", "error_description": "sign-in could not be completed"})
+        if claims.get("tid") not in self._tenants or not claims.get("oid"):
+            log.info("sign-in refused: tenant %r is not allowed", claims.get("tid"))
+            return back({"error": "access_denied", "error_description": "your organisation may not use this hub"})
+        user = {name: claims[name] for name in _CLAIMS if name in claims}
+        code = secrets.token_urlsafe(32)
+        grant = {
+            "client_id": pending["client_id"],
+            "redirect_uri": pending["redirect_uri"],
+            "challenge": pending["challenge"],
+            "resource": pending["resource"],
+            "user": user,
+        }
+        await self._grants.put("code", _digest(code), grant, expires_at=self._clock() + CODE_SECONDS)
+        log.info("signed in %s:%s for client %s", user["tid"], user["oid"], pending["client_id"])
+        return back({"code": code})
+
+    # ---- token -------------------------------------------------------------------------------
+
+    async def token(self, form: Mapping[str, str]) -> HttpOut:
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return await self._code(form)
+        if grant_type == "refresh_token":
+            return await self._refresh(form)
+        return _oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
+
+    async def _code(self, form: Mapping[str, str]) -> HttpOut:
+        grant = await self._grants.take("code", _digest(form.get("code", "")), now=self._clock())
+        if grant is None:
+            return _oauth_error("invalid_grant", "the authorization code is unknown, expired or already used")
+        if (
+            form.get("client_id") != grant["client_id"]
+            or form.get("redirect_uri", grant["redirect_uri"]) != grant["redirect_uri"]
+        ):
+            return _oauth_error("invalid_grant", "the code was issued to another client or redirect URI")
+        verifier = form.get("code_verifier", "")
+        if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(_s256(verifier), str(grant["challenge"])):
+            return _oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+        resource = form.get("resource") or grant["resource"]
+        if resource != grant["resource"]:
+            return _oauth_error("invalid_target", "resource differs from the one authorized")
+        family = secrets.token_urlsafe(16)
+        now = self._clock()
+        await self._grants.put("family", family, {"user": grant["user"]}, expires_at=now + self._family_seconds)
+        return await self._issue(grant["user"], str(grant["client_id"]), str(resource), family)
+
+    async def _refresh(self, form: Mapping[str, str]) -> HttpOut:
+        presented = form.get("refresh_token", "")
+        now = self._clock()
+        grant = await self._grants.take("refresh", _digest(presented), now=now)
+        if grant is None:
+            spent = await self._grants.get("spent", _digest(presented), now=now)
+            if spent is not None:
+                # A refresh token used twice was stolen (or the client lost a reply): end the sign-in.
+                await self._grants.delete("family", str(spent["family"]))
+                log.warning("refresh token reuse detected: sign-in family revoked")
+            return _oauth_error("invalid_grant", "the refresh token is unknown, expired or already used")
+        family = str(grant["family"])
+        await self._grants.put("spent", _digest(presented), {"family": family}, expires_at=now + self._refresh_seconds)
+        if await self._grants.get("family", family, now=now) is None:
+            return _oauth_error("invalid_grant", "this sign-in was revoked; sign in again")
+        if form.get("client_id") != grant["client_id"]:
+            return _oauth_error("invalid_grant", "the refresh token was issued to another client")
+        resource = form.get("resource") or str(grant["resource"])
+        if resource != grant["resource"]:
+            return _oauth_error("invalid_target", "resource differs from the one authorized")
+        return await self._issue(grant["user"], str(grant["client_id"]), resource, family)
+
+    async def _issue(self, user: dict[str, Any], client_id: str, resource: str, family: str) -> HttpOut:
+        access = await self._tokens.issue(user, client_id=client_id, audience=resource)
+        refresh = secrets.token_urlsafe(32)
+        record = {"user": user, "client_id": client_id, "resource": resource, "family": family}
+        await self._grants.put("refresh", _digest(refresh), record, expires_at=self._clock() + self._refresh_seconds)
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self._tokens.lifetime,
+            "refresh_token": refresh,
+            "scope": self._scope,
+        }
+        return json_reply(body, headers=_NO_STORE)

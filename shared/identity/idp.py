@@ -1,0 +1,83 @@
+"""Signing the user in with the company identity provider (Entra ID) on the facade's behalf.
+
+`MsalIdentityProvider` runs the authorization code flow with PKCE as the hub's confidential
+client: `begin` gives the URL to send the browser to and the flow state to keep (in the grant
+store, since the callback may reach another instance); `finish` redeems the code and returns the
+validated ID token claims (MSAL checks signature, issuer, audience, nonce and expiry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from shared.errors import Unauthenticated
+
+
+class IdentityProvider(Protocol):
+    async def begin(self, *, redirect_uri: str, login_hint: str | None) -> tuple[str, dict[str, Any]]:
+        """(URL to send the user to, flow state to keep until the callback)."""
+        ...
+
+    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """The signed-in user's ID token claims; Unauthenticated when sign-in failed."""
+        ...
+
+
+class MsalIdentityProvider:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        authority: str | None = None,
+        oidc_authority: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "client_id": client_id,
+            "client_credential": client_secret,
+            "authority": authority,
+            "oidc_authority": oidc_authority,
+            "token_cache": None,
+        }
+        self._ca_file = ca_file
+        self._app: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _msal(self) -> Any:
+        # msal is synchronous (requests) and its first use fetches the authority's metadata:
+        # build it once, off the event loop.
+        async with self._lock:
+            if self._app is None:
+                self._app = await asyncio.to_thread(self._build)
+        return self._app
+
+    def _build(self) -> Any:
+        import msal  # pyright: ignore[reportMissingTypeStubs] - msal ships no types; imported only where sign-in runs
+
+        options = {name: value for name, value in self._options.items() if value is not None}
+        if self._ca_file:
+            import requests  # msal's own HTTP library, loaded with it anyway
+
+            # requests lets REQUESTS_CA_BUNDLE override a session's `verify`; a private CA must win.
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = self._ca_file
+            options["http_client"] = session
+        return msal.ConfidentialClientApplication(**options)
+
+    async def begin(self, *, redirect_uri: str, login_hint: str | None) -> tuple[str, dict[str, Any]]:
+        app = await self._msal()
+        flow: dict[str, Any] = await asyncio.to_thread(
+            app.initiate_auth_code_flow, [], redirect_uri=redirect_uri, login_hint=login_hint
+        )
+        return str(flow["auth_uri"]), flow
+
+    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        app = await self._msal()
+        result: dict[str, Any] = await asyncio.to_thread(app.acquire_token_by_auth_code_flow, flow, query)
+        claims = result.get("id_token_claims")
+        if "error" in result or not isinstance(claims, dict):
+            raise Unauthenticated(f"sign-in failed: {result.get('error', 'no id token')}")
+        return claims  # pyright: ignore[reportUnknownVariableType] - MSAL returns plain JSON
