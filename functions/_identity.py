@@ -94,7 +94,9 @@ def build_identity(
         oidc_authority=auth.oidc_authority,
         ca_file=auth.ca_file,
     )
-    clients = ClientRegistry(grants, clock=clock, schemes=auth.redirect_schemes, fetch=httpx.AsyncClient())
+    clients = ClientRegistry(
+        grants, clock=clock, schemes=auth.redirect_schemes, web_redirects=auth.web_redirects, fetch=httpx.AsyncClient()
+    )
     oauth = AuthorizationServer(
         issuer=issuer,
         tenants=frozenset(auth.tenants),

@@ -168,6 +168,9 @@ class AuthSettings(BaseSettings):
     redirect_schemes: CsvList = Field(
         default_factory=lambda: ["cursor", "vscode", "vscode-insiders", "windsurf", "claude"]
     )
+    web_redirects: CsvList = Field(
+        default_factory=lambda: ["https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect"]
+    )
 
     @property
     def facade(self) -> bool:

@@ -23,6 +23,8 @@ from shared.identity.grants import GrantStore
 KIND = "client"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
+# VS Code's hosted redirect broker, which it registers next to its loopback address.
+DEFAULT_WEB_REDIRECTS = ("https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect")
 _MAX_DOCUMENT_BYTES = 64 * 1024
 
 
@@ -55,7 +57,7 @@ class Client:
         return False
 
 
-def check_redirect_uri(uri: object, schemes: Sequence[str]) -> str:
+def check_redirect_uri(uri: object, schemes: Sequence[str], web: Sequence[str] = DEFAULT_WEB_REDIRECTS) -> str:
     if not isinstance(uri, str) or not uri or len(uri) > 2000:
         raise ClientError("invalid_redirect_uri", "redirect_uris must be a list of URLs")
     parts = urlsplit(uri)
@@ -63,12 +65,12 @@ def check_redirect_uri(uri: object, schemes: Sequence[str]) -> str:
         raise ClientError("invalid_redirect_uri", "a redirect URI must not have a fragment")
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return uri
-    if parts.scheme in schemes:
+    if parts.scheme in schemes or uri in web:
         return uri
     raise ClientError(
         "invalid_redirect_uri",
         f"redirect URI {uri!r} is not allowed: use a loopback address (http://127.0.0.1:<port>/...) "
-        f"or one of the IDE schemes {', '.join(schemes)}",
+        f"one of the IDE schemes {', '.join(schemes)}, or a listed web redirect (MCPHUB_AUTH__WEB_REDIRECTS)",
     )
 
 
@@ -79,8 +81,10 @@ class ClientRegistry:
         *,
         clock: Callable[[], float],
         schemes: Sequence[str] = DEFAULT_SCHEMES,
+        web_redirects: Sequence[str] = DEFAULT_WEB_REDIRECTS,
         fetch: httpx.AsyncClient | None = None,
     ) -> None:
+        self._web = tuple(web_redirects)
         self._grants = grants
         self._clock = clock
         self._schemes = tuple(schemes)
@@ -95,7 +99,7 @@ class ClientRegistry:
         uris = fields.get("redirect_uris")
         if not isinstance(uris, list) or not uris or len(cast(list[Any], uris)) > 10:
             raise ClientError("invalid_redirect_uri", "redirect_uris must list 1 to 10 URLs")
-        redirect_uris = [check_redirect_uri(uri, self._schemes) for uri in cast(list[Any], uris)]
+        redirect_uris = [check_redirect_uri(uri, self._schemes, self._web) for uri in cast(list[Any], uris)]
         grant_types = fields.get("grant_types", ["authorization_code", "refresh_token"])
         if not isinstance(grant_types, list) or not set(cast(list[Any], grant_types)) <= {
             "authorization_code",
@@ -144,7 +148,7 @@ class ClientRegistry:
         fields = cast(dict[str, Any], document)
         try:
             listed = cast(list[Any], fields.get("redirect_uris") or [])
-            uris = [check_redirect_uri(uri, self._schemes) for uri in listed]
+            uris = [check_redirect_uri(uri, self._schemes, self._web) for uri in listed]
         except ClientError:
             return None
         if not uris:

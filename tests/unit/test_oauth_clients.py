@@ -1,0 +1,126 @@
+"""Who may register with the OAuth facade, where codes may be sent, and client metadata documents."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
+from shared.identity.grants import MemoryGrantStore
+
+pytestmark = pytest.mark.anyio
+SCHEMES = ("cursor", "vscode")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:33418/callback",
+        "http://localhost:6274/oauth/callback",
+        "http://[::1]:9000/cb",
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "https://vscode.dev/redirect",
+    ],
+)
+def test_loopback_ide_scheme_and_listed_web_redirects_are_accepted(uri: str) -> None:
+    assert check_redirect_uri(uri, SCHEMES) == uri
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example/callback",
+        "http://10.0.0.5/callback",
+        "http://127.0.0.1.evil.example/cb",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "http://127.0.0.1:1/cb#fragment",
+        "",
+    ],
+)
+def test_other_redirects_are_refused(uri: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        check_redirect_uri(uri, SCHEMES)
+    assert refused.value.error == "invalid_redirect_uri"
+
+
+def test_a_loopback_redirect_may_change_port_but_not_host_or_path() -> None:
+    client = Client("c", ("http://127.0.0.1:33418/callback",))
+    assert client.redirect_allowed("http://127.0.0.1:50123/callback")
+    assert not client.redirect_allowed("http://127.0.0.1:50123/other")
+    assert not client.redirect_allowed("http://localhost:33418/callback")
+    assert not Client("c", ("cursor://x/cb",)).redirect_allowed("cursor://x/cb2")
+
+
+async def test_a_registered_client_is_found_by_its_id_and_an_unknown_one_is_not() -> None:
+    registry = ClientRegistry(MemoryGrantStore(), clock=lambda: 1000.0, schemes=SCHEMES)
+    registration = await registry.register({"redirect_uris": ["http://127.0.0.1:1/cb"], "client_name": "Cursor"})
+    assert registration["token_endpoint_auth_method"] == "none"
+    found = await registry.get(registration["client_id"])
+    assert found == Client(registration["client_id"], ("http://127.0.0.1:1/cb",), "Cursor")
+    assert await registry.get("mcphub-nope") is None
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [[], {"redirect_uris": []}, {"redirect_uris": "http://127.0.0.1/cb"}, {"redirect_uris": ["x"] * 11}],
+)
+async def test_malformed_registrations_are_refused(metadata: object) -> None:
+    registry = ClientRegistry(MemoryGrantStore(), clock=lambda: 1000.0, schemes=SCHEMES)
+    with pytest.raises(ClientError):
+        await registry.register(metadata)
+
+
+def _registry(document: object, status: int = 200) -> tuple[ClientRegistry, list[str]]:
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(status, json=document)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return ClientRegistry(MemoryGrantStore(), clock=lambda: 1000.0, schemes=SCHEMES, fetch=http), fetched
+
+
+async def test_a_client_id_metadata_document_is_fetched_and_cached() -> None:
+    url = "https://client.example/oauth/metadata.json"
+    registry, fetched = _registry({"client_id": url, "client_name": "Tool", "redirect_uris": ["http://127.0.0.1/cb"]})
+    assert await registry.get(url) == Client(url, ("http://127.0.0.1/cb",), "Tool")
+    await registry.get(url)
+    assert fetched == [url]
+
+
+@pytest.mark.parametrize(
+    ("url", "document"),
+    [
+        (
+            "https://client.example/m.json",
+            {"client_id": "https://other.example/m.json", "redirect_uris": ["http://127.0.0.1/cb"]},
+        ),
+        (
+            "https://client.example/m.json",
+            {"client_id": "https://client.example/m.json", "redirect_uris": ["https://evil/cb"]},
+        ),
+        (
+            "https://127.0.0.1/m.json",
+            {"client_id": "https://127.0.0.1/m.json", "redirect_uris": ["http://127.0.0.1/cb"]},
+        ),
+        ("https://10.1.2.3/m.json", {"client_id": "https://10.1.2.3/m.json", "redirect_uris": ["http://127.0.0.1/cb"]}),
+        ("https://client.example/", {"client_id": "https://client.example/", "redirect_uris": ["http://127.0.0.1/cb"]}),
+    ],
+    ids=["id-mismatch", "bad-redirect", "loopback-host", "private-address", "no-path"],
+)
+async def test_unusable_metadata_documents_and_internal_addresses_are_refused(url: str, document: object) -> None:
+    registry, _ = _registry(document)
+    assert await registry.get(url) is None
+
+
+def test_registrations_are_limited_per_caller() -> None:
+    now = [0.0]
+    limiter = RegistrationLimiter(limit=2, window=60, clock=lambda: now[0])
+    assert limiter.retry_after("1.2.3.4") == 0
+    assert limiter.retry_after("1.2.3.4") == 0
+    assert limiter.retry_after("1.2.3.4") > 0
+    assert limiter.retry_after("5.6.7.8") == 0
+    now[0] = 61.0
+    assert limiter.retry_after("1.2.3.4") == 0
