@@ -2,10 +2,11 @@
 
 import azure.functions as func
 
-from functions import auth_http, health_http, mcp_http, sessions_timer
+from functions import auth_http, connect_http, health_http, mcp_http, sessions_timer
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(mcp_http.bp)
 app.register_functions(auth_http.bp)
+app.register_functions(connect_http.bp)
 app.register_functions(health_http.bp)
 app.register_functions(sessions_timer.bp)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-from functions._identity import Identity, build_identity
+from functions._identity import Identity, build_identity, with_credentials
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
@@ -84,12 +84,12 @@ def hub() -> Hub:
         )
         for name in servers
     }
+    auth = load_auth(os.environ)
+    identity = with_credentials(build_identity(settings, auth, connection, clock), settings, auth, servers, clock)
     client = HttpUpstreamClient(http, breakers=breakers)
-    upstreams = UpstreamSessions(client, sessions)
+    upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
-    auth = load_auth(os.environ)
-    identity = build_identity(settings, auth, connection, clock)
     service = HubService(
         settings,
         servers,

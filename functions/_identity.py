@@ -9,21 +9,24 @@ import hashlib
 import logging
 import secrets
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 import httpx
 
 from shared.errors import ConfigError
 from shared.identity.clients import ClientRegistry, RegistrationLimiter
+from shared.identity.connect import ConnectPages
+from shared.identity.credentials import ConnectTickets, CredentialVault, UpstreamCredentials
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore, MemoryGrantStore, TableGrantStore
 from shared.identity.hub_tokens import HubTokens, SigningKeys
-from shared.identity.idp import MsalIdentityProvider
+from shared.identity.idp import MsalIdentityProvider, MsalOnBehalfOf
 from shared.identity.jwks import JwksCache
+from shared.identity.managed import ManagedIdentityTokens
 from shared.identity.sealing import Sealer, parse_keys
 from shared.identity.tokens import EntraTokenVerifier, HubOrEntraVerifier, NoAuthentication, TokenVerifier
-from shared.settings import AuthSettings, HubSettings
+from shared.settings import AuthSettings, HubSettings, ServerSettings
 
 log = logging.getLogger("mcphub")
 
@@ -36,6 +39,51 @@ class Identity:
     sealer: Sealer
     grants: GrantStore
     registrations: RegistrationLimiter
+    credentials: UpstreamCredentials | None = None
+    connect: ConnectPages | None = None
+
+
+def with_credentials(
+    identity: Identity,
+    settings: HubSettings,
+    auth: AuthSettings,
+    servers: Mapping[str, ServerSettings],
+    clock: Callable[[], float],
+) -> Identity:
+    """Add upstream credentials (and the connect pages) when some server needs them."""
+    modes = {server.auth for server in servers.values()}
+    if modes <= {"none"}:
+        return identity
+    user_modes = sorted(name for name, s in servers.items() if s.auth in ("user_token", "user_oauth"))
+    if user_modes and settings.public_url is None:
+        raise ConfigError(f"MCPHUB_PUBLIC_URL: servers {user_modes} need it for their connect links")
+    public_url = str(settings.public_url or "http://127.0.0.1").rstrip("/")
+    vault = CredentialVault(identity.grants, identity.sealer, clock=clock)
+    tickets = ConnectTickets(identity.sealer, clock=clock)
+    http = httpx.AsyncClient(timeout=15.0, follow_redirects=False)
+    obo = None
+    if "obo" in modes:
+        if not (auth.client_id and auth.client_secret):
+            raise ConfigError("MCPHUB_AUTH__CLIENT_ID/CLIENT_SECRET: on-behalf-of servers need the hub's Entra app")
+        obo = MsalOnBehalfOf(_msal(auth), clock=clock)
+    managed = ManagedIdentityTokens() if "managed_identity" in modes else None
+    credentials = UpstreamCredentials(
+        vault, tickets, public_url=public_url, http=http, clock=clock, obo=obo, managed=managed
+    )
+    connect = ConnectPages(
+        servers, vault, tickets, credentials, sealer=identity.sealer, public_url=public_url, http=http, clock=clock
+    )
+    return replace(identity, credentials=credentials, connect=connect)
+
+
+def _msal(auth: AuthSettings) -> MsalIdentityProvider:
+    return MsalIdentityProvider(
+        client_id=str(auth.client_id),
+        client_secret=auth.client_secret.get_secret_value() if auth.client_secret else "",
+        authority=auth.msal_authority,
+        oidc_authority=auth.oidc_authority,
+        ca_file=auth.ca_file,
+    )
 
 
 def _sealer(settings: HubSettings, connection: str | None) -> Sealer:
@@ -87,13 +135,7 @@ def build_identity(
         clock_skew_seconds=auth.clock_skew_seconds,
         clock=clock,
     )
-    idp = MsalIdentityProvider(
-        client_id=auth.client_id,
-        client_secret=auth.client_secret.get_secret_value(),
-        authority=auth.msal_authority,
-        oidc_authority=auth.oidc_authority,
-        ca_file=auth.ca_file,
-    )
+    idp = _msal(auth)
     clients = ClientRegistry(
         grants, clock=clock, schemes=auth.redirect_schemes, web_redirects=auth.web_redirects, fetch=httpx.AsyncClient()
     )

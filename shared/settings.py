@@ -67,6 +67,16 @@ class ServerSettings(BaseModel):
     roles: CsvList = Field(default_factory=list[str])
     groups: CsvList = Field(default_factory=list[str])
     tenants: CsvList = Field(default_factory=list[str])
+    # How the hub authenticates to the upstream (shared/identity/credentials.py). HEADERS are
+    # sent in every mode; the modes add the caller's or the hub's own credential.
+    auth: Literal["none", "user_token", "user_oauth", "obo", "managed_identity"] = "none"
+    auth_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    scope: str | None = Field(default=None, description="token scope for obo / managed_identity")
+    oauth_authorize_url: AnyHttpUrl | None = None
+    oauth_token_url: AnyHttpUrl | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_scopes: str = ""
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -80,6 +90,21 @@ class ServerSettings(BaseModel):
                 raise ValueError(f"header name {name!r} is not a valid HTTP header name")
             headers["-".join(part.capitalize() for part in name.split("-"))] = item
         return headers
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> ServerSettings:
+        if self.auth in ("obo", "managed_identity") and not self.scope:
+            raise ValueError(f"auth={self.auth} needs SCOPE (e.g. api://<upstream app>/.default)")
+        if self.auth == "user_oauth" and not (
+            self.oauth_authorize_url and self.oauth_token_url and self.oauth_client_id
+        ):
+            raise ValueError("auth=user_oauth needs OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL and OAUTH_CLIENT_ID")
+        return self
+
+    @property
+    def per_user(self) -> bool:
+        """The upstream sees each user's own credential, so its answers may differ per user."""
+        return self.auth in ("user_token", "user_oauth", "obo")
 
     @field_validator("prefix")
     @classmethod
@@ -263,9 +288,11 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
             servers[name] = ServerSettings.model_validate(fields)
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = str(first["loc"][0]) if first["loc"] else "url"
+            field = str(first["loc"][0]) if first["loc"] else "auth"  # the one whole-model check is about AUTH
             variable = origin.get((name, field), f"{SERVER_PREFIX}{spelled[name]}__{field.upper()}")
-            reason = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+            reason = (
+                "unknown setting" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+            )
             raise ConfigError(f"{variable}: {reason}") from None
     namespaces: dict[str, str] = {}
     for name, server in servers.items():

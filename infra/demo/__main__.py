@@ -6,7 +6,7 @@ import argparse
 
 import uvicorn
 
-from infra.demo.servers import BUILDERS
+from infra.demo.servers import BUILDERS, WRAPPERS
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = BUILDERS[args.name]().streamable_http_app()
+    if args.name in WRAPPERS:
+        app = WRAPPERS[args.name](app)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

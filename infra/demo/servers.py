@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import random
 import warnings
 
@@ -12,6 +13,8 @@ import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # The demo shows features that 2026-07-28 deprecates but 2025-11-25 clients still use.
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
@@ -140,10 +143,45 @@ def build_flaky(failure_rate: float = 0.3, delay: float = 0.5) -> MCPServer:
     return server
 
 
+def build_secured() -> MCPServer:
+    """An upstream that needs each caller's own token (a stand-in for GitHub with a PAT)."""
+    server = MCPServer("secured", instructions="Tells each caller which credential it presented.")
+
+    @server.tool()
+    def whoami(ctx: Context) -> str:
+        """A fingerprint of the credential this call came with (never the credential itself)."""
+        presented = (ctx.headers or {}).get("authorization", "")
+        return "token:" + hashlib.sha256(presented.removeprefix("Bearer ").encode()).hexdigest()[:16]
+
+    return server
+
+
+def require_bearer(app: ASGIApp) -> ASGIApp:
+    """401 without `Authorization: Bearer <token>`, or for tokens starting with "revoked"."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            token = headers.get(b"authorization", b"").decode().removeprefix("Bearer ").strip()
+            if not token or token.startswith("revoked"):
+                await PlainTextResponse("unauthorized", status_code=401)(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def build_conformance() -> MCPServer:
     from infra.conformance.fixture_server import build
 
     return build()
 
 
-BUILDERS = {"notes": build_notes, "clock": build_clock, "flaky": build_flaky, "conformance": build_conformance}
+BUILDERS = {
+    "notes": build_notes,
+    "clock": build_clock,
+    "flaky": build_flaky,
+    "secured": build_secured,
+    "conformance": build_conformance,
+}
+WRAPPERS = {"secured": require_bearer}

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from shared.errors import InvalidParams, MethodNotFound, UpstreamError
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.identity.credentials import CredentialRequired
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams import naming
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 _PAGE_CAP = 50
 STALE_META = "io.mcphub/stale"
 UNAVAILABLE_META = "io.mcphub/unavailable"
+CONNECT_META = "io.mcphub/connect"  # servers waiting for the user to connect an account: their links
+CONNECT_TOOL = "connect_account"
 SERVER_META = "io.mcphub/server"
 
 HUB_CAPABILITIES: JsonObject = {
@@ -82,14 +85,20 @@ class Aggregator:
     async def list(self, ctx: SessionContext, method: str) -> JsonObject:
         """Every visible upstream's list under one deadline; late or failed ones serve their last good list."""
 
+        connect: dict[str, Any] = {}
+
         async def one(server: ServerSettings) -> tuple[list[dict[str, Any]] | None, bool]:
             try:
                 listing = await asyncio.wait_for(
-                    self._catalog.get(server.name, method, lambda: self._fetch(ctx, server, method)), self._deadline
+                    self._catalog.get(_key(ctx, server), method, lambda: self._fetch(ctx, server, method)),
+                    self._deadline,
                 )
+            except CredentialRequired as needed:
+                connect[server.name] = needed.data
+                return ([_connect_tool()] if method == "tools/list" else []), False
             except (UpstreamError, TimeoutError) as exc:
                 log.warning("%s from upstream %r failed: %s", method, server.name, getattr(exc, "message", "timeout"))
-                last_good = self._catalog.peek(server.name, method)
+                last_good = self._catalog.peek(_key(ctx, server), method)
                 return (last_good.items, True) if last_good else (None, False)
             return listing.items, listing.stale
 
@@ -111,6 +120,8 @@ class Aggregator:
             meta[STALE_META] = stale
         if unavailable:
             meta[UNAVAILABLE_META] = unavailable
+        if connect:
+            meta[CONNECT_META] = connect
         if meta:
             body["_meta"] = meta
         return body
@@ -151,26 +162,28 @@ class Aggregator:
         ]
         for server in candidates:
             try:
-                listing = await self._catalog.get(server.name, method, lambda s=server: self._fetch(ctx, s, method))
+                listing = await self._catalog.get(
+                    _key(ctx, server), method, lambda s=server: self._fetch(ctx, s, method)
+                )
             except UpstreamError:
                 if server is primary:
                     raise
                 continue
-            original = self._index(server, method, listing).get(exposed)
+            original = self._index(server, _key(ctx, server), method, listing).get(exposed)
             if original is not None and (method != "tools/list" or server.exposes_tool(original)):
                 return server, original
         kind = "tool" if method == "tools/list" else "prompt"
         raise InvalidParams(f"unknown {kind} {exposed!r}; list {kind}s again to see what is available")
 
-    def _index(self, server: ServerSettings, method: str, listing: Listing) -> dict[str, str]:
+    def _index(self, server: ServerSettings, key: str, method: str, listing: Listing) -> dict[str, str]:
         """exposed name → original name for one listing, built once per listing."""
-        cached = self._indexes.get((server.name, method))
+        cached = self._indexes.get((key, method))
         if cached is not None and cached[0] is listing:
             return cached[1]
         index = {
             naming.exposed_name(server.namespace, str(i.get("name", ""))): str(i.get("name", "")) for i in listing.items
         }
-        self._indexes[(server.name, method)] = (listing, index)
+        self._indexes[(key, method)] = (listing, index)
         return index
 
     def resolve_uri(self, ctx: SessionContext, uri: object) -> tuple[ServerSettings, str]:
@@ -224,3 +237,18 @@ class Aggregator:
 
     def stream(self, ctx: SessionContext, server: ServerSettings, request: Request) -> AsyncGenerator[Message]:
         return self._upstreams.forward(ctx, server, request)
+
+
+def _key(ctx: SessionContext, server: ServerSettings) -> str:
+    """Whose list it is: the server's, or with per-user credentials, this user's view of it."""
+    return f"{server.name}\0{ctx.user}" if server.per_user else server.name
+
+
+def _connect_tool() -> dict[str, Any]:
+    """Stands in for the tools of a server the user has not connected yet: calling it (or any of the
+    server's tools) answers with the link to connect."""
+    return {
+        "name": CONNECT_TOOL,
+        "description": "Connect your account for this server to use its tools. Call this to get the link.",
+        "inputSchema": {"type": "object", "properties": {}},
+    }

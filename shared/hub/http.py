@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, http_status
+from shared.identity.credentials import CredentialRequired
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp import jsonrpc
-from shared.mcp.jsonrpc import JsonObject, RequestId
+from shared.mcp.jsonrpc import JsonObject, Request, RequestId
 
 JSON = "application/json"
 SSE = "text/event-stream"
@@ -24,6 +25,7 @@ class HttpIn:
     # Set by the hub once the bearer token is verified:
     principal: Principal = ANONYMOUS
     allowed: frozenset[str] | None = None  # the servers the principal may see
+    assertion: str | None = None  # the caller's Entra token, kept only for on-behalf-of upstreams
 
     @property
     def user(self) -> str:
@@ -98,3 +100,16 @@ def public_origin(configured: object | None, headers: Mapping[str, str], seen: s
         proto = headers.get("x-forwarded-proto", "https")
         return f"{proto.split(',')[0].strip()}://{host.split(',')[0].strip()}"
     return seen.rstrip("/")
+
+
+def request_error_reply(error: HubError, request: Request, *, modern: bool = False) -> HttpOut:
+    """The reply to a request that failed. A tool that cannot run until the user connects an account
+    answers with a tool error (isError) that the user reads, carrying the link, instead of a protocol error."""
+    if isinstance(error, CredentialRequired) and request.method == "tools/call":
+        result: JsonObject = {
+            "content": [{"type": "text", "text": error.message}],
+            "isError": True,
+            "_meta": {"io.mcphub/connect": error.data},
+        }
+        return json_reply(jsonrpc.Response(request.id, result).to_wire())
+    return error_reply(error, request.id, modern=modern)

@@ -10,16 +10,17 @@ one anyway gets an error back instead of waiting for an answer that cannot come.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from shared.background import BackgroundTasks
 from shared.errors import HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
-from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply
+from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.mcp import envelope
-from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, RequestId, Response
 from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
 from shared.sessions.model import SessionRecord
 from shared.settings import ServerSettings
@@ -47,9 +48,18 @@ class ModernEndpoint:
         self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
         self._background = BackgroundTasks()
 
-    async def passthrough(self, request: HttpIn) -> HttpOut:
+    async def passthrough(self, request: HttpIn, request_id: RequestId | None) -> HttpOut:
         server = self._servers[request.route]
-        reply = await self._upstreams.client.passthrough(server, request.headers, request.body)
+        try:
+            credentials = await self._upstreams.auth(server, request.user, request.assertion)
+        except HubError as error:
+            return error_reply(error, request_id, modern=True)
+        reply = await self._upstreams.client.passthrough(server, request.headers, request.body, credentials)
+        if reply.status == 401 and server.auth != "none":
+            # The upstream refused *our* credential for this user, not the client's token for the hub:
+            # a 401 passed through would send the IDE to sign in to the hub again.
+            await _discard(reply.body)
+            return error_reply(await self._upstreams.rejected(server, request.user), request_id, modern=True)
         return HttpOut(reply.status, reply.headers, stream=reply.body)
 
     async def handle(self, request: HttpIn, message: Message) -> HttpOut:
@@ -61,7 +71,7 @@ class ModernEndpoint:
             env = envelope.classify(message.method, message.params, request.headers)
             result = await self._dispatch(request, message, env)
         except HubError as error:
-            return error_reply(error, message.id, modern=True)
+            return request_error_reply(error, message, modern=True)
         return result
 
     async def _dispatch(self, request: HttpIn, message: Request, env: envelope.Envelope) -> HttpOut:
@@ -71,6 +81,7 @@ class ModernEndpoint:
         if method == "ping":
             return self._result(message, {})
         ctx = self._pool(request.user, request.allowed)
+        ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
@@ -138,3 +149,8 @@ def wants_modern(request: HttpIn, message: Message, decoded: Any) -> bool:
             and envelope.meta_version(message.params) is not None
         )
     return isinstance(message, Request) and envelope.meta_version(message.params) is not None
+
+
+async def _discard(body: AsyncIterator[bytes]) -> None:
+    async for _ in body:
+        pass

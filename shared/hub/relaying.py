@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from shared.errors import HubError, UpstreamError, UpstreamProtocolError
-from shared.hub.http import HttpOut, error_reply, json_reply, sse_reply
+from shared.hub.http import HttpOut, error_reply, json_reply, request_error_reply, sse_reply
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Request, Response
 
@@ -30,7 +30,7 @@ async def relay_reply(
         first = await _next_kept(upstream, rewrite)
     except HubError as error:
         await upstream.aclose()
-        return error_reply(error, request.id, modern=modern)
+        return request_error_reply(error, request, modern=modern)
     if first is None:
         return error_reply(UpstreamProtocolError("", "the upstream sent no answer"), request.id, modern=modern)
     if isinstance(first, Response) and first.id == request.id:

@@ -29,7 +29,17 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.hub.aggregate import Aggregator, hub_initialize_result
-from shared.hub.http import JSON, SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
+from shared.hub.http import (
+    JSON,
+    SSE,
+    HttpIn,
+    HttpOut,
+    accepts,
+    error_reply,
+    json_reply,
+    request_error_reply,
+    sse_reply,
+)
 from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
@@ -120,13 +130,15 @@ class HubService:
     async def _authenticate(self, request: HttpIn) -> HttpIn:
         """The request with its verified principal and the servers that principal may see."""
         if self._auth.mode == "off":
-            principal = ANONYMOUS
+            principal, assertion = ANONYMOUS, None
         else:
             token = bearer_token(request.headers)
             if token is None:
                 raise Unauthenticated(MISSING)
             principal = await self._verifier.verify(token, request.origin + request.path)
-        return replace(request, principal=principal, allowed=visible_servers(principal, self._servers))
+            assertion = token if principal.via == "entra" else None
+        allowed = visible_servers(principal, self._servers)
+        return replace(request, principal=principal, allowed=allowed, assertion=assertion)
 
     async def _session(self, request: HttpIn) -> SessionContext:
         session_id = request.header(SESSION_HEADER)
@@ -140,7 +152,7 @@ class HubService:
             raise UnsupportedVersion(
                 f"MCP-Protocol-Version {version!r} is not supported; supported: {', '.join(HANDSHAKE_VERSIONS)}"
             )
-        return SessionContext(record, allowed=request.allowed)
+        return SessionContext(record, allowed=request.allowed, assertion=request.assertion)
 
     # ---- POST --------------------------------------------------------------------------------
 
@@ -159,7 +171,7 @@ class HubService:
             return error_reply(error, jsonrpc.peek_id(decoded))
         if wants_modern(request, message, decoded):
             if request.route:
-                return await self._modern.passthrough(request)
+                return await self._modern.passthrough(request, message.id if isinstance(message, Request) else None)
             return await self._modern.handle(request, message)
         if isinstance(message, Request) and message.method == "initialize":
             return await self._initialize(request, message)
@@ -173,7 +185,7 @@ class HubService:
         try:
             return await self._request(ctx, request, message)
         except HubError as error:
-            return error_reply(error, message.id)
+            return request_error_reply(error, message)
 
     async def _initialize(self, request: HttpIn, message: Request) -> HttpOut:
         params = message.params
@@ -185,7 +197,9 @@ class HubService:
         if request.route:
             server = self._servers[request.route]
             try:
-                upstream, response = await self._upstreams.open(server, params, message.id)
+                upstream, response = await self._upstreams.open(
+                    server, params, message.id, user=request.user, assertion=request.assertion
+                )
             except UpstreamError as error:
                 return error_reply(error, message.id)
             if response.error is not None:
@@ -292,7 +306,10 @@ class HubService:
         version = upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1]
         answer = Response(target.upstream_id, message.result, message.error)
         try:
-            async for _ in self._upstreams.client.send(server, answer, session_id=session_id, protocol_version=version):
+            credentials = await self._upstreams.auth(server, ctx.user, ctx.assertion)
+            async for _ in self._upstreams.client.send(
+                server, answer, session_id=session_id, protocol_version=version, credentials=credentials
+            ):
                 pass
         except UpstreamSessionExpired:
             log.info("dropped an answer for upstream %r: its session ended", server.name)
@@ -315,7 +332,10 @@ class HubService:
                 upstream = await self._upstreams.ensure(ctx, server)
                 assert upstream.session_id is not None
                 async for message in self._upstreams.client.listen(
-                    server, session_id=upstream.session_id, protocol_version=upstream.protocol_version
+                    server,
+                    session_id=upstream.session_id,
+                    protocol_version=upstream.protocol_version,
+                    credentials=await self._upstreams.auth(server, ctx.user, ctx.assertion),
                 ):
                     await queue.put(sse.encode_event(jsonrpc.dumps(rewrite(message).to_wire())))
             except (UpstreamError, AssertionError) as error:

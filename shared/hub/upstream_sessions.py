@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailable
+from shared.identity.credentials import UpstreamCredentials
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
-from shared.upstreams.client import Exchange, UpstreamClient, UpstreamSessionExpired
+from shared.upstreams.client import Exchange, UpstreamClient, UpstreamSessionExpired, UpstreamUnauthorized
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,36 @@ class SessionContext:
     record: SessionRecord
     persistent: bool = True
     allowed: frozenset[str] | None = None  # servers the caller may see; None = all of them
+    assertion: str | None = None  # the caller's Entra token, for on-behalf-of upstreams only
+
+    @property
+    def user(self) -> str:
+        return self.record.owner
 
 
 class UpstreamSessions:
-    def __init__(self, client: UpstreamClient, sessions: SessionCache) -> None:
+    def __init__(
+        self, client: UpstreamClient, sessions: SessionCache, credentials: UpstreamCredentials | None = None
+    ) -> None:
         self._client = client
         self._sessions = sessions
+        self._credentials = credentials
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def client(self) -> UpstreamClient:
         return self._client
+
+    async def auth(self, server: ServerSettings, user: str, assertion: str | None = None) -> dict[str, str]:
+        """The headers that authenticate this user (or the hub) to `server`."""
+        if self._credentials is None or server.auth == "none":
+            return {}
+        return await self._credentials.headers(server, user, assertion)
+
+    async def rejected(self, server: ServerSettings, user: str) -> UpstreamError:
+        if self._credentials is None:
+            return UpstreamError(server.name, f"upstream {server.name!r} refused the hub's credentials")
+        return await self._credentials.rejected(server, user)
 
     def _init_params(self, record: SessionRecord) -> JsonObject:
         version = record.protocol_version if record.protocol_version in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE
@@ -56,16 +76,27 @@ class UpstreamSessions:
         }
 
     async def open(
-        self, server: ServerSettings, params: JsonObject, request_id: str | int = "mcphub-init"
+        self,
+        server: ServerSettings,
+        params: JsonObject,
+        request_id: str | int = "mcphub-init",
+        *,
+        user: str,
+        assertion: str | None = None,
     ) -> tuple[UpstreamSession, Response]:
         """Run the initialize handshake with an upstream; the Response is the upstream's own answer."""
         exchange = Exchange()
         response: Response | None = None
-        async for message in self._client.send(
-            server, Request(request_id, "initialize", params), session_id=None, protocol_version=None, exchange=exchange
-        ):
-            if isinstance(message, Response):
-                response = message
+        credentials = await self.auth(server, user, assertion)
+        initialize = Request(request_id, "initialize", params)
+        try:
+            async for message in self._client.send(
+                server, initialize, session_id=None, protocol_version=None, exchange=exchange, credentials=credentials
+            ):
+                if isinstance(message, Response):
+                    response = message
+        except UpstreamUnauthorized:
+            raise await self.rejected(server, user) from None
         if response is None:
             raise UpstreamProtocolError(server.name, f"upstream {server.name!r} did not answer initialize")
         if response.error is not None:
@@ -77,6 +108,7 @@ class UpstreamSessions:
             Notification("notifications/initialized"),
             session_id=upstream.session_id,
             protocol_version=version,
+            credentials=credentials,
         ):
             pass
         return upstream, response
@@ -102,7 +134,9 @@ class UpstreamSessions:
             known = ctx.record.upstreams.get(server.name)
             if known is not None and known != stale:
                 return known
-            upstream, response = await self.open(server, self._init_params(ctx.record))
+            upstream, response = await self.open(
+                server, self._init_params(ctx.record), user=ctx.user, assertion=ctx.assertion
+            )
             if response.error is not None:
                 message = str(response.error.get("message", "error"))
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
@@ -117,6 +151,7 @@ class UpstreamSessions:
     ) -> AsyncGenerator[Message]:
         """Send a message on our session with `server`; reopen the session once if the upstream lost it."""
         upstream = await self.ensure(ctx, server)
+        credentials = await self.auth(server, ctx.user, ctx.assertion)
         for attempt in range(2):
             try:
                 async for item in self._client.send(
@@ -125,9 +160,12 @@ class UpstreamSessions:
                     session_id=upstream.session_id,
                     protocol_version=upstream.protocol_version,
                     exchange=exchange,
+                    credentials=credentials,
                 ):
                     yield item
                 return
+            except UpstreamUnauthorized:
+                raise await self.rejected(server, ctx.user) from None
             except UpstreamSessionExpired:
                 if attempt:
                     raise
@@ -164,7 +202,10 @@ class UpstreamSessions:
         async def close(name: str, upstream: UpstreamSession) -> None:
             if name in servers and upstream.session_id:
                 await self._client.terminate(
-                    servers[name], session_id=upstream.session_id, protocol_version=upstream.protocol_version
+                    servers[name],
+                    session_id=upstream.session_id,
+                    protocol_version=upstream.protocol_version,
+                    credentials=await self.auth(servers[name], record.owner),
                 )
 
         await asyncio.gather(*(close(n, u) for n, u in record.upstreams.items()), return_exceptions=True)

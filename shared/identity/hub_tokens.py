@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
@@ -184,7 +184,7 @@ class HubTokens:
         # A token for the aggregated /mcp serves every endpoint; one for /mcp/{server} only that one.
         if audience not in (self.resource, resource):
             raise Unauthenticated(f"audience {audience!r} is not {resource!r}")
-        principal = Principal.from_claims(claims)
+        principal = replace(Principal.from_claims(claims), via="hub")
         if self._scope not in principal.scopes:
             raise InsufficientScope(f"the access token lacks the scope {self._scope!r}")
         return principal

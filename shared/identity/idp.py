@@ -9,6 +9,9 @@ validated ID token claims (MSAL checks signature, issuer, audience, nonce and ex
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared.errors import Unauthenticated
@@ -45,7 +48,7 @@ class MsalIdentityProvider:
         self._app: Any = None
         self._lock = asyncio.Lock()
 
-    async def _msal(self) -> Any:
+    async def msal(self) -> Any:
         # msal is synchronous (requests) and its first use fetches the authority's metadata:
         # build it once, off the event loop.
         async with self._lock:
@@ -68,16 +71,48 @@ class MsalIdentityProvider:
         return msal.ConfidentialClientApplication(**options)
 
     async def begin(self, *, redirect_uri: str, login_hint: str | None) -> tuple[str, dict[str, Any]]:
-        app = await self._msal()
+        app = await self.msal()
         flow: dict[str, Any] = await asyncio.to_thread(
             app.initiate_auth_code_flow, [], redirect_uri=redirect_uri, login_hint=login_hint
         )
         return str(flow["auth_uri"]), flow
 
     async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        app = await self._msal()
+        app = await self.msal()
         result: dict[str, Any] = await asyncio.to_thread(app.acquire_token_by_auth_code_flow, flow, query)
         claims = result.get("id_token_claims")
         if "error" in result or not isinstance(claims, dict):
             raise Unauthenticated(f"sign-in failed: {result.get('error', 'no id token')}")
         return claims  # pyright: ignore[reportUnknownVariableType] - MSAL returns plain JSON
+
+
+class MsalOnBehalfOf:
+    """Entra tokens for an upstream's scope on behalf of the caller (OAuth 2.0 on-behalf-of).
+
+    MSAL does not look in its cache for on-behalf-of requests, so tokens are cached here per
+    (caller's token, scope) until a minute before they expire.
+    """
+
+    def __init__(self, provider: MsalIdentityProvider, *, clock: Callable[[], float] = time.time) -> None:
+        self._provider = provider
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+
+    async def token(self, scope: str, assertion: str | None) -> str:
+        if assertion is None:
+            raise Unauthenticated("on-behalf-of needs the caller's Entra token")
+        key = (hashlib.sha256(assertion.encode()).hexdigest(), scope)
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        app = await self._provider.msal()
+        result: dict[str, Any] = await asyncio.to_thread(app.acquire_token_on_behalf_of, assertion, [scope])
+        token = result.get("access_token")
+        if not isinstance(token, str):
+            raise Unauthenticated(f"on-behalf-of refused: {result.get('error', 'no token')}")
+        expires_in = result.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (token, self._clock() + lifetime - 60)
+        return token

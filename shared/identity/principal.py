@@ -24,6 +24,7 @@ class Principal:
     groups: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     groups_overage: bool = False
+    via: str = "entra"  # who issued the token: "entra" (usable for on-behalf-of) or "hub" (the facade)
 
     @property
     def key(self) -> str:

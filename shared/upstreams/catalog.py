@@ -1,8 +1,9 @@
 """Per-instance cache of each upstream's lists (tools, prompts, resources, templates).
 
-A fresh entry is served without calling the upstream; `list_changed` from an upstream drops its
-entry. When a refresh fails the last good list is served and reported stale, so a dead upstream
-never empties the aggregated `tools/list`.
+Keys are server names, or `<server>\0<user>` for servers that see each user's own credential
+(their lists may differ per user). A fresh entry is served without calling the upstream;
+`list_changed` from an upstream drops its entries. When a refresh fails the last good list is
+served and reported stale, so a dead upstream never empties the aggregated `tools/list`.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class Catalog:
         return fresh
 
     def invalidate(self, server: str, notification: str) -> bool:
+        """Drop the server's lists (every user's view of them) that `notification` says changed."""
         methods = CHANGED_NOTIFICATIONS.get(notification, ())
-        for method in methods:
-            self._entries.pop((server, method), None)
+        if methods:
+            for key in [k for k in self._entries if k[1] in methods and k[0].split("\0", 1)[0] == server]:
+                del self._entries[key]
         return bool(methods)

@@ -61,6 +61,10 @@ class UpstreamSessionExpired(UpstreamError):
     """The upstream answered 404 to our session ID: initialize again and retry once."""
 
 
+class UpstreamUnauthorized(UpstreamError):
+    """The upstream answered 401: the credentials the hub sent for this user are not (or no longer) valid."""
+
+
 class UpstreamClient(Protocol):
     def send(
         self,
@@ -70,22 +74,44 @@ class UpstreamClient(Protocol):
         session_id: str | None,
         protocol_version: str | None,
         exchange: Exchange | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         """POST one message; yield what the upstream sends back, ending with the Response (if any).
 
         `exchange` is filled in with the session ID the upstream assigns and how it answered.
+        `credentials` are the calling user's headers for this upstream (never the client's token).
         """
         ...
 
-    def listen(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> AsyncGenerator[Message]:
+    def listen(
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        credentials: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[Message]:
         """GET the upstream session's standalone stream; yields until it ends. Empty if unsupported."""
         ...
 
-    async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
+    async def terminate(
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
         """End our session with the upstream (best effort)."""
         ...
 
-    async def passthrough(self, server: ServerSettings, headers: Mapping[str, str], body: bytes) -> RawReply:
+    async def passthrough(
+        self,
+        server: ServerSettings,
+        headers: Mapping[str, str],
+        body: bytes,
+        credentials: Mapping[str, str] | None = None,
+    ) -> RawReply:
         """Relay a stateless request's bytes; the upstream's status, headers and body stream come back."""
         ...
 
@@ -107,8 +133,12 @@ def _target(server: ServerSettings) -> _Target:
     return _Target(server, httpx.URL(str(server.url)), timeout, headers)
 
 
-def _headers(target: _Target, session_id: str | None, protocol_version: str | None) -> dict[str, str]:
+def _headers(
+    target: _Target, session_id: str | None, protocol_version: str | None, credentials: Mapping[str, str] | None
+) -> dict[str, str]:
     headers = dict(target.headers)
+    if credentials:
+        headers.update(credentials)
     if session_id:
         headers["Mcp-Session-Id"] = session_id
     if protocol_version:
@@ -146,6 +176,7 @@ class HttpUpstreamClient:
         session_id: str | None,
         protocol_version: str | None,
         exchange: Exchange | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         breaker = self._breakers.get(server.name)
         if breaker is not None:
@@ -155,7 +186,7 @@ class HttpUpstreamClient:
         for attempt in range(attempts):
             yielded = False
             try:
-                async for item in self._send_once(server, message, session_id, protocol_version, exchange):
+                async for item in self._send_once(server, message, session_id, protocol_version, exchange, credentials):
                     yielded = True
                     yield item
             except _Retryable as exc:
@@ -181,9 +212,10 @@ class HttpUpstreamClient:
         session_id: str | None,
         protocol_version: str | None,
         exchange: Exchange | None,
+        credentials: Mapping[str, str] | None,
     ) -> AsyncGenerator[Message]:
         target = self._target(server)
-        headers = _headers(target, session_id, protocol_version)
+        headers = _headers(target, session_id, protocol_version, credentials)
         headers["Content-Type"] = "application/json"
         body = jsonrpc.dumps(message.to_wire())
         request = self._http.build_request("POST", target.url, content=body, headers=headers, timeout=target.timeout)
@@ -221,6 +253,8 @@ class HttpUpstreamClient:
         self, server: ServerSettings, message: Message, response: httpx.Response, session_id: str | None
     ) -> AsyncGenerator[Message | _HandedOff]:
         status = response.status_code
+        if status == 401:
+            raise UpstreamUnauthorized(server.name, f"upstream {server.name!r} refused the credentials (HTTP 401)")
         if status == 404 and session_id:
             raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
         if status in (202, 204) and not isinstance(message, Request):
@@ -275,10 +309,15 @@ class HttpUpstreamClient:
                 yield message
 
     async def listen(
-        self, server: ServerSettings, *, session_id: str, protocol_version: str
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        credentials: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         target = self._target(server)
-        headers = _headers(target, session_id, protocol_version)
+        headers = _headers(target, session_id, protocol_version, credentials)
         headers["Accept"] = "text/event-stream"
         timeout = httpx.Timeout(None, connect=server.connect_timeout)
         try:
@@ -293,7 +332,13 @@ class HttpUpstreamClient:
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
 
-    async def passthrough(self, server: ServerSettings, headers: Mapping[str, str], body: bytes) -> RawReply:
+    async def passthrough(
+        self,
+        server: ServerSettings,
+        headers: Mapping[str, str],
+        body: bytes,
+        credentials: Mapping[str, str] | None = None,
+    ) -> RawReply:
         """POST the client's bytes unchanged and hand back the upstream's status, type and body stream.
 
         Used for stateless (2026-07-28) requests to `/mcp/{server}`: the upstream validates and
@@ -305,6 +350,7 @@ class HttpUpstreamClient:
         forwarded = {name: value for name, value in headers.items() if name in _PASSTHROUGH_HEADERS}
         forwarded.update((name, value) for name, value in headers.items() if name.startswith("mcp-param-"))
         forwarded.update((name, secret.get_secret_value()) for name, secret in server.headers.items())
+        forwarded.update(credentials or {})
         target = self._target(server)
         request = self._http.build_request("POST", target.url, content=body, headers=forwarded, timeout=target.timeout)
         try:
@@ -322,10 +368,17 @@ class HttpUpstreamClient:
         kept = {k: v for k, v in response.headers.items() if k in ("content-type", "allow", "cache-control")}
         return RawReply(response.status_code, kept, _stream_and_close(response))
 
-    async def terminate(self, server: ServerSettings, *, session_id: str, protocol_version: str) -> None:
+    async def terminate(
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
         """DELETE the upstream session; best effort (a server may answer 405)."""
         target = self._target(server)
-        headers = _headers(target, session_id, protocol_version)
+        headers = _headers(target, session_id, protocol_version, credentials)
         try:
             await self._http.delete(target.url, headers=headers, timeout=server.connect_timeout)
         except httpx.HTTPError:

@@ -4,19 +4,16 @@ and role-based visibility, with the real MCP SDK client presenting the tokens.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from infra.oidc import LocalAuthority
 from infra.processes import Child, Processes
+from tests.e2e.clients import client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -54,16 +51,6 @@ def signed_in(
 
 def bearer(token: str) -> dict[str, str]:
     return {**HEADERS, "Authorization": f"Bearer {token}"}
-
-
-@asynccontextmanager
-async def client_for(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
-    """The SDK client presenting `token`, the way an IDE does after signing in."""
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
-    ):
-        yield client
 
 
 def test_a_request_without_a_token_gets_401_pointing_at_the_resource_metadata(signed_in: dict[str, Any]) -> None:
