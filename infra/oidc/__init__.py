@@ -97,7 +97,14 @@ class LocalAuthority:
 
     def mint(self, *, tenant: str, user: str, roles: tuple[str, ...] = ("Hub.User",), **claims: Any) -> str:
         """A signed access token for `user` of `tenant`; `claims` add to or (None) remove claims."""
-        wanted: dict[str, Any] = {"tid": tenant, "oid": user, "aud": AUDIENCE, "scp": SCOPE, "roles": list(roles)}
+        wanted: dict[str, Any] = {
+            "tid": tenant,
+            "oid": user,
+            "sub": f"{user}-sub",
+            "aud": AUDIENCE,
+            "scp": SCOPE,
+            "roles": list(roles),
+        }
         wanted.update(claims)
         response = httpx.post(
             f"{self.origin}/token",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,13 +26,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared.errors import Unauthenticated
 from shared.hub.http import HttpOut, json_reply
+from shared.identity.audit import audit
 from shared.identity.clients import ClientError, ClientRegistry
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
 from shared.mcp.jsonrpc import JsonObject
-
-log = logging.getLogger(__name__)
 
 PENDING_SECONDS = 600
 CODE_SECONDS = 60
@@ -126,7 +124,7 @@ class AuthorizationServer:
             registration = await self._clients.register(metadata)
         except ClientError as refused:
             return _oauth_error(refused.error, refused.description)
-        log.info("registered OAuth client %s (%s)", registration["client_id"], registration["client_name"])
+        audit("oauth.client_registered", client_id=registration["client_id"], name=registration["client_name"])
         return json_reply(registration, status=201, headers=_NO_STORE)
 
     # ---- authorization -----------------------------------------------------------------------
@@ -178,15 +176,15 @@ class AuthorizationServer:
             return _redirect(_with_query(str(pending["redirect_uri"]), params))
 
         if "error" in query:
-            log.info("sign-in at the identity provider failed: %s", query.get("error"))
+            audit("signin.failed", client_id=pending["client_id"], reason=str(query.get("error"))[:100])
             return back({"error": "access_denied", "error_description": "sign-in was cancelled or refused"})
         try:
             claims = await self._idp.finish(pending["flow"], dict(query))
         except Unauthenticated as refused:
-            log.info("sign-in could not be completed: %s", refused.message)
+            audit("signin.failed", client_id=pending["client_id"], reason=refused.message[:200])
             return back({"error": "access_denied", "error_description": "sign-in could not be completed"})
         if claims.get("tid") not in self._tenants or not claims.get("oid"):
-            log.info("sign-in refused: tenant %r is not allowed", claims.get("tid"))
+            audit("signin.refused", client_id=pending["client_id"], tenant=claims.get("tid"), reason="tenant")
             return back({"error": "access_denied", "error_description": "your organisation may not use this hub"})
         user = {name: claims[name] for name in _CLAIMS if name in claims}
         code = secrets.token_urlsafe(32)
@@ -198,7 +196,7 @@ class AuthorizationServer:
             "user": user,
         }
         await self._grants.put("code", _digest(code), grant, expires_at=self._clock() + CODE_SECONDS)
-        log.info("signed in %s:%s for client %s", user["tid"], user["oid"], pending["client_id"])
+        audit("signin.succeeded", user=f"{user['tid']}:{user['oid']}", client_id=pending["client_id"])
         return back({"code": code})
 
     # ---- token -------------------------------------------------------------------------------
@@ -240,7 +238,7 @@ class AuthorizationServer:
             if spent is not None:
                 # A refresh token used twice was stolen (or the client lost a reply): end the sign-in.
                 await self._grants.delete("family", str(spent["family"]))
-                log.warning("refresh token reuse detected: sign-in family revoked")
+                audit("token.refresh_reuse", family=str(spent["family"])[:8], outcome="sign-in revoked")
             return _oauth_error("invalid_grant", "the refresh token is unknown, expired or already used")
         family = str(grant["family"])
         await self._grants.put("spent", _digest(presented), {"family": family}, expires_at=now + self._refresh_seconds)

@@ -9,19 +9,17 @@ forwarded; the reason for a refusal is logged, and the caller only learns that i
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import jwt
 
 from shared.errors import InsufficientScope, Unauthenticated
+from shared.identity.audit import audit
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.jwks import JwksCache
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.settings import AuthSettings
-
-log = logging.getLogger(__name__)
 
 REFUSED = "the access token is missing, expired or not valid for this hub; sign in again"
 
@@ -52,11 +50,11 @@ class EntraTokenVerifier:
         try:
             claims = await self._claims(token)
         except Unauthenticated as refused:
-            log.info("refused a token: %s", refused.message)
+            audit("token.refused", issuer="entra", reason=refused.message[:200])
             raise Unauthenticated(REFUSED) from None
         principal = Principal.from_claims(claims)
         if self._settings.scope not in principal.scopes:
-            log.info("refused a token of %s: scope %r missing", principal.key, self._settings.scope)
+            audit("token.refused", issuer="entra", user=principal.key, reason=f"scope {self._settings.scope} missing")
             raise InsufficientScope(f"the access token lacks the scope {self._settings.scope!r}")
         return principal
 
@@ -113,5 +111,5 @@ class HubOrEntraVerifier:
         try:
             return await self._hub.verify(token, resource)
         except Unauthenticated as refused:
-            log.info("refused a hub token: %s", refused.message)
+            audit("token.refused", issuer="hub", reason=refused.message[:200])
             raise Unauthenticated(REFUSED) from None

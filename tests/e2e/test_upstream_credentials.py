@@ -157,3 +157,40 @@ async def test_credentials_are_stored_sealed_never_in_clear(
     assert stored is not None
     assert secret not in str(stored)
     assert str(stored["V"]).startswith('{"sealed": "v1.')
+
+
+@pytest.fixture(scope="module")
+def hub_with_obo(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
+    directory = Path(tmp_path_factory.mktemp("obo"))
+    processes = Processes(directory)
+    try:
+        authority = LocalAuthority.start(processes, directory)
+        secured = processes.demo("secured")
+        port = free_port()
+        env = {
+            "AzureWebJobsStorage": storage_connection_string,
+            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "MCPHUB_SERVER_SECURED__URL": f"{secured.url}/mcp",
+            "MCPHUB_SERVER_SECURED__AUTH": "obo",
+            "MCPHUB_SERVER_SECURED__SCOPE": "api://secured-upstream/.default",
+            **authority.hub_settings("tenant-a"),
+            **authority.facade_settings(),
+        }
+        yield {"authority": authority, "hub": processes.hub("hub-obo", env, port)}
+    finally:
+        processes.stop_all()
+
+
+async def test_an_on_behalf_of_server_gets_a_token_exchanged_for_each_user_never_the_users_own(
+    hub_with_obo: dict[str, Any],
+) -> None:
+    hub: Child = hub_with_obo["hub"]
+    authority: LocalAuthority = hub_with_obo["authority"]
+    tokens = {name: authority.mint(tenant="tenant-a", user=name) for name in ("alice", "bob")}
+    seen: dict[str, set[str]] = {}
+    for name, token in tokens.items():
+        async with client_for(f"{hub.url}/mcp", token) as client:
+            seen[name] = {text(await client.call_tool("secured__whoami", {})) for _ in range(3)}
+    assert all(len(prints) == 1 for prints in seen.values())  # one exchanged token per user
+    assert seen["alice"] != seen["bob"]
+    assert not {fingerprint(token) for token in tokens.values()} & (seen["alice"] | seen["bob"])

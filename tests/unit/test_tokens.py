@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -207,3 +208,14 @@ async def test_known_keys_keep_working_while_the_authority_is_down(authority: Au
 )
 def test_bearer_token_is_read_only_from_a_bearer_authorization_header(header: str, token: str | None) -> None:
     assert bearer_token({"authorization": header} if header else {}) == token
+
+
+async def test_a_refused_token_is_audited_without_the_token_itself(
+    authority: Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = mint(aud="api://someone-else")
+    with caplog.at_level(logging.INFO, logger="mcphub.audit"), pytest.raises(Unauthenticated):
+        await authority.verifier().verify(token, RESOURCE)
+    events = [record for record in caplog.records if record.name == "mcphub.audit"]
+    assert [record.getMessage().split()[0] for record in events] == ["token.refused"]
+    assert all(token not in record.getMessage() and token.split(".")[1] not in record.getMessage() for record in events)
