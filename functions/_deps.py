@@ -85,7 +85,9 @@ def hub() -> Hub:
         for name in servers
     }
     auth = load_auth(os.environ)
-    identity = with_credentials(build_identity(settings, auth, connection, clock), settings, auth, servers, clock)
+    contexts = sorted({s.auth_context for s in servers.values() if s.auth_context})
+    identity = build_identity(settings, auth, connection, clock, contexts)
+    identity = with_credentials(identity, settings, auth, servers, clock)
     client = HttpUpstreamClient(http, breakers=breakers)
     upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)

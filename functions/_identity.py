@@ -9,7 +9,7 @@ import hashlib
 import logging
 import secrets
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import httpx
@@ -76,8 +76,9 @@ def with_credentials(
     return replace(identity, credentials=credentials, connect=connect)
 
 
-def _msal(auth: AuthSettings) -> MsalIdentityProvider:
+def _msal(auth: AuthSettings, auth_contexts: Sequence[str] = ()) -> MsalIdentityProvider:
     return MsalIdentityProvider(
+        auth_contexts=auth_contexts,
         client_id=str(auth.client_id),
         client_secret=auth.client_secret.get_secret_value() if auth.client_secret else "",
         authority=auth.msal_authority,
@@ -104,7 +105,11 @@ def _authority_client(auth: AuthSettings) -> httpx.AsyncClient:
 
 
 def build_identity(
-    settings: HubSettings, auth: AuthSettings, connection: str | None, clock: Callable[[], float]
+    settings: HubSettings,
+    auth: AuthSettings,
+    connection: str | None,
+    clock: Callable[[], float],
+    auth_contexts: Sequence[str] = (),
 ) -> Identity:
     sealer = _sealer(settings, connection)
     grants: GrantStore = (
@@ -135,7 +140,7 @@ def build_identity(
         clock_skew_seconds=auth.clock_skew_seconds,
         clock=clock,
     )
-    idp = _msal(auth)
+    idp = _msal(auth, auth_contexts)
     clients = ClientRegistry(
         grants, clock=clock, schemes=auth.redirect_schemes, web_redirects=auth.web_redirects, fetch=httpx.AsyncClient()
     )

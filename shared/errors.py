@@ -23,7 +23,8 @@
     ├── AuthError                 answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750, RFC 9728)
     │   ├── Unauthenticated       -32600  401  no token, or one not valid for this hub (expired, other
     │   │                                       audience, issuer, tenant, signature...); the body says no more
-    │   └── InsufficientScope     -32600  403  a valid token without the scope the hub requires
+    │   ├── InsufficientScope     -32600  403  a valid token without the scope the hub requires
+    │   └── StepUpRequired        -32600  401  a server needs an auth context (acrs) the token lacks
     └── UpstreamError             -32603  names the server; the hub keeps serving the others
         ├── UpstreamUnavailable   connect failure, HTTP 5xx, or circuit open
         ├── UpstreamTimeout       no answer within MCPHUB_SERVER_<NAME>__TIMEOUT
@@ -184,6 +185,19 @@ class Unauthenticated(AuthError):
 class InsufficientScope(AuthError):
     status = 403
     challenge_error = "insufficient_scope"
+
+
+class StepUpRequired(AuthError):
+    """The server needs a Conditional Access authentication context the token does not carry.
+
+    Answered with Entra's claims challenge, so the client signs in again satisfying it (MFA...).
+    """
+
+    challenge_error = "insufficient_claims"
+
+    def __init__(self, message: str, *, auth_context: str) -> None:
+        super().__init__(message)
+        self.auth_context = auth_context
 
 
 class UpstreamError(HubError):

@@ -67,6 +67,9 @@ class ServerSettings(BaseModel):
     roles: CsvList = Field(default_factory=list[str])
     groups: CsvList = Field(default_factory=list[str])
     tenants: CsvList = Field(default_factory=list[str])
+    auth_context: str | None = Field(
+        default=None, pattern=r"^c[0-9]{1,2}$", description="Conditional Access auth context (acrs) required"
+    )
     # How the hub authenticates to the upstream (shared/identity/credentials.py). HEADERS are
     # sent in every mode; the modes add the caller's or the hub's own credential.
     auth: Literal["none", "user_token", "user_oauth", "obo", "managed_identity"] = "none"

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from shared.errors import InvalidParams, MethodNotFound, UpstreamError
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.identity.access import check_step_up, stepped_up
 from shared.identity.credentials import CredentialRequired
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.settings import ServerSettings
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 _PAGE_CAP = 50
 STALE_META = "io.mcphub/stale"
 UNAVAILABLE_META = "io.mcphub/unavailable"
+STEP_UP_META = "io.mcphub/stepUp"  # servers left out until the caller signs in with their auth context
 CONNECT_META = "io.mcphub/connect"  # servers waiting for the user to connect an account: their links
 CONNECT_TOOL = "connect_account"
 SERVER_META = "io.mcphub/server"
@@ -102,7 +104,9 @@ class Aggregator:
                 return (last_good.items, True) if last_good else (None, False)
             return listing.items, listing.stale
 
-        servers = self.visible(ctx)
+        visible = self.visible(ctx)
+        servers = [s for s in visible if stepped_up(ctx.principal, s)]
+        step_up = [s.name for s in visible if s not in servers]
         results = await asyncio.gather(*(one(server) for server in servers))
         items: list[dict[str, Any]] = []
         stale: list[str] = []
@@ -122,6 +126,8 @@ class Aggregator:
             meta[UNAVAILABLE_META] = unavailable
         if connect:
             meta[CONNECT_META] = connect
+        if step_up:
+            meta[STEP_UP_META] = step_up
         if meta:
             body["_meta"] = meta
         return body
@@ -161,6 +167,10 @@ class Aggregator:
             s for s in visible if s is not primary and exposed.startswith(naming.safe_prefix(s.namespace))
         ]
         for server in candidates:
+            if server is primary:
+                check_step_up(ctx.principal, server)
+            elif not stepped_up(ctx.principal, server):
+                continue
             try:
                 listing = await self._catalog.get(
                     _key(ctx, server), method, lambda s=server: self._fetch(ctx, s, method)
@@ -191,6 +201,7 @@ class Aggregator:
         server = self._servers.get(split[0]) if split else None
         if split is None or server is None or server not in self.visible(ctx):
             raise InvalidParams(f"unknown resource {uri!r}: hub resource URIs look like mcphub://<server>/<uri>")
+        check_step_up(ctx.principal, server)
         return server, split[1]
 
     async def route(self, ctx: SessionContext, request: Request) -> tuple[ServerSettings, Request]:

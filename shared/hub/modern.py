@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from shared.background import BackgroundTasks
-from shared.errors import HubError, InvalidRequest, MethodNotFound
+from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
@@ -70,6 +70,8 @@ class ModernEndpoint:
         try:
             env = envelope.classify(message.method, message.params, request.headers)
             result = await self._dispatch(request, message, env)
+        except AuthError:
+            raise  # answered at HTTP level with a challenge, not as a JSON-RPC error
         except HubError as error:
             return request_error_reply(error, message, modern=True)
         return result
@@ -82,6 +84,7 @@ class ModernEndpoint:
             return self._result(message, {})
         ctx = self._pool(request.user, request.allowed)
         ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
+        ctx.principal = request.principal
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})

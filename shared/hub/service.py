@@ -44,7 +44,7 @@ from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
-from shared.identity.access import visible_servers
+from shared.identity.access import check_step_up, stepped_up, visible_servers
 from shared.identity.principal import ANONYMOUS
 from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
@@ -96,6 +96,8 @@ class HubService:
             request = await self._authenticate(request)
             if request.route and (request.allowed is None or request.route not in request.allowed):
                 raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
+            if request.route:
+                check_step_up(request.principal, self._servers[request.route])
             if request.method == "POST":
                 return await self._post(request)
             if request.method in ("GET", "DELETE") and request.header(VERSION_HEADER) in MODERN_VERSIONS:
@@ -152,7 +154,7 @@ class HubService:
             raise UnsupportedVersion(
                 f"MCP-Protocol-Version {version!r} is not supported; supported: {', '.join(HANDSHAKE_VERSIONS)}"
             )
-        return SessionContext(record, allowed=request.allowed, assertion=request.assertion)
+        return SessionContext(record, allowed=request.allowed, assertion=request.assertion, principal=request.principal)
 
     # ---- POST --------------------------------------------------------------------------------
 
@@ -184,6 +186,8 @@ class HubService:
             return HttpOut(202)
         try:
             return await self._request(ctx, request, message)
+        except AuthError:
+            raise  # answered at HTTP level with a challenge, not as a JSON-RPC error
         except HubError as error:
             return request_error_reply(error, message)
 
@@ -320,7 +324,11 @@ class HubService:
         if not accepts(request.header("accept"), SSE):
             raise NotAcceptable("GET opens an event stream: Accept must list text/event-stream")
         ctx = await self._session(request)
-        servers = [self._servers[request.route]] if request.route else self._aggregator.visible(ctx)
+        servers = (
+            [self._servers[request.route]]
+            if request.route
+            else [s for s in self._aggregator.visible(ctx) if stepped_up(request.principal, s)]
+        )
         return sse_reply(self._listen(ctx, servers))
 
     async def _listen(self, ctx: SessionContext, servers: list[ServerSettings]) -> AsyncIterator[bytes]:

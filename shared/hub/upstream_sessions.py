@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailable
 from shared.identity.credentials import UpstreamCredentials
+from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
@@ -37,6 +38,7 @@ class SessionContext:
     persistent: bool = True
     allowed: frozenset[str] | None = None  # servers the caller may see; None = all of them
     assertion: str | None = None  # the caller's Entra token, for on-behalf-of upstreams only
+    principal: Principal = ANONYMOUS  # the caller of the current request (roles, auth contexts)
 
     @property
     def user(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from shared.errors import StepUpRequired
 from shared.identity.principal import Principal
 from shared.settings import ServerSettings
 
@@ -34,3 +35,17 @@ def may_see(principal: Principal, server: ServerSettings) -> bool:
 
 def visible_servers(principal: Principal, servers: Mapping[str, ServerSettings]) -> frozenset[str]:
     return frozenset(name for name, server in servers.items() if may_see(principal, server))
+
+
+def check_step_up(principal: Principal, server: ServerSettings) -> None:
+    """StepUpRequired when `server` needs an authentication context the caller's token lacks."""
+    if server.auth_context and server.auth_context not in principal.acrs:
+        raise StepUpRequired(
+            f"server {server.name!r} needs a stronger sign-in (authentication context {server.auth_context}); "
+            "sign in again when your client asks",
+            auth_context=server.auth_context,
+        )
+
+
+def stepped_up(principal: Principal, server: ServerSettings) -> bool:
+    return not server.auth_context or server.auth_context in principal.acrs

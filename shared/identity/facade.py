@@ -35,7 +35,7 @@ from shared.mcp.jsonrpc import JsonObject
 
 PENDING_SECONDS = 600
 CODE_SECONDS = 60
-_CLAIMS = ("tid", "oid", "roles", "groups", "preferred_username", "name")
+_CLAIMS = ("tid", "oid", "roles", "groups", "preferred_username", "name", "acrs")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

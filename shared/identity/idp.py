@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from shared.errors import Unauthenticated
+
+_TOKENS = ("id_token", "access_token")
 
 
 class IdentityProvider(Protocol):
@@ -36,6 +39,7 @@ class MsalIdentityProvider:
         authority: str | None = None,
         oidc_authority: str | None = None,
         ca_file: str | None = None,
+        auth_contexts: Sequence[str] = (),
     ) -> None:
         self._options: dict[str, Any] = {
             "client_id": client_id,
@@ -45,6 +49,13 @@ class MsalIdentityProvider:
             "token_cache": None,
         }
         self._ca_file = ca_file
+        # Servers that need a Conditional Access auth context: ask for all of them at sign-in, so the
+        # hub's token (which copies `acrs` from the ID token) satisfies them.
+        self._claims = (
+            json.dumps({name: {"acrs": {"essential": True, "values": sorted(auth_contexts)}} for name in _TOKENS})
+            if auth_contexts
+            else None
+        )
         self._app: Any = None
         self._lock = asyncio.Lock()
 
@@ -73,7 +84,11 @@ class MsalIdentityProvider:
     async def begin(self, *, redirect_uri: str, login_hint: str | None) -> tuple[str, dict[str, Any]]:
         app = await self.msal()
         flow: dict[str, Any] = await asyncio.to_thread(
-            app.initiate_auth_code_flow, [], redirect_uri=redirect_uri, login_hint=login_hint
+            app.initiate_auth_code_flow,
+            [],
+            redirect_uri=redirect_uri,
+            login_hint=login_hint,
+            claims_challenge=self._claims,
         )
         return str(flow["auth_uri"]), flow
 

@@ -24,6 +24,7 @@ class Principal:
     groups: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     groups_overage: bool = False
+    acrs: frozenset[str] = frozenset()  # Conditional Access authentication contexts satisfied
     via: str = "entra"  # who issued the token: "entra" (usable for on-behalf-of) or "hub" (the facade)
 
     @property
@@ -44,6 +45,7 @@ class Principal:
             groups=_strings(claims.get("groups")),
             scopes=frozenset(str(claims.get("scp") or "").split()),
             groups_overage=isinstance(claim_names, Mapping) and "groups" in claim_names,
+            acrs=_strings(claims.get("acrs")),
         )
 
 

@@ -7,7 +7,10 @@ Every MCP endpoint has its Protected Resource Metadata at the well-known URL for
 
 from __future__ import annotations
 
-from shared.errors import AuthError
+import base64
+import json
+
+from shared.errors import AuthError, StepUpRequired
 from shared.mcp.jsonrpc import JsonObject
 from shared.settings import AuthSettings
 
@@ -40,7 +43,15 @@ def challenge(settings: AuthSettings, error: AuthError | None, origin: str, path
     parts = [f'resource_metadata="{metadata_url(origin, path)}"', f'scope="{scope_value(settings)}"']
     if error is not None and (error.status == 403 or error.message != MISSING):
         parts.insert(0, f'error="{error.challenge_error}"')
+    if isinstance(error, StepUpRequired):
+        parts.append(f'claims="{claims_challenge(error.auth_context)}"')
     return "Bearer " + ", ".join(parts)
+
+
+def claims_challenge(auth_context: str) -> str:
+    """Entra's claims challenge for a Conditional Access authentication context (base64 JSON)."""
+    claims = {"access_token": {"acrs": {"essential": True, "value": auth_context}}}
+    return base64.b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
 
 
 MISSING = "this hub needs an access token: sign in (see WWW-Authenticate for where)"

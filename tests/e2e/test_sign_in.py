@@ -4,6 +4,8 @@ and role-based visibility, with the real MCP SDK client presenting the tokens.""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ def signed_in(
             "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
             "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
             "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
+            "MCPHUB_SERVER_VAULT__URL": f"{notes_upstream.url}/mcp",  # notes again, behind an auth context
+            "MCPHUB_SERVER_VAULT__AUTH_CONTEXT": "c1",
             **authority.hub_settings("tenant-a", "tenant-b"),
         }
         yield {"authority": authority, "hub": processes.hub("hub-sign-in", env)}
@@ -141,3 +145,43 @@ def test_another_users_session_id_gets_the_same_404_as_an_unknown_one(signed_in:
     stolen, unknown = ping_as(bob, session), ping_as(bob, "0" * 32)
     assert stolen.status_code == unknown.status_code == 404
     assert stolen.json() == unknown.json()
+
+
+def test_a_server_behind_an_auth_context_answers_with_entras_claims_challenge(signed_in: dict[str, Any]) -> None:
+    hub: Child = signed_in["hub"]
+    authority: LocalAuthority = signed_in["authority"]
+    plain = authority.mint(tenant="tenant-a", user="alice")
+    refused = httpx.post(f"{hub.url}/mcp/vault", json=INIT, headers=bearer(plain))
+    assert refused.status_code == 401
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="insufficient_claims"' in challenge
+    claims = challenge.split('claims="')[1].split('"')[0]
+    assert json.loads(base64.b64decode(claims)) == {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    stepped_up = authority.mint(tenant="tenant-a", user="alice", acrs=["c1"])
+    assert httpx.post(f"{hub.url}/mcp/vault", json=INIT, headers=bearer(stepped_up)).status_code == 200
+
+
+async def test_aggregated_tools_of_a_step_up_server_need_the_auth_context(signed_in: dict[str, Any]) -> None:
+    hub: Child = signed_in["hub"]
+    authority: LocalAuthority = signed_in["authority"]
+    async with client_for(f"{hub.url}/mcp", authority.mint(tenant="tenant-a", user="alice")) as client:
+        plain = {tool.name for tool in (await client.list_tools()).tools}
+    async with client_for(f"{hub.url}/mcp", authority.mint(tenant="tenant-a", user="alice", acrs=["c1"])) as client:
+        stepped_up = {tool.name for tool in (await client.list_tools()).tools}
+        echoed = await client.call_tool("vault__echo", {"text": "after MFA"})
+    assert "vault__echo" not in plain
+    assert "vault__echo" in stepped_up
+    assert not echoed.is_error
+
+
+def test_calling_a_step_up_servers_tool_without_the_auth_context_gets_the_challenge_mid_session(
+    signed_in: dict[str, Any],
+) -> None:
+    hub: Child = signed_in["hub"]
+    headers = bearer(signed_in["authority"].mint(tenant="tenant-a", user="alice"))
+    session = httpx.post(f"{hub.url}/mcp", json=INIT, headers=headers).headers["mcp-session-id"]
+    headers = {**headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "vault__echo", "arguments": {}}}
+    response = httpx.post(f"{hub.url}/mcp", json=call, headers=headers)
+    assert response.status_code == 401
+    assert 'error="insufficient_claims"' in response.headers["www-authenticate"]
