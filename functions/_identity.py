@@ -25,7 +25,13 @@ from shared.identity.idp import MsalIdentityProvider, MsalOnBehalfOf
 from shared.identity.jwks import JwksCache
 from shared.identity.managed import ManagedIdentityTokens
 from shared.identity.sealing import Sealer, parse_keys
-from shared.identity.tokens import EntraTokenVerifier, HubOrEntraVerifier, NoAuthentication, TokenVerifier
+from shared.identity.tokens import (
+    CachedVerifier,
+    EntraTokenVerifier,
+    HubOrEntraVerifier,
+    NoAuthentication,
+    TokenVerifier,
+)
 from shared.settings import AuthSettings, HubSettings, ServerSettings
 
 log = logging.getLogger("mcphub")
@@ -126,7 +132,8 @@ def build_identity(
     log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
     if not auth.facade:
         limiter = RegistrationLimiter(clock=clock)
-        return Identity(entra, None, auth.metadata_authorization_servers, sealer, grants, limiter)
+        verifier = CachedVerifier(entra, clock=clock)
+        return Identity(verifier, None, auth.metadata_authorization_servers, sealer, grants, limiter)
     if settings.public_url is None:
         raise ConfigError("MCPHUB_PUBLIC_URL: the OAuth facade needs the hub's public origin (its token issuer)")
     issuer = str(settings.public_url).rstrip("/")
@@ -157,4 +164,5 @@ def build_identity(
     )
     log.info("OAuth facade on at %s (sign-in through %s)", issuer, auth.oidc_authority or auth.msal_authority)
     limiter = RegistrationLimiter(clock=clock)
-    return Identity(HubOrEntraVerifier(tokens, entra), oauth, [issuer], sealer, grants, limiter)
+    verifier = CachedVerifier(HubOrEntraVerifier(tokens, entra), clock=clock)
+    return Identity(verifier, oauth, [issuer], sealer, grants, limiter)

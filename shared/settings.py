@@ -192,6 +192,7 @@ class AuthSettings(BaseSettings):
     )
     oidc_authority: str | None = Field(default=None, description="a generic OIDC authority instead of Entra")
     access_token_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    signing_key_days: int = Field(default=30, ge=1, le=365, description="the facade's signing key rotates this often")
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     redirect_schemes: CsvList = Field(
         default_factory=lambda: ["cursor", "vscode", "vscode-insiders", "windsurf", "claude"]

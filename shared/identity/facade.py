@@ -88,7 +88,7 @@ class AuthorizationServer:
         self._grants = grants
         self._clients = clients
         self._idp = idp
-        self._tokens = tokens
+        self.tokens = tokens
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._family_seconds = family_seconds
@@ -115,7 +115,7 @@ class AuthorizationServer:
         }
 
     async def jwks(self) -> JsonObject:
-        return await self._tokens.keys.jwks()
+        return await self.tokens.keys.jwks()
 
     # ---- registration ------------------------------------------------------------------------
 
@@ -149,9 +149,9 @@ class AuthorizationServer:
         challenge = query.get("code_challenge", "")
         if query.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
             return refuse("invalid_request", "PKCE with code_challenge_method=S256 is required")
-        resource = query.get("resource") or self._tokens.resource
-        if not self._tokens.accepts_audience(resource):
-            return refuse("invalid_target", f"this hub issues tokens for {self._tokens.resource} only")
+        resource = query.get("resource") or self.tokens.resource
+        if not self.tokens.accepts_audience(resource):
+            return refuse("invalid_target", f"this hub issues tokens for {self.tokens.resource} only")
         auth_url, flow = await self._idp.begin(redirect_uri=self.callback_uri, login_hint=query.get("login_hint"))
         pending = {
             "client_id": client.client_id,
@@ -252,14 +252,14 @@ class AuthorizationServer:
         return await self._issue(grant["user"], str(grant["client_id"]), resource, family)
 
     async def _issue(self, user: dict[str, Any], client_id: str, resource: str, family: str) -> HttpOut:
-        access = await self._tokens.issue(user, client_id=client_id, audience=resource)
+        access = await self.tokens.issue(user, client_id=client_id, audience=resource)
         refresh = secrets.token_urlsafe(32)
         record = {"user": user, "client_id": client_id, "resource": resource, "family": family}
         await self._grants.put("refresh", _digest(refresh), record, expires_at=self._clock() + self._refresh_seconds)
         body = {
             "access_token": access,
             "token_type": "Bearer",
-            "expires_in": self._tokens.lifetime,
+            "expires_in": self.tokens.lifetime,
             "refresh_token": refresh,
             "scope": self._scope,
         }

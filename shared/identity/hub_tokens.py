@@ -93,6 +93,13 @@ class SigningKeys:
         await self._load(force=True)
         return _Key(kid, private, now)
 
+    async def rotate_if_older(self, seconds: float) -> str | None:
+        """Rotate when the active key is older than `seconds`; the new key's ID, or None."""
+        keys = await self._load(force=True)
+        if keys and self._clock() - keys[0].created_at < seconds:
+            return None
+        return (await self.rotate()).kid
+
     async def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
         for key in await self._load():
             if key.kid == kid:

@@ -25,6 +25,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     groups_overage: bool = False
     acrs: frozenset[str] = frozenset()  # Conditional Access authentication contexts satisfied
+    expires_at: float = 0.0  # the token's exp
     via: str = "entra"  # who issued the token: "entra" (usable for on-behalf-of) or "hub" (the facade)
 
     @property
@@ -46,6 +47,7 @@ class Principal:
             scopes=frozenset(str(claims.get("scp") or "").split()),
             groups_overage=isinstance(claim_names, Mapping) and "groups" in claim_names,
             acrs=_strings(claims.get("acrs")),
+            expires_at=float(claims.get("exp") or 0),
         )
 
 

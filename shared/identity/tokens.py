@@ -9,7 +9,9 @@ forwarded; the reason for a refusal is logged, and the caller only learns that i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import jwt
@@ -113,3 +115,35 @@ class HubOrEntraVerifier:
         except Unauthenticated as refused:
             audit("token.refused", issuer="hub", reason=refused.message[:200])
             raise Unauthenticated(REFUSED) from None
+
+
+class CachedVerifier:
+    """Remembers tokens it verified until they expire (at most `max_seconds`), per resource.
+
+    A client sends the same token on every request for its lifetime; checking its signature
+    again each time costs about 0.17 ms of CPU here. Refusals are never cached.
+    """
+
+    def __init__(
+        self, inner: TokenVerifier, *, clock: Callable[[], float], max_seconds: float = 300.0, size: int = 10_000
+    ) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._max_seconds = max_seconds
+        self._size = size
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def verify(self, token: str, resource: str) -> Principal:
+        key = hashlib.sha256(f"{resource}\0{token}".encode()).hexdigest()
+        now = self._clock()
+        hit = self._verified.get(key)
+        if hit is not None and hit[1] > now:
+            self._verified.move_to_end(key)
+            return hit[0]
+        principal = await self._inner.verify(token, resource)
+        until = min(principal.expires_at or now, now + self._max_seconds)
+        if until > now:
+            self._verified[key] = (principal, until)
+            if len(self._verified) > self._size:
+                self._verified.popitem(last=False)
+        return principal

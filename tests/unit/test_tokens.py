@@ -20,7 +20,8 @@ from jwt.utils import base64url_encode
 
 from shared.errors import InsufficientScope, Unauthenticated
 from shared.identity.jwks import JwksCache
-from shared.identity.tokens import REFUSED, EntraTokenVerifier, bearer_token
+from shared.identity.principal import Principal
+from shared.identity.tokens import REFUSED, CachedVerifier, EntraTokenVerifier, bearer_token
 from shared.settings import AuthSettings
 
 pytestmark = pytest.mark.anyio
@@ -219,3 +220,38 @@ async def test_a_refused_token_is_audited_without_the_token_itself(
     events = [record for record in caplog.records if record.name == "mcphub.audit"]
     assert [record.getMessage().split()[0] for record in events] == ["token.refused"]
     assert all(token not in record.getMessage() and token.split(".")[1] not in record.getMessage() for record in events)
+
+
+class CountingVerifier:
+    def __init__(self, principal: Principal | None) -> None:
+        self.principal = principal
+        self.calls = 0
+
+    async def verify(self, token: str, resource: str) -> Principal:
+        self.calls += 1
+        if self.principal is None:
+            raise Unauthenticated(REFUSED)
+        return self.principal
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_and_per_resource() -> None:
+    now = [NOW]
+    inner = CountingVerifier(Principal("t1", "alice", expires_at=NOW + 100))
+    cached = CachedVerifier(inner, clock=lambda: now[0])
+    await cached.verify("tok", RESOURCE)
+    await cached.verify("tok", RESOURCE)
+    assert inner.calls == 1
+    await cached.verify("tok", RESOURCE + "/notes")
+    assert inner.calls == 2
+    now[0] = NOW + 101
+    await cached.verify("tok", RESOURCE)
+    assert inner.calls == 3
+
+
+async def test_a_refused_token_is_never_remembered() -> None:
+    inner = CountingVerifier(None)
+    cached = CachedVerifier(inner, clock=lambda: NOW)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await cached.verify("bad", RESOURCE)
+    assert inner.calls == 2
