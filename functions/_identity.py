@@ -11,6 +11,7 @@ import secrets
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import httpx
 
@@ -24,7 +25,7 @@ from shared.identity.hub_tokens import HubTokens, SigningKeys
 from shared.identity.idp import MsalIdentityProvider, MsalOnBehalfOf
 from shared.identity.jwks import JwksCache
 from shared.identity.managed import ManagedIdentityTokens
-from shared.identity.sealing import Sealer, parse_keys
+from shared.identity.sealing import Sealer, parse_keys, read_or_create_key_file
 from shared.identity.tokens import (
     CachedVerifier,
     EntraTokenVerifier,
@@ -96,6 +97,8 @@ def _msal(auth: AuthSettings, auth_contexts: Sequence[str] = ()) -> MsalIdentity
 def _sealer(settings: HubSettings, connection: str | None) -> Sealer:
     if settings.vault_keys is not None:
         return Sealer(parse_keys(settings.vault_keys.get_secret_value()))
+    if settings.vault_key_file:
+        return Sealer(parse_keys(read_or_create_key_file(Path(settings.vault_key_file))))
     if connection:
         # Local development: every instance derives the same key from the storage key it shares.
         log.warning("MCPHUB_VAULT_KEYS is not set: secrets at rest use a key derived from the storage key")

@@ -55,6 +55,7 @@ def _sign_in(processes: Processes) -> tuple[dict[str, str], str]:
         **authority.hub_settings("local"),
         **authority.facade_settings(),
         "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{HUB_PORT}",
+        "MCPHUB_VAULT_KEY_FILE": str(ROOT / ".local" / "vault.key"),
     }
     return settings, f"your IDE opens a browser that signs you in as developer@local ({authority.origin})"
 

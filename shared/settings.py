@@ -152,6 +152,9 @@ class HubSettings(BaseSettings):
     vault_keys: SecretStr | None = Field(
         default=None, description="comma-separated base64 AES-256 keys, newest first (a Key Vault reference on Azure)"
     )
+    vault_key_file: str | None = Field(
+        default=None, description="local development: a file holding the keys, created with a random key if missing"
+    )
     public_url: AnyHttpUrl | None = Field(
         default=None, description="the hub's origin as clients reach it, e.g. https://hub.example.com"
     )

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -76,3 +77,16 @@ class Sealer:
     def is_current(self, sealed: str) -> bool:
         """False when the value was sealed with an older key and should be sealed again."""
         return sealed.split(".", 2)[1:2] == [self._active]
+
+
+def read_or_create_key_file(path: Path) -> str:
+    """The keys in `path` (one per line or comma-separated); a new file with one random key if missing.
+
+    For local development: on Azure the keys come from Key Vault through MCPHUB_VAULT_KEYS.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return ",".join(line.strip() for line in path.read_text().splitlines() if line.strip())

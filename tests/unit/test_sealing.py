@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 import pytest
 
 from shared.errors import ConfigError
-from shared.identity.sealing import Sealer, SealError, parse_keys
+from shared.identity.sealing import Sealer, SealError, parse_keys, read_or_create_key_file
 
 OLD, NEW = os.urandom(32), os.urandom(32)
 
@@ -56,3 +57,13 @@ def test_vault_keys_setting_must_be_base64_of_32_bytes() -> None:
         parse_keys(base64.b64encode(b"short").decode())
     with pytest.raises(ConfigError, match="base64"):
         parse_keys("not base64!")
+
+
+def test_a_missing_key_file_is_created_private_with_one_random_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "vault.key"
+    first = read_or_create_key_file(path)
+    assert len(parse_keys(first)) == 1
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_or_create_key_file(path) == first
+    path.write_text(f"{base64.b64encode(NEW).decode()}\n{first}\n")
+    assert parse_keys(read_or_create_key_file(path))[0] == NEW
