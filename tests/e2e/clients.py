@@ -1,13 +1,18 @@
-"""The MCP SDK client as an IDE uses it after signing in: presenting a bearer token."""
+"""Signed-in test worlds: the MCP SDK client presenting a bearer token, and a hub with its own authority."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from infra.oidc import LocalAuthority
+from infra.processes import Processes, free_port
 
 
 @asynccontextmanager
@@ -17,3 +22,32 @@ async def client_for(url: str, token: str, mode: str = "legacy") -> AsyncIterato
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client
+
+
+@contextmanager
+def signed_in_hub(
+    directory: Path,
+    name: str,
+    env: Mapping[str, str],
+    *,
+    tenants: Sequence[str] = ("tenant-a",),
+    facade: bool = False,
+    upstreams: Sequence[str] = (),
+) -> Iterator[dict[str, Any]]:
+    """A local OIDC authority and a hub that accepts its tokens (and, with `facade`, signs in there),
+    plus demo `upstreams` of its own registered under their names; all stopped afterwards."""
+    processes = Processes(directory)
+    try:
+        authority = LocalAuthority.start(processes, directory)
+        demos = {demo: processes.demo(demo) for demo in upstreams}
+        port = free_port()
+        settings = {
+            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            **authority.hub_settings(*tenants),
+            **(authority.facade_settings() if facade else {}),
+            **{f"MCPHUB_SERVER_{demo.upper()}__URL": f"{child.url}/mcp" for demo, child in demos.items()},
+            **env,
+        }
+        yield {"authority": authority, "hub": processes.hub(name, settings, port)}
+    finally:
+        processes.stop_all()

@@ -24,7 +24,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from infra.oidc import LocalAuthority
-from infra.processes import Child, Processes, free_port
+from infra.processes import Child
+from tests.e2e.clients import signed_in_hub
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 REDIRECT = "http://127.0.0.1:33418/callback"  # the IDE's loopback listener; never dialled here
@@ -37,23 +38,15 @@ def facade(
     notes_upstream: Child,
     clock_upstream: Child,
 ) -> Iterator[dict[str, Any]]:
+    env = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
+        "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
+        "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
+    }
     directory = Path(tmp_path_factory.mktemp("facade"))
-    processes = Processes(directory)
-    try:
-        authority = LocalAuthority.start(processes, directory)
-        port = free_port()
-        env = {
-            "AzureWebJobsStorage": storage_connection_string,
-            "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
-            "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
-            "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
-            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            **authority.hub_settings("tenant-a", "tenant-b"),
-            **authority.facade_settings(),
-        }
-        yield {"authority": authority, "hub": processes.hub("hub-facade", env, port)}
-    finally:
-        processes.stop_all()
+    with signed_in_hub(directory, "hub-facade", env, tenants=("tenant-a", "tenant-b"), facade=True) as world:
+        yield world
 
 
 class Browser:

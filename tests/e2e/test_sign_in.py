@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from infra.oidc import LocalAuthority
-from infra.processes import Child, Processes
-from tests.e2e.clients import client_for
+from infra.processes import Child
+from tests.e2e.clients import client_for, signed_in_hub
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -35,22 +35,17 @@ def signed_in(
     notes_upstream: Child,
     clock_upstream: Child,
 ) -> Iterator[dict[str, Any]]:
+    env = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
+        "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
+        "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
+        "MCPHUB_SERVER_VAULT__URL": f"{notes_upstream.url}/mcp",  # notes again, behind an auth context
+        "MCPHUB_SERVER_VAULT__AUTH_CONTEXT": "c1",
+    }
     directory = Path(tmp_path_factory.mktemp("sign-in"))
-    processes = Processes(directory)
-    try:
-        authority = LocalAuthority.start(processes, directory)
-        env = {
-            "AzureWebJobsStorage": storage_connection_string,
-            "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
-            "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
-            "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
-            "MCPHUB_SERVER_VAULT__URL": f"{notes_upstream.url}/mcp",  # notes again, behind an auth context
-            "MCPHUB_SERVER_VAULT__AUTH_CONTEXT": "c1",
-            **authority.hub_settings("tenant-a", "tenant-b"),
-        }
-        yield {"authority": authority, "hub": processes.hub("hub-sign-in", env)}
-    finally:
-        processes.stop_all()
+    with signed_in_hub(directory, "hub-sign-in", env, tenants=("tenant-a", "tenant-b")) as world:
+        yield world
 
 
 def bearer(token: str) -> dict[str, str]:

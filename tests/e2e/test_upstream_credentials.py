@@ -17,8 +17,8 @@ import pytest
 from azure.data.tables import TableClient
 
 from infra.oidc import LocalAuthority
-from infra.processes import Child, Processes, free_port
-from tests.e2e.clients import client_for
+from infra.processes import Child
+from tests.e2e.clients import client_for, signed_in_hub
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 GRANTS_TABLE = "credentialtests"
@@ -28,24 +28,15 @@ GRANTS_TABLE = "credentialtests"
 def hub_with_secured(
     tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str, notes_upstream: Child
 ) -> Iterator[dict[str, Any]]:
+    env = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "MCPHUB_GRANTS_TABLE": GRANTS_TABLE,
+        "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
+        "MCPHUB_SERVER_SECURED__AUTH": "user_token",
+    }
     directory = Path(tmp_path_factory.mktemp("credentials"))
-    processes = Processes(directory)
-    try:
-        authority = LocalAuthority.start(processes, directory)
-        secured = processes.demo("secured")
-        port = free_port()
-        env = {
-            "AzureWebJobsStorage": storage_connection_string,
-            "MCPHUB_GRANTS_TABLE": GRANTS_TABLE,
-            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
-            "MCPHUB_SERVER_SECURED__URL": f"{secured.url}/mcp",
-            "MCPHUB_SERVER_SECURED__AUTH": "user_token",
-            **authority.hub_settings("tenant-a"),
-        }
-        yield {"authority": authority, "hub": processes.hub("hub-credentials", env, port)}
-    finally:
-        processes.stop_all()
+    with signed_in_hub(directory, "hub-credentials", env, upstreams=("secured",)) as world:
+        yield world
 
 
 def fingerprint(token: str) -> str:
@@ -161,24 +152,14 @@ async def test_credentials_are_stored_sealed_never_in_clear(
 
 @pytest.fixture(scope="module")
 def hub_with_obo(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
+    env = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "MCPHUB_SERVER_SECURED__AUTH": "obo",
+        "MCPHUB_SERVER_SECURED__SCOPE": "api://secured-upstream/.default",
+    }
     directory = Path(tmp_path_factory.mktemp("obo"))
-    processes = Processes(directory)
-    try:
-        authority = LocalAuthority.start(processes, directory)
-        secured = processes.demo("secured")
-        port = free_port()
-        env = {
-            "AzureWebJobsStorage": storage_connection_string,
-            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MCPHUB_SERVER_SECURED__URL": f"{secured.url}/mcp",
-            "MCPHUB_SERVER_SECURED__AUTH": "obo",
-            "MCPHUB_SERVER_SECURED__SCOPE": "api://secured-upstream/.default",
-            **authority.hub_settings("tenant-a"),
-            **authority.facade_settings(),
-        }
-        yield {"authority": authority, "hub": processes.hub("hub-obo", env, port)}
-    finally:
-        processes.stop_all()
+    with signed_in_hub(directory, "hub-obo", env, facade=True, upstreams=("secured",)) as world:
+        yield world
 
 
 async def test_an_on_behalf_of_server_gets_a_token_exchanged_for_each_user_never_the_users_own(
