@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from functools import cache
 
 from functions._identity import Identity, build_identity, with_credentials
+from shared.health.flusher import SampleFlusher
+from shared.health.probe import HealthProbe
+from shared.health.recorder import HealthRecorder
+from shared.health.samples import MemorySampleStore, TableSampleStore
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
-from shared.hub.upstream_sessions import UpstreamSessions
+from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
@@ -42,6 +46,9 @@ class Hub:
     sessions: SessionCache
     service: HubService
     breakers: dict[str, CircuitBreaker]
+    health: HealthRecorder
+    samples: SampleFlusher
+    probe: HealthProbe
 
 
 def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
@@ -88,7 +95,12 @@ def hub() -> Hub:
     contexts = sorted({s.auth_context for s in servers.values() if s.auth_context})
     identity = build_identity(settings, auth, connection, clock, contexts)
     identity = with_credentials(identity, settings, auth, servers, clock)
-    client = HttpUpstreamClient(http, breakers=breakers)
+    health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=monotonic)
+    client = HttpUpstreamClient(
+        http,
+        breakers=breakers,
+        observer=lambda server, seconds, outcome: health.record(f"up:{server}", seconds, outcome),
+    )
     upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
@@ -104,4 +116,18 @@ def hub() -> Hub:
         clock=clock,
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
-    return Hub(settings, auth, identity, servers, store, sessions, service, breakers)
+    sample_store = (
+        TableSampleStore.from_connection_string(connection, settings.health_table)
+        if connection
+        else MemorySampleStore()
+    )
+    flusher = SampleFlusher(health, sample_store, interval=settings.health_flush_seconds, clock=monotonic)
+    probe = HealthProbe(
+        check_storage=lambda: store.get("health-probe", now=clock(), ttl_seconds=1.0),
+        breakers=breakers,
+        region=settings.region,
+        instance=settings.instance_name,
+        version=HUB_INFO["version"],
+        clock=monotonic,
+    )
+    return Hub(settings, auth, identity, servers, store, sessions, service, breakers, health, flusher, probe)

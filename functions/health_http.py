@@ -1,4 +1,4 @@
-"""Liveness: answers as long as the worker runs; reads no storage and calls no upstream."""
+"""`/health`: the deep-but-cheap probe Front Door polls; `/health/live`: the process answers at all."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from functions._deps import hub
 
 bp = func.Blueprint()
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.route(route="health", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: Request) -> Response:
-    current = hub()
-    body = {
-        "status": "ok",
-        "instance": current.settings.instance_name,
-        "servers": {name: {"breaker": b.state} for name, b in current.breakers.items()},
-    }
-    return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
+    healthy, body = await hub().probe.report()
+    return Response(
+        json.dumps(body), status_code=200 if healthy else 503, media_type="application/json", headers=_NO_STORE
+    )
+
+
+@bp.route(route="health/live", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def live(req: Request) -> Response:
+    return Response('{"status": "live"}', media_type="application/json", headers=_NO_STORE)

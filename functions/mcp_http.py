@@ -6,6 +6,8 @@ real host; the local host in infra/ serves the same objects.
 
 from __future__ import annotations
 
+import time
+
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
@@ -19,6 +21,17 @@ _METHODS = [func.HttpMethod.GET, func.HttpMethod.POST, func.HttpMethod.DELETE]
 
 
 async def serve(req: Request, route: str) -> Response:
+    deps = hub()
+    started = time.perf_counter()
+    response = await _serve(req, route)
+    status = response.status_code
+    outcome = "error" if status >= 500 else "throttled" if status == 429 else "ok"
+    deps.health.record("hub", time.perf_counter() - started, outcome)
+    deps.samples.maybe_flush()
+    return response
+
+
+async def _serve(req: Request, route: str) -> Response:
     service = hub().service
     try:
         body = await read_limited(req.stream(), hub().settings.max_body_bytes) if req.method == "POST" else b""

@@ -148,6 +148,9 @@ class HubSettings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     instance_name: str = "local"
+    region: str = Field(default="local", description="this deployment's region, as health samples and /health name it")
+    health_table: str = Field(default="mcphubhealth", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    health_flush_seconds: float = Field(default=15.0, gt=0, description="how often samples are written")
     grants_table: str = Field(default="mcphubgrants", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     vault_keys: SecretStr | None = Field(
         default=None, description="comma-separated base64 AES-256 keys, newest first (a Key Vault reference on Azure)"

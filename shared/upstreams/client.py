@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +18,7 @@ import httpx
 
 from shared.background import BackgroundTasks
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from shared.health.recorder import Outcome
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
 from shared.mcp.sse import EventParser
@@ -59,6 +61,10 @@ class RawReply:
 
 class UpstreamSessionExpired(UpstreamError):
     """The upstream answered 404 to our session ID: initialize again and retry once."""
+
+
+class UpstreamThrottled(UpstreamUnavailable):
+    """The upstream answered 429: too many requests from the hub."""
 
 
 class UpstreamUnauthorized(UpstreamError):
@@ -156,8 +162,16 @@ def _parse(server: ServerSettings, data: str | bytes) -> Message:
 
 
 class HttpUpstreamClient:
-    def __init__(self, http: httpx.AsyncClient, *, breakers: dict[str, CircuitBreaker] | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        breakers: dict[str, CircuitBreaker] | None = None,
+        observer: Callable[[str, float, Outcome], None] | None = None,
+    ) -> None:
+        """`observer(server, seconds, outcome)` hears of every call, for health samples."""
         self._http = http
+        self._observer = observer
         self._background = BackgroundTasks()
         self._breakers = breakers if breakers is not None else {}
         self._targets: dict[str, _Target] = {}
@@ -179,6 +193,16 @@ class HttpUpstreamClient:
         credentials: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         breaker = self._breakers.get(server.name)
+        started = time.perf_counter()
+        observed = self._observer is None
+
+        def observe(outcome: Outcome) -> None:
+            # Once per call, at its first message: long tool runs must not read as slow upstreams.
+            nonlocal observed
+            if not observed and self._observer is not None:
+                observed = True
+                self._observer(server.name, time.perf_counter() - started, outcome)
+
         if breaker is not None:
             breaker.before_call(server.name)
         method = message.method if isinstance(message, Request) else None
@@ -188,6 +212,7 @@ class HttpUpstreamClient:
             try:
                 async for item in self._send_once(server, message, session_id, protocol_version, exchange, credentials):
                     yielded = True
+                    observe("ok")
                     yield item
             except _Retryable as exc:
                 retry = exc.before_send or method in IDEMPOTENT_METHODS
@@ -196,13 +221,22 @@ class HttpUpstreamClient:
                     continue
                 if breaker is not None:
                     breaker.record_failure()
+                observe("error")
                 raise exc.cause from None
-            except (UpstreamTimeout, UpstreamUnavailable):
+            except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 if breaker is not None:
                     breaker.record_failure()
+                observe(
+                    "timeout"
+                    if isinstance(exc, UpstreamTimeout)
+                    else "throttled"
+                    if isinstance(exc, UpstreamThrottled)
+                    else "error"
+                )
                 raise
             if breaker is not None:
                 breaker.record_success()
+            observe("ok")
             return
 
     async def _send_once(
@@ -260,6 +294,8 @@ class HttpUpstreamClient:
         if status in (202, 204) and not isinstance(message, Request):
             return
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if status == 429:
+            raise UpstreamThrottled(server.name, f"upstream {server.name!r} is throttling the hub (HTTP 429)")
         if status >= 500:
             raise _Retryable(
                 UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}"), False

@@ -1,0 +1,56 @@
+"""The /health probe: healthy while storage answers, cached so polling is cheap, no secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.health.probe import HealthProbe
+from shared.upstreams.breaker import CircuitBreaker
+
+pytestmark = pytest.mark.anyio
+
+
+class Storage:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.down = False
+
+    async def check(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise ConnectionError("refused")
+
+
+def probe(storage: Storage, now: list[float], breaker: CircuitBreaker) -> HealthProbe:
+    return HealthProbe(
+        check_storage=storage.check,
+        breakers={"notes": breaker},
+        region="westeurope",
+        instance="i1",
+        version="0.1.0",
+        clock=lambda: now[0],
+        cache_seconds=5,
+    )
+
+
+async def test_reports_are_cached_for_a_few_seconds_then_measured_again() -> None:
+    storage, now = Storage(), [100.0]
+    health = probe(storage, now, CircuitBreaker(failures=1, reset_seconds=30, clock=lambda: now[0]))
+    assert (await health.report())[0] is True
+    storage.down = True
+    assert (await health.report())[0] is True  # cached
+    now[0] += 6
+    healthy, body = await health.report()
+    assert not healthy
+    assert body["status"] == "unhealthy"
+    assert storage.calls == 2
+
+
+async def test_an_open_breaker_makes_the_instance_degraded_not_unhealthy() -> None:
+    storage, now = Storage(), [100.0]
+    breaker = CircuitBreaker(failures=1, reset_seconds=30, clock=lambda: now[0])
+    breaker.record_failure()
+    healthy, body = await probe(storage, now, breaker).report()
+    assert healthy
+    assert body["status"] == "degraded"
+    assert body["servers"] == {"notes": {"breaker": "open"}}
