@@ -1,0 +1,194 @@
+"""Routing controllers: who decides which region serves, behind one Protocol.
+
+`FrontDoorController` reads and PATCHes Azure Front Door (Standard/Premium) origins through the
+ARM REST API with a managed-identity token (role: CDN Profile Contributor on the profile only);
+`MemoryRoutingController` is its stand-in in tests and passes the same contract suite. Changes are
+idempotent (asking for the current state sends nothing), and no controller will disable the last
+enabled origin: a hub with no region at all is worse than a degraded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, cast
+
+import httpx
+
+from shared.identity.credentials import TokenSource
+
+log = logging.getLogger(__name__)
+
+ARM = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+API_VERSION = "2023-05-01"
+
+
+class RoutingError(Exception):
+    """A routing change was refused or could not be made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    name: str
+    host: str
+    enabled: bool
+    priority: int = 1
+    weight: int = 1000
+
+
+class RoutingController(Protocol):
+    async def origins(self) -> list[Origin]: ...
+
+    async def update(
+        self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
+    ) -> Origin:
+        """Change one origin (only what is given); RoutingError for an unknown origin or for
+        disabling the last enabled one."""
+        ...
+
+
+def _check(origins: list[Origin], name: str, enabled: bool | None) -> Origin:
+    current = next((o for o in origins if o.name == name), None)
+    if current is None:
+        raise RoutingError(f"no origin named {name!r}")
+    if enabled is False and current.enabled and sum(o.enabled for o in origins) <= 1:
+        raise RoutingError(f"refusing to disable {name!r}: it is the last enabled origin")
+    return current
+
+
+class MemoryRoutingController:
+    def __init__(self, origins: list[Origin]) -> None:
+        self._origins = {o.name: o for o in origins}
+        self.changes = 0
+
+    async def origins(self) -> list[Origin]:
+        return sorted(self._origins.values(), key=lambda o: o.name)
+
+    async def update(
+        self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
+    ) -> Origin:
+        current = _check(list(self._origins.values()), name, enabled)
+        wanted = replace(
+            current,
+            enabled=current.enabled if enabled is None else enabled,
+            priority=current.priority if priority is None else priority,
+            weight=current.weight if weight is None else weight,
+        )
+        if wanted != current:
+            self._origins[name] = wanted
+            self.changes += 1
+        return wanted
+
+
+class FrontDoorController:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenSource,
+        *,
+        subscription: str,
+        resource_group: str,
+        profile: str,
+        origin_group: str,
+        retries: int = 4,
+        backoff_seconds: float = 1.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._group = (
+            f"{ARM}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Cdn"
+            f"/profiles/{profile}/originGroups/{origin_group}"
+        )
+        self._retries = retries
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self.writes = 0
+
+    async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """One ARM request, retried with backoff on throttling, 5xx and connection failures."""
+        for attempt in range(self._retries + 1):
+            headers = {"Authorization": f"Bearer {await self._tokens.token(ARM_SCOPE, None)}"}
+            try:
+                response = await self._http.request(method, url, json=body, headers=headers, timeout=30.0)
+            except httpx.TransportError as error:
+                if attempt == self._retries:
+                    raise RoutingError(f"ARM {method} failed: {type(error).__name__}") from error
+                await self._sleep(self._backoff * 2**attempt)
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                if attempt == self._retries:
+                    raise RoutingError(f"ARM {method} answered {response.status_code} after {attempt + 1} tries")
+                retry_after = response.headers.get("retry-after", "")
+                await self._sleep(float(retry_after) if retry_after.isdigit() else self._backoff * 2**attempt)
+                continue
+            if response.status_code >= 400:
+                code = _error_code(response)
+                raise RoutingError(f"ARM {method} refused with {response.status_code} {code}")
+            return response
+        raise RoutingError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def origins(self) -> list[Origin]:
+        origins: list[Origin] = []
+        url: str | None = f"{self._group}/origins?api-version={API_VERSION}"
+        while url:
+            page = (await self._call("GET", url)).json()
+            origins.extend(_origin(item) for item in page.get("value", []))
+            url = page.get("nextLink")
+        return sorted(origins, key=lambda o: o.name)
+
+    async def update(
+        self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
+    ) -> Origin:
+        current = _check(await self.origins(), name, enabled)
+        properties: dict[str, Any] = {}
+        if enabled is not None and enabled != current.enabled:
+            properties["enabledState"] = "Enabled" if enabled else "Disabled"
+        if priority is not None and priority != current.priority:
+            properties["priority"] = priority
+        if weight is not None and weight != current.weight:
+            properties["weight"] = weight
+        if not properties:
+            return current  # already so: no write, no Front Door propagation
+        url = f"{self._group}/origins/{name}?api-version={API_VERSION}"
+        response = await self._call("PATCH", url, {"properties": properties})
+        self.writes += 1
+        if response.status_code == 202:
+            await self._wait(response)
+            return next(o for o in await self.origins() if o.name == name)
+        return _origin(response.json())
+
+    async def _wait(self, accepted: httpx.Response) -> None:
+        """Follow a long-running ARM operation to its end."""
+        status_url = accepted.headers.get("azure-asyncoperation") or accepted.headers.get("location")
+        if not status_url:
+            return
+        for attempt in range(30):
+            state = (await self._call("GET", status_url)).json().get("status", "Succeeded")
+            if state == "Succeeded":
+                return
+            if state in ("Failed", "Canceled"):
+                raise RoutingError(f"Front Door origin update {state.lower()}")
+            await self._sleep(min(10.0, self._backoff * 2**attempt))
+        raise RoutingError("Front Door origin update did not finish")
+
+
+def _origin(item: dict[str, Any]) -> Origin:
+    properties = cast(dict[str, Any], item.get("properties") or {})
+    return Origin(
+        name=str(item["name"]),
+        host=str(properties.get("hostName", "")),
+        enabled=properties.get("enabledState", "Enabled") == "Enabled",
+        priority=int(properties.get("priority", 1)),
+        weight=int(properties.get("weight", 1000)),
+    )
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", {}).get("code", ""))
+    except ValueError:
+        return ""

@@ -1,0 +1,191 @@
+"""One contract, every RoutingController: in memory, and Front Door through ARM (httpx
+MockTransport answering with recorded ARM response shapes: paging, 202 + async operation, 429)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.health.routing import (
+    API_VERSION,
+    FrontDoorController,
+    MemoryRoutingController,
+    Origin,
+    RoutingController,
+    RoutingError,
+)
+
+pytestmark = pytest.mark.anyio
+RECORDED = Path(__file__).parent.parent / "fixtures" / "arm"
+REGIONS = {"westeurope": "func-mcphub-weu.azurewebsites.net", "northeurope": "func-mcphub-neu.azurewebsites.net"}
+
+
+class FakeArm:
+    """Front Door's ARM API for one origin group, answering in recorded shapes."""
+
+    def __init__(self, *, asynchronous: bool = False, throttle_first_write: bool = False) -> None:
+        template = json.loads((RECORDED / "origin.json").read_text())
+        self.origins: dict[str, dict[str, Any]] = {}
+        for name, host in REGIONS.items():
+            origin = copy.deepcopy(template)
+            origin["name"] = name
+            origin["id"] = origin["id"].rsplit("/", 1)[0] + "/" + name
+            origin["properties"]["hostName"] = origin["properties"]["originHostHeader"] = host
+            self.origins[name] = origin
+        self.asynchronous = asynchronous
+        self.throttle = throttle_first_write
+        self.requests: list[httpx.Request] = []
+        self.operations: dict[str, int] = {}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        assert request.headers["authorization"] == "Bearer arm-token"
+        path = request.url.path
+        if "/operations/" in path:
+            polls = self.operations[path] = self.operations.get(path, 0) + 1
+            return httpx.Response(200, json={"status": "InProgress" if polls == 1 else "Succeeded"})
+        assert request.url.params["api-version"] == API_VERSION
+        if request.method == "GET" and path.endswith("/origins"):
+            names = sorted(self.origins)
+            if request.url.params.get("page") == "2":
+                return httpx.Response(200, json={"value": [self.origins[n] for n in names[1:]]})
+            next_link = f"{request.url.copy_with(params={'api-version': API_VERSION, 'page': '2'})}"
+            return httpx.Response(200, json={"value": [self.origins[names[0]]], "nextLink": next_link})
+        match = re.search(r"/origins/([^/]+)$", path)
+        if request.method == "PATCH" and match:
+            if self.throttle:
+                self.throttle = False
+                return httpx.Response(429, headers={"Retry-After": "1"}, json={"error": {"code": "TooManyRequests"}})
+            origin = self.origins[match.group(1)]
+            origin["properties"].update(json.loads(request.content)["properties"])
+            if self.asynchronous:
+                status = f"https://management.azure.com/subscriptions/x/providers/Microsoft.Cdn/operations/{len(self.requests)}"
+                return httpx.Response(202, headers={"Azure-AsyncOperation": status})
+            return httpx.Response(200, json=origin)
+        return httpx.Response(404, json={"error": {"code": "NotFound"}})
+
+
+class ArmToken:
+    async def token(self, scope: str, assertion: str | None) -> str:
+        assert scope == "https://management.azure.com/.default"
+        return "arm-token"
+
+
+async def no_wait(seconds: float) -> None:
+    return None
+
+
+def front_door(arm: FakeArm) -> FrontDoorController:
+    return FrontDoorController(
+        httpx.AsyncClient(transport=httpx.MockTransport(arm.handle)),
+        ArmToken(),
+        subscription="00000000-0000-0000-0000-000000000001",
+        resource_group="rg-mcphub",
+        profile="afd-mcphub",
+        origin_group="hub",
+        sleep=no_wait,
+    )
+
+
+@pytest.fixture(params=["memory", "front-door", "front-door-async", "front-door-throttled"])
+def controller(request: pytest.FixtureRequest) -> RoutingController:
+    if request.param == "memory":
+        return MemoryRoutingController([Origin(name, host, True) for name, host in REGIONS.items()])
+    arm = FakeArm(
+        asynchronous=request.param.endswith("async"), throttle_first_write=request.param.endswith("throttled")
+    )
+    return front_door(arm)
+
+
+async def test_origins_are_listed_with_host_state_priority_and_weight(controller: RoutingController) -> None:
+    assert await controller.origins() == [
+        Origin("northeurope", REGIONS["northeurope"], True, 1, 1000),
+        Origin("westeurope", REGIONS["westeurope"], True, 1, 1000),
+    ]
+
+
+async def test_draining_a_region_disables_its_origin_and_restoring_enables_it(controller: RoutingController) -> None:
+    drained = await controller.update("westeurope", enabled=False)
+    assert not drained.enabled
+    assert [o.enabled for o in await controller.origins()] == [True, False]
+    restored = await controller.update("westeurope", enabled=True, priority=2, weight=500)
+    assert (restored.enabled, restored.priority, restored.weight) == (True, 2, 500)
+
+
+async def test_the_last_enabled_origin_is_never_disabled(controller: RoutingController) -> None:
+    await controller.update("westeurope", enabled=False)
+    with pytest.raises(RoutingError, match="last enabled origin"):
+        await controller.update("northeurope", enabled=False)
+    assert [o.enabled for o in await controller.origins()] == [True, False]
+
+
+async def test_an_unknown_origin_is_an_error(controller: RoutingController) -> None:
+    with pytest.raises(RoutingError, match="no origin"):
+        await controller.update("eastus", enabled=False)
+
+
+async def test_asking_for_the_current_state_writes_nothing() -> None:
+    arm = FakeArm()
+    controller = front_door(arm)
+    await controller.update("westeurope", enabled=True, priority=1, weight=1000)
+    assert controller.writes == 0
+    assert all(request.method == "GET" for request in arm.requests)
+
+
+async def test_only_the_changed_properties_are_patched() -> None:
+    arm = FakeArm()
+    await front_door(arm).update("westeurope", enabled=False, weight=1000)
+    [patch] = [r for r in arm.requests if r.method == "PATCH"]
+    assert json.loads(patch.content) == {"properties": {"enabledState": "Disabled"}}
+
+
+async def test_a_refusal_from_arm_names_its_status_and_code_but_no_token() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json=json.loads((RECORDED / "error.json").read_text()))
+
+    controller = FrontDoorController(
+        httpx.AsyncClient(transport=httpx.MockTransport(refuse)),
+        ArmToken(),
+        subscription="s",
+        resource_group="r",
+        profile="p",
+        origin_group="g",
+        sleep=no_wait,
+    )
+    with pytest.raises(RoutingError) as refused:
+        await controller.origins()
+    assert "403 AuthorizationFailed" in str(refused.value)
+    assert "arm-token" not in str(refused.value)
+
+
+async def test_persistent_throttling_gives_up_after_the_retries() -> None:
+    calls: list[int] = []
+
+    def throttle(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(429, headers={"Retry-After": "2"})
+
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    controller = FrontDoorController(
+        httpx.AsyncClient(transport=httpx.MockTransport(throttle)),
+        ArmToken(),
+        subscription="s",
+        resource_group="r",
+        profile="p",
+        origin_group="g",
+        retries=3,
+        sleep=record,
+    )
+    with pytest.raises(RoutingError, match="429 after 4 tries"):
+        await controller.origins()
+    assert (len(calls), waits) == (4, [2.0, 2.0, 2.0])
