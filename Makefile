@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps run test lint types unit bench conformance clean
+.PHONY: deps haproxy run test lint types unit bench conformance clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -18,7 +18,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(STAMP) $(NODE_STAMP)
+# HAProxy (Debian's package) is the local stand-in for Front Door: the routing tests and the drill drive it.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } || \
+		{ echo "HAProxy is needed: install Debian's haproxy package (apt-get install haproxy)"; exit 1; }
+
+deps: $(STAMP) $(NODE_STAMP) haproxy
 
 run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.run
@@ -30,7 +36,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/pyright
 
-test: lint types $(NODE_STAMP)
+test: lint types $(NODE_STAMP) haproxy
 	$(PY) -m pytest
 
 unit: $(STAMP)

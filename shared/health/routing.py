@@ -50,7 +50,7 @@ class RoutingController(Protocol):
         ...
 
 
-def _check(origins: list[Origin], name: str, enabled: bool | None) -> Origin:
+def check_update(origins: list[Origin], name: str, enabled: bool | None) -> Origin:
     current = next((o for o in origins if o.name == name), None)
     if current is None:
         raise RoutingError(f"no origin named {name!r}")
@@ -70,7 +70,7 @@ class MemoryRoutingController:
     async def update(
         self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
     ) -> Origin:
-        current = _check(list(self._origins.values()), name, enabled)
+        current = check_update(list(self._origins.values()), name, enabled)
         wanted = replace(
             current,
             enabled=current.enabled if enabled is None else enabled,
@@ -143,7 +143,7 @@ class FrontDoorController:
     async def update(
         self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
     ) -> Origin:
-        current = _check(await self.origins(), name, enabled)
+        current = check_update(await self.origins(), name, enabled)
         properties: dict[str, Any] = {}
         if enabled is not None and enabled != current.enabled:
             properties["enabledState"] = "Enabled" if enabled else "Disabled"

@@ -6,12 +6,17 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from infra.processes import Processes, free_port
+from infra.proxy import start_proxy
+from shared.health.haproxy import HaproxyController
 from shared.health.routing import (
     API_VERSION,
     FrontDoorController,
@@ -93,41 +98,79 @@ def front_door(arm: FakeArm) -> FrontDoorController:
     )
 
 
-@pytest.fixture(params=["memory", "front-door", "front-door-async", "front-door-throttled"])
-def controller(request: pytest.FixtureRequest) -> RoutingController:
+@dataclass
+class Setup:
+    controller: RoutingController
+    hosts: dict[str, str]
+    weight: int  # the default weight of this kind of origin
+    priorities: bool = True  # whether priority can change at runtime
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "front-door",
+        "front-door-async",
+        "front-door-throttled",
+        pytest.param("haproxy", marks=pytest.mark.integration),
+    ]
+)
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
     if request.param == "memory":
-        return MemoryRoutingController([Origin(name, host, True) for name, host in REGIONS.items()])
-    arm = FakeArm(
-        asynchronous=request.param.endswith("async"), throttle_first_write=request.param.endswith("throttled")
-    )
-    return front_door(arm)
+        yield Setup(
+            MemoryRoutingController([Origin(name, host, True) for name, host in REGIONS.items()]), REGIONS, 1000
+        )
+    elif request.param == "haproxy":
+        processes = Processes(tmp_path)
+        try:
+            regions = {"westeurope": free_port(), "northeurope": free_port()}  # nothing listens: checks fail, fine
+            proxy = start_proxy(processes, regions)
+            hosts = {name: f"127.0.0.1:{port}" for name, port in regions.items()}
+            yield Setup(HaproxyController("127.0.0.1", proxy.admin_port), hosts, 100, priorities=False)
+        finally:
+            processes.stop_all()
+    else:
+        arm = FakeArm(
+            asynchronous=request.param.endswith("async"), throttle_first_write=request.param.endswith("throttled")
+        )
+        yield Setup(front_door(arm), REGIONS, 1000)
 
 
-async def test_origins_are_listed_with_host_state_priority_and_weight(controller: RoutingController) -> None:
-    assert await controller.origins() == [
-        Origin("northeurope", REGIONS["northeurope"], True, 1, 1000),
-        Origin("westeurope", REGIONS["westeurope"], True, 1, 1000),
+async def test_origins_are_listed_with_host_state_priority_and_weight(setup: Setup) -> None:
+    assert await setup.controller.origins() == [
+        Origin("northeurope", setup.hosts["northeurope"], True, 1, setup.weight),
+        Origin("westeurope", setup.hosts["westeurope"], True, 1, setup.weight),
     ]
 
 
-async def test_draining_a_region_disables_its_origin_and_restoring_enables_it(controller: RoutingController) -> None:
+async def test_draining_a_region_disables_its_origin_and_restoring_enables_it(setup: Setup) -> None:
+    controller = setup.controller
     drained = await controller.update("westeurope", enabled=False)
     assert not drained.enabled
     assert [o.enabled for o in await controller.origins()] == [True, False]
-    restored = await controller.update("westeurope", enabled=True, priority=2, weight=500)
-    assert (restored.enabled, restored.priority, restored.weight) == (True, 2, 500)
+    restored = await controller.update("westeurope", enabled=True, weight=50)
+    assert (restored.enabled, restored.weight) == (True, 50)
 
 
-async def test_the_last_enabled_origin_is_never_disabled(controller: RoutingController) -> None:
+async def test_priority_changes_where_the_router_allows_them_and_is_refused_where_not(setup: Setup) -> None:
+    if setup.priorities:
+        assert (await setup.controller.update("westeurope", priority=2)).priority == 2
+    else:
+        with pytest.raises(RoutingError, match="priority"):
+            await setup.controller.update("westeurope", priority=2)
+
+
+async def test_the_last_enabled_origin_is_never_disabled(setup: Setup) -> None:
+    controller = setup.controller
     await controller.update("westeurope", enabled=False)
     with pytest.raises(RoutingError, match="last enabled origin"):
         await controller.update("northeurope", enabled=False)
     assert [o.enabled for o in await controller.origins()] == [True, False]
 
 
-async def test_an_unknown_origin_is_an_error(controller: RoutingController) -> None:
+async def test_an_unknown_origin_is_an_error(setup: Setup) -> None:
     with pytest.raises(RoutingError, match="no origin"):
-        await controller.update("eastus", enabled=False)
+        await setup.controller.update("eastus", enabled=False)
 
 
 async def test_asking_for_the_current_state_writes_nothing() -> None:
