@@ -2,7 +2,16 @@
 
 import azure.functions as func
 
-from functions import auth_http, connect_http, health_http, keys_timer, mcp_http, sessions_timer
+from functions import (
+    auth_http,
+    connect_http,
+    health_http,
+    health_timer,
+    keys_timer,
+    mcp_http,
+    routing_http,
+    sessions_timer,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(mcp_http.bp)
@@ -11,3 +20,5 @@ app.register_functions(connect_http.bp)
 app.register_functions(health_http.bp)
 app.register_functions(sessions_timer.bp)
 app.register_functions(keys_timer.bp)
+app.register_functions(health_timer.bp)
+app.register_functions(routing_http.bp)

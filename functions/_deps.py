@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from functions._identity import Identity, build_identity, with_credentials
+from functions._routing import Routing, build_routing
 from shared.health.flusher import SampleFlusher
 from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
-from shared.health.samples import MemorySampleStore, TableSampleStore
+from shared.health.samples import MemorySampleStore, SampleStore, TableSampleStore
 from shared.hub.aggregate import Aggregator
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
@@ -27,7 +28,7 @@ from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
-from shared.settings import AuthSettings, HubSettings, ServerSettings, load_auth, load_servers
+from shared.settings import AuthSettings, HubSettings, RoutingSettings, ServerSettings, load_auth, load_servers
 from shared.upstreams.aiohttp_transport import upstream_http_client
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
@@ -49,6 +50,8 @@ class Hub:
     health: HealthRecorder
     samples: SampleFlusher
     probe: HealthProbe
+    sample_store: SampleStore
+    routing: Routing | None
 
 
 def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
@@ -95,7 +98,8 @@ def hub() -> Hub:
     contexts = sorted({s.auth_context for s in servers.values() if s.auth_context})
     identity = build_identity(settings, auth, connection, clock, contexts)
     identity = with_credentials(identity, settings, auth, servers, clock)
-    health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=monotonic)
+    # Wall-clock time: samples of every instance and region are compared by when they were taken.
+    health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock)
     client = HttpUpstreamClient(
         http,
         breakers=breakers,
@@ -116,7 +120,7 @@ def hub() -> Hub:
         clock=clock,
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
-    sample_store = (
+    sample_store: SampleStore = (
         TableSampleStore.from_connection_string(connection, settings.health_table)
         if connection
         else MemorySampleStore()
@@ -130,4 +134,19 @@ def hub() -> Hub:
         version=HUB_INFO["version"],
         clock=monotonic,
     )
-    return Hub(settings, auth, identity, servers, store, sessions, service, breakers, health, flusher, probe)
+    routing = build_routing(RoutingSettings(), identity.grants, connection, clock)
+    return Hub(
+        settings,
+        auth,
+        identity,
+        servers,
+        store,
+        sessions,
+        service,
+        breakers,
+        health,
+        flusher,
+        probe,
+        sample_store,
+        routing,
+    )

@@ -50,12 +50,14 @@ backend hub
 """
 
 
-def start_proxy(processes: Processes, regions: Mapping[str, int], *, port: int | None = None) -> LocalProxy:
+def start_proxy(
+    processes: Processes, regions: Mapping[str, int], *, port: int | None = None, admin_port: int | None = None
+) -> LocalProxy:
     """HAProxy balancing over `regions` (name -> local hub port); stopped with the other children."""
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
         raise RuntimeError("HAProxy is not installed: `make deps` installs Debian's haproxy package")
-    port, admin_port = port or free_port(), free_port()
+    port, admin_port = port or free_port(), admin_port or free_port()
     path = processes.log_dir / "haproxy.cfg"
     processes.log_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(config(port, admin_port, regions))

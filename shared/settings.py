@@ -310,3 +310,37 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
         if other != name:
             raise ConfigError(f"servers {other!r} and {name!r} share the tool prefix {server.namespace!r}")
     return servers
+
+
+class RoutingSettings(BaseSettings):
+    """Cross-region routing: `MCPHUB_ROUTING__<FIELD>`. KIND=none leaves routing to Front Door's probes."""
+
+    model_config = SettingsConfigDict(env_prefix="MCPHUB_ROUTING__", extra="ignore", frozen=True)
+
+    kind: Literal["none", "frontdoor", "haproxy"] = "none"
+    subscription: str = ""
+    resource_group: str = ""
+    profile: str = ""
+    origin_group: str = ""
+    haproxy_admin: str = Field(default="", description="host:port of HAProxy's runtime API (local drill)")
+    origins: CsvList = Field(default_factory=list[str], description="region=origin pairs when names differ")
+    drain_probability: float = Field(default=0.6, gt=0, le=1)
+    restore_after: int = Field(default=3, ge=1)
+    cooldown_seconds: float = Field(default=300.0, ge=0)
+    propagation_seconds: float = Field(default=120.0, ge=0)
+    history_seconds: float = Field(default=600.0, ge=1)
+    window_seconds: float = Field(default=60.0, gt=0, description="width of the per-region windows assessed")
+
+    @model_validator(mode="after")
+    def _complete(self) -> RoutingSettings:
+        if self.kind == "frontdoor" and not all(
+            (self.subscription, self.resource_group, self.profile, self.origin_group)
+        ):
+            raise ValueError("MCPHUB_ROUTING__KIND=frontdoor needs SUBSCRIPTION, RESOURCE_GROUP, PROFILE, ORIGIN_GROUP")
+        if self.kind == "haproxy" and ":" not in self.haproxy_admin:
+            raise ValueError("MCPHUB_ROUTING__KIND=haproxy needs HAPROXY_ADMIN=host:port")
+        return self
+
+    @property
+    def origin_map(self) -> dict[str, str]:
+        return dict(pair.split("=", 1) for pair in self.origins if "=" in pair)

@@ -9,9 +9,11 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from infra.funchost.faults import FaultInjector
 from infra.funchost.host import LocalFunctionsHost, describe, route_prefix
 
 
@@ -43,7 +45,19 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("azure", "httpx"):  # per-request INFO lines from the SDKs drown the hub's own log
         logging.getLogger(noisy).setLevel(logging.WARNING)
     print(describe(host, f"http://{args.host}:{args.port}", prefix), flush=True)  # noqa: T201 - CLI output, like func start
-    uvicorn.run(host, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    served: Any = host
+    faults = os.environ.get("MCPHUB_LOCAL_FAULTS_FILE")
+    if faults:  # the failover drill degrades this "region" on purpose
+        served = FaultInjector(host, Path(faults), on_error=_record_injected_error)
+    uvicorn.run(served, host=args.host, port=args.port, log_level="warning", lifespan="on")
+
+
+def _record_injected_error(seconds: float) -> None:
+    from functions._deps import hub  # the app under test, loaded by now
+
+    current = hub()
+    current.health.record("hub", seconds, "error")
+    current.samples.maybe_flush()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import datetime as dt
 import inspect
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,10 @@ def discover(app: func.FunctionApp, prefix: str) -> tuple[list[HttpFunction], li
             template = str(spec.get("route") or name)
             http.append(HttpFunction(name, RouteTemplate.compile(prefix, template), allowed, handler, spec["name"]))
         elif spec["type"] == "timerTrigger":
-            expression = spec["schedule"]
+            expression = str(spec["schedule"])
+            if expression.startswith("%") and expression.endswith("%"):
+                # Like the real host: %NAME% takes the schedule from the app setting NAME.
+                expression = os.environ[expression.strip("%")]
             timers.append(
                 TimerFunction(
                     name, Schedule.parse(expression), expression, bool(spec.get("runOnStartup")), handler, spec["name"]

@@ -93,7 +93,7 @@ class HubService:
     async def handle(self, request: HttpIn) -> HttpOut:
         try:
             self._check_origin(request)
-            request = await self._authenticate(request)
+            request = await self.authenticate(request)
             if request.route and (request.allowed is None or request.route not in request.allowed):
                 raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
             if request.route:
@@ -118,6 +118,10 @@ class HubService:
 
     # ---- checks ------------------------------------------------------------------------------
 
+    def challenge(self, request: HttpIn, error: AuthError) -> str:
+        """The WWW-Authenticate value for refusing `request` with `error`."""
+        return challenge(self._auth, error, request.origin, request.path)
+
     def _check_origin(self, request: HttpIn) -> None:
         origin = request.header("origin")
         if origin is None:
@@ -129,7 +133,7 @@ class HubService:
             return
         raise ForbiddenOrigin(f"Origin {origin!r} is not allowed (MCPHUB_ALLOWED_ORIGINS)")
 
-    async def _authenticate(self, request: HttpIn) -> HttpIn:
+    async def authenticate(self, request: HttpIn) -> HttpIn:
         """The request with its verified principal and the servers that principal may see."""
         if self._auth.mode == "off":
             principal, assertion = ANONYMOUS, None

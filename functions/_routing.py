@@ -1,0 +1,53 @@
+"""Composition of cross-region routing: the controller, the lease and the policy (part of the root)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from shared.health.haproxy import HaproxyController
+from shared.health.lease import Lease, MemoryLease, TableLease
+from shared.health.policy import PolicySettings, RoutingPolicy
+from shared.health.risk import RiskModel, ThresholdModel
+from shared.health.routing import FrontDoorController, RoutingController
+from shared.identity.grants import GrantStore
+from shared.identity.managed import ManagedIdentityTokens
+from shared.settings import RoutingSettings
+
+
+class Routing:
+    def __init__(self, policy: RoutingPolicy, lease: Lease, model: RiskModel, settings: RoutingSettings) -> None:
+        self.policy = policy
+        self.lease = lease
+        self.model = model
+        self.settings = settings
+
+
+def build_routing(
+    settings: RoutingSettings, grants: GrantStore, connection: str | None, clock: Callable[[], float]
+) -> Routing | None:
+    if settings.kind == "none":
+        return None
+    controller: RoutingController
+    if settings.kind == "frontdoor":
+        controller = FrontDoorController(
+            httpx.AsyncClient(timeout=30.0),
+            ManagedIdentityTokens(),
+            subscription=settings.subscription,
+            resource_group=settings.resource_group,
+            profile=settings.profile,
+            origin_group=settings.origin_group,
+        )
+    else:
+        host, _, port = settings.haproxy_admin.rpartition(":")
+        controller = HaproxyController(host, int(port))
+    policy_settings = PolicySettings(
+        drain_probability=settings.drain_probability,
+        restore_after=settings.restore_after,
+        cooldown_seconds=settings.cooldown_seconds,
+        propagation_seconds=settings.propagation_seconds,
+    )
+    policy = RoutingPolicy(controller, grants, clock=clock, settings=policy_settings, origins=settings.origin_map)
+    lease: Lease = TableLease.from_connection_string(connection, "mcphubleases") if connection else MemoryLease()
+    return Routing(policy, lease, ThresholdModel(), settings)
