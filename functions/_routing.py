@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from shared.health.haproxy import HaproxyController
+from shared.health.learned import LearnedRiskModel
 from shared.health.lease import Lease, MemoryLease, TableLease
 from shared.health.policy import PolicySettings, RoutingPolicy
 from shared.health.risk import RiskModel, ThresholdModel
@@ -50,4 +51,5 @@ def build_routing(
     )
     policy = RoutingPolicy(controller, grants, clock=clock, settings=policy_settings, origins=settings.origin_map)
     lease: Lease = TableLease.from_connection_string(connection, "mcphubleases") if connection else MemoryLease()
-    return Routing(policy, lease, ThresholdModel(), settings)
+    model: RiskModel = LearnedRiskModel() if settings.model == "learned" else ThresholdModel()
+    return Routing(policy, lease, model, settings)

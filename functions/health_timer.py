@@ -4,6 +4,7 @@ MCPHUB_HEALTH_SCHEDULE (NCRONTAB; default every minute, `0 */1 * * * *`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -38,6 +39,9 @@ async def evaluate_health(timer: func.TimerRequest) -> None:
     # A drained region gets no traffic, so no samples: it is assessed on nothing (no risk seen) and
     # comes back after the restore rules are met; Front Door's own probe still guards it.
     regions = set(history) | set(await routing.policy.states())
-    assessments = {region: routing.model.assess(region, history.get(region, [])) for region in sorted(regions)}
+    # The model is CPU work (and trains on first use): keep it off the event loop serving requests.
+    assessments = await asyncio.to_thread(
+        lambda: {region: routing.model.assess(region, history.get(region, [])) for region in sorted(regions)}
+    )
     decisions = await routing.policy.apply(assessments)
     log.info("evaluated %d region(s): %d decision(s)", len(assessments), len(decisions))

@@ -330,6 +330,7 @@ class RoutingSettings(BaseSettings):
     propagation_seconds: float = Field(default=120.0, ge=0)
     history_seconds: float = Field(default=600.0, ge=1)
     window_seconds: float = Field(default=60.0, gt=0, description="width of the per-region windows assessed")
+    model: Literal["learned", "threshold"] = "learned"
 
     @model_validator(mode="after")
     def _complete(self) -> RoutingSettings:

@@ -11,6 +11,7 @@ and every refused one, is recorded with its inputs and reason.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -65,6 +66,7 @@ class RoutingPolicy:
         self._clock = clock
         self._settings = settings or PolicySettings()
         self._origins = dict(origins or {})  # region -> origin name; by default they are equal
+        self._sequence = itertools.count()
 
     async def apply(self, assessments: Mapping[str, Assessment]) -> list[Decision]:
         decisions: list[Decision] = []
@@ -117,7 +119,8 @@ class RoutingPolicy:
         except RoutingError as refused:
             error = str(refused)
         decision = Decision(now, region, origin, action, reason, error is None, error, asdict(assessment))
-        key = f"{int(now * 1000):013d}-{secrets.token_hex(3)}"
+        # Sorts by time, then by order made here; the random tail keeps instances from colliding.
+        key = f"{int(now * 1000):013d}-{next(self._sequence):08d}-{secrets.token_hex(3)}"
         await self._store.put(DECISION, key, asdict(decision), expires_at=now + self._settings.decision_days * 86400)
         audit("routing." + action, region=region, origin=origin, applied=error is None, reason=reason, error=error)
         return decision
