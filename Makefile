@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps haproxy run test lint types unit bench eval-risk conformance clean
+.PHONY: deps haproxy run test lint types unit bench eval-risk drill conformance clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -50,6 +50,9 @@ bench: $(STAMP) $(NODE_STAMP)
 
 eval-risk: $(STAMP)
 	$(PY) -m infra.eval_risk
+
+drill: $(STAMP) $(NODE_STAMP) haproxy
+	$(PY) -m infra.drill
 
 clean:
 	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache

@@ -49,7 +49,17 @@ def build_routing(
         cooldown_seconds=settings.cooldown_seconds,
         propagation_seconds=settings.propagation_seconds,
     )
-    policy = RoutingPolicy(controller, grants, clock=clock, settings=policy_settings, origins=settings.origin_map)
+    probes = httpx.AsyncClient(timeout=3.0, follow_redirects=False)
+
+    async def answers(url: str) -> bool:
+        try:
+            return (await probes.get(url)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    policy = RoutingPolicy(
+        controller, grants, clock=clock, settings=policy_settings, origins=settings.origin_map, probe=answers
+    )
     lease: Lease = TableLease.from_connection_string(connection, "mcphubleases") if connection else MemoryLease()
     model: RiskModel = LearnedRiskModel() if settings.model == "learned" else ThresholdModel()
     return Routing(policy, lease, model, settings)

@@ -41,6 +41,9 @@ class HaproxyController:
             raise RoutingError(f"HAProxy refused {' '.join(command.split()[:3])!r}: {answer.strip()[:200]}")
         return answer
 
+    def health_url(self, origin: Origin) -> str | None:
+        return f"http://{origin.host}/health"
+
     async def origins(self) -> list[Origin]:
         answer = await self._command(f"show servers state {self._backend}", shows=True)
         lines = [line for line in answer.splitlines() if line and not line.startswith("#")]

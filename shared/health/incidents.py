@@ -40,14 +40,17 @@ def timeline(rng: random.Random, *, length: int = 120, kind: FailureType | None 
         kind = rng.choice([*KINDS, "none"])
     start_minute = rng.randrange(0, 24 * 60)
     ramp = rng.randint(5, 20)
+    latency = rng.uniform(10, 400)  # regions and upstream mixes differ widely in their normal p95
+    volume = rng.uniform(50, 800)
+    creep = rng.uniform(0.05, 0.16)  # how far errors creep before a software failure breaks through
     outage_at = rng.randint(40, length - 10) if kind != "none" else None
     windows: list[RegionWindow] = []
     for t in range(length):
         daily = 0.6 + 0.4 * math.sin((start_minute + t) / (24 * 60) * 2 * math.pi)
-        requests = max(10, int(rng.gauss(400 * daily, 30)))
+        requests = max(10, int(rng.gauss(volume * daily, volume * 0.08)))
         error = max(0.0, rng.gauss(0.004, 0.003))
         throttle = max(0.0, rng.gauss(0.001, 0.001))
-        p95 = max(50.0, rng.gauss(180 * (0.8 + 0.4 * daily), 25))
+        p95 = max(5.0, rng.gauss(latency * (0.8 + 0.4 * daily), latency * 0.12))
         up_error = max(0.0, rng.gauss(0.006, 0.004))
         up_timeout = max(0.0, rng.gauss(0.002, 0.002))
         if rng.random() < 0.03:  # a harmless blip: one noisy minute that recovers
@@ -63,7 +66,7 @@ def timeline(rng: random.Random, *, length: int = 120, kind: FailureType | None 
                 if to_go <= 0:
                     p95 = max(p95, OUTAGE_P95_MS * rng.uniform(1.0, 1.5))
             elif kind == "software":
-                error += 0.06 * progress if to_go > 0 else rng.uniform(0.25, 0.6)
+                error += creep * progress if to_go > 0 else rng.uniform(0.25, 0.6)
             elif kind == "dependency":
                 up_error += 0.4 * progress if to_go > 0 else 0.5
                 error += 0.03 * progress**2 if to_go > 0 else rng.uniform(0.22, 0.5)

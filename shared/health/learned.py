@@ -10,8 +10,11 @@ how far the probability has risen.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, cast
 
 from shared.health.incidents import KINDS, Timeline, is_outage, timelines
@@ -76,6 +79,19 @@ def training_set(data: Sequence[Timeline], horizon: int) -> tuple[list[list[floa
     return rows, labels, kinds
 
 
+def train(seed: int, count: int, horizon: int) -> tuple[Any, Any]:
+    """(will it fail, which kind) classifiers, fitted on `count` generated timelines."""
+    from sklearn.ensemble import HistGradientBoostingClassifier  # pyright: ignore[reportMissingTypeStubs] - heavy: imported on first use only
+
+    rows, labels, kinds = training_set(timelines(seed, count), horizon)
+    failing: Any = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, random_state=seed)
+    failing.fit(rows, labels)
+    positive = [i for i, label in enumerate(labels) if label]
+    kind: Any = HistGradientBoostingClassifier(max_iter=80, random_state=seed)
+    kind.fit([rows[i] for i in positive], [kinds[i] for i in positive])
+    return failing, kind
+
+
 class LearnedRiskModel:
     name = "learned"
 
@@ -89,16 +105,19 @@ class LearnedRiskModel:
     def _build(self) -> tuple[Any, Any]:
         with self._lock:
             if self._models is None:
-                from sklearn.ensemble import HistGradientBoostingClassifier  # pyright: ignore[reportMissingTypeStubs] - heavy: imported on first use only
-
-                rows, labels, kinds = training_set(timelines(self._seed, self._count), self.horizon)
-                failing: Any = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, random_state=self._seed)
-                failing.fit(rows, labels)
-                positive = [i for i, label in enumerate(labels) if label]
-                kind: Any = HistGradientBoostingClassifier(max_iter=80, random_state=self._seed)
-                kind.fit([rows[i] for i in positive], [kinds[i] for i in positive])
-                self._models = (failing, kind)
+                self._models = train(self._seed, self._count, self.horizon)
             return self._models
+
+    async def prepare(self) -> None:
+        """Train in a separate process: generating the data is pure Python and would hold the GIL
+        for seconds, stalling the requests this worker serves meanwhile."""
+        if self._models is not None:
+            return
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            models = await loop.run_in_executor(pool, train, self._seed, self._count, self.horizon)
+        with self._lock:
+            self._models = self._models or models
 
     def probabilities(self, windows: Sequence[RegionWindow]) -> list[float]:
         """The failure probability after each window of a timeline, in one batch (evaluation)."""

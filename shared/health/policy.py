@@ -4,9 +4,11 @@ Per region the policy keeps a small state row (shared by every instance through 
 drained or not, when it last changed, how many healthy evaluations in a row it has had, and until
 when a change is still propagating through Front Door (minutes; nothing else is decided for that
 region meanwhile). Draining needs the risk over the threshold; restoring needs `restore_after`
-healthy evaluations and the cooldown since the last change, so a flapping region is not bounced
-back and forth. The controller itself refuses to disable the last enabled origin. Every change,
-and every refused one, is recorded with its inputs and reason.
+healthy evaluations and the cooldown since the last change. A drained region gets no traffic, so
+its "healthy" evaluations carry little evidence: when it must be drained again soon after a
+restore, its cooldown doubles (up to 16 times), so a flapping region is not bounced back and
+forth. The controller itself refuses to disable the last enabled origin. Every change, and every
+refused one, is recorded with its inputs and reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -60,6 +62,7 @@ class RoutingPolicy:
         clock: Callable[[], float],
         settings: PolicySettings | None = None,
         origins: Mapping[str, str] | None = None,
+        probe: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._controller = controller
         self._store = store
@@ -67,6 +70,7 @@ class RoutingPolicy:
         self._settings = settings or PolicySettings()
         self._origins = dict(origins or {})  # region -> origin name; by default they are equal
         self._sequence = itertools.count()
+        self._probe = probe  # GETs a /health URL: a drained region must answer before it is restored
 
     async def apply(self, assessments: Mapping[str, Assessment]) -> list[Decision]:
         decisions: list[Decision] = []
@@ -83,7 +87,9 @@ class RoutingPolicy:
             "changed_at": 0.0,
             "healthy": 0,
             "pending_until": 0.0,
+            "cooldown": settings.cooldown_seconds,
         }
+        cooldown = float(state.get("cooldown", settings.cooldown_seconds))
         risky = assessment.failure_probability >= settings.drain_probability
         state["healthy"] = 0 if risky else int(state["healthy"]) + 1
         decision: Decision | None = None
@@ -98,10 +104,13 @@ class RoutingPolicy:
         elif (
             state["drained"]
             and state["healthy"] >= settings.restore_after
-            and now - float(state["changed_at"]) >= settings.cooldown_seconds
+            and now - float(state["changed_at"]) >= cooldown
         ):
-            reason = f"healthy for {state['healthy']} evaluations and past the cooldown"
-            decision = await self._change(region, "restore", reason, assessment, state)
+            if await self._answers(region):
+                reason = f"healthy for {state['healthy']} evaluations, past the cooldown, and its /health answers"
+                decision = await self._change(region, "restore", reason, assessment, state)
+            else:
+                state["healthy"] = 0  # no evidence yet: start counting again
         await self._store.put(STATE, region, state, expires_at=None)
         return decision
 
@@ -113,6 +122,12 @@ class RoutingPolicy:
         error: str | None = None
         try:
             await self._controller.update(origin, enabled=action == "restore")
+            if action == "drain":
+                # Drained again soon after a restore: it was not healthy yet; wait twice as long next time.
+                cooldown = float(state.get("cooldown", self._settings.cooldown_seconds))
+                flapped = now - float(state["changed_at"]) < 2 * cooldown
+                base = self._settings.cooldown_seconds
+                state["cooldown"] = min(cooldown * 2, base * 16) if flapped else base
             state.update(
                 drained=action == "drain", changed_at=now, pending_until=now + self._settings.propagation_seconds
             )
@@ -124,6 +139,14 @@ class RoutingPolicy:
         await self._store.put(DECISION, key, asdict(decision), expires_at=now + self._settings.decision_days * 86400)
         audit("routing." + action, region=region, origin=origin, applied=error is None, reason=reason, error=error)
         return decision
+
+    async def _answers(self, region: str) -> bool:
+        if self._probe is None:
+            return True
+        name = self._origins.get(region, region)
+        origin = next((o for o in await self._controller.origins() if o.name == name), None)
+        url = self._controller.health_url(origin) if origin is not None else None
+        return url is None or await self._probe(url)
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest decisions, newest first (the routing API shows these)."""

@@ -48,6 +48,10 @@ class Assessment:
 class RiskModel(Protocol):
     name: str
 
+    async def prepare(self) -> None:
+        """Get ready to assess (a learned model trains here, off the request-serving thread)."""
+        ...
+
     def assess(self, region: str, history: Sequence[RegionWindow]) -> Assessment: ...
 
 
@@ -88,6 +92,9 @@ class ThresholdModel:
     def __init__(self, *, error_rate: float = 0.05, p95_ms: float = 2000.0) -> None:
         self._error_rate = error_rate
         self._p95_ms = p95_ms
+
+    async def prepare(self) -> None:
+        return None
 
     def assess(self, region: str, history: Sequence[RegionWindow]) -> Assessment:
         if not history:

@@ -42,6 +42,10 @@ class Origin:
 class RoutingController(Protocol):
     async def origins(self) -> list[Origin]: ...
 
+    def health_url(self, origin: Origin) -> str | None:
+        """Where the origin's /health answers, for checking a drained region before restoring it."""
+        ...
+
     async def update(
         self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
     ) -> Origin:
@@ -66,6 +70,9 @@ class MemoryRoutingController:
 
     async def origins(self) -> list[Origin]:
         return sorted(self._origins.values(), key=lambda o: o.name)
+
+    def health_url(self, origin: Origin) -> str | None:
+        return None
 
     async def update(
         self, name: str, *, enabled: bool | None = None, priority: int | None = None, weight: int | None = None
@@ -130,6 +137,9 @@ class FrontDoorController:
                 raise RoutingError(f"ARM {method} refused with {response.status_code} {code}")
             return response
         raise RoutingError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def health_url(self, origin: Origin) -> str | None:
+        return f"https://{origin.host}/health"
 
     async def origins(self) -> list[Origin]:
         origins: list[Origin] = []

@@ -9,6 +9,7 @@ one anyway gets an error back instead of waiting for an answer that cannot come.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -47,6 +48,7 @@ class ModernEndpoint:
         self._ttl_ms = int(list_ttl_seconds * 1000)
         self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
         self._background = BackgroundTasks()
+        self._ids = itertools.count(1)
 
     async def passthrough(self, request: HttpIn, request_id: RequestId | None) -> HttpOut:
         server = self._servers[request.route]
@@ -92,13 +94,18 @@ class ModernEndpoint:
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
         server, routed = await self._aggregator.route(ctx, message)
         wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]
-        upstream = self._upstreams.forward(ctx, server, routed)
+        # Every client of this user shares the pooled upstream session, and each numbers its own
+        # requests: give the upstream an ID unique on that session, and the client its own back.
+        pooled = Request(f"mcphub-{next(self._ids)}", routed.method, routed.params)
+        upstream = self._upstreams.forward(ctx, server, pooled)
+
+        def rewrite(item: Message) -> Message | None:
+            if isinstance(item, Response) and item.id == pooled.id:
+                item = Response(message.id, item.result, item.error)
+            return self._outbound(ctx, server, item, wants_logs)
+
         return await relay_reply(
-            message,
-            upstream,
-            lambda item: self._outbound(ctx, server, item, wants_logs),
-            on_abandon=lambda: self._cancel(ctx, server, message),
-            modern=True,
+            message, upstream, rewrite, on_abandon=lambda: self._cancel(ctx, server, pooled), modern=True
         )
 
     def discover_result(self) -> JsonObject:

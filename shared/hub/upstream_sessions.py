@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import weakref
 from collections.abc import AsyncGenerator
@@ -52,6 +53,7 @@ class UpstreamSessions:
         self._client = client
         self._sessions = sessions
         self._credentials = credentials
+        self._ids = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
@@ -188,7 +190,9 @@ class UpstreamSessions:
     async def request(self, ctx: SessionContext, server: ServerSettings, method: str, params: JsonObject) -> Any:
         """A hub-internal request (lists): the result, or UpstreamError."""
         response: Response | None = None
-        async for message in self.forward(ctx, server, Request(f"mcphub-{method}", method, params)):
+        # Unique per call: concurrent lists on one upstream session must not share a request ID.
+        request = Request(f"mcphub-{method}-{next(self._ids)}", method, params)
+        async for message in self.forward(ctx, server, request):
             if isinstance(message, Response):
                 response = message
         if response is None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import mcp_types as types
 import pytest
@@ -99,3 +101,34 @@ async def test_dead_upstream_keeps_its_last_good_tools_and_fails_only_its_own_ca
         block = echoed.content[0]
         assert isinstance(block, types.TextContent)
         assert block.text == "unaffected"
+
+
+async def test_concurrent_stateless_clients_of_one_user_with_the_same_request_ids_all_get_their_answer(
+    hub: Child,
+) -> None:
+    """They share the hub's pooled upstream session; their IDs must not collide on it."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "notes__echo",
+    }
+
+    async def call(http: httpx.AsyncClient, text: str) -> str:
+        params = {"name": "notes__echo", "arguments": {"text": text}, "_meta": meta}
+        body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+        response = await http.post(f"{hub.url}/mcp", json=body, headers=headers)
+        answer = response.json()
+        assert answer["id"] == 7
+        return str(answer["result"]["content"][0]["text"])
+
+    texts = [f"client {n}" for n in range(6)]
+    async with httpx.AsyncClient(timeout=5) as http:
+        answers = await asyncio.gather(*(call(http, text) for text in texts))
+    assert answers == texts

@@ -69,3 +69,42 @@ async def test_when_every_region_is_at_risk_the_last_one_stays_and_the_refusal_i
     assert "last enabled origin" in refused["error"]
     assert drained["reason"].startswith("threshold: failure probability 0.90")
     assert drained["assessment"]["failure_type"] == "overload"
+
+
+async def test_a_region_drained_again_soon_after_its_restore_waits_twice_as_long_next_time() -> None:
+    world = World()
+    await world.tick(0.9)  # drained; cooldown 300 s
+    restored_after = [await world.tick(0.0) for _ in range(6)]
+    assert ["restore weu"] in restored_after
+    assert await world.tick(0.9) == ["drain weu"]  # it was not healthy after all
+    timeline = [await world.tick(0.0) for _ in range(12)]
+    # now 600 s must pass: not restored at the 300 s mark, restored after 600 s
+    first_restore = next(i for i, t in enumerate(timeline) if t)
+    assert timeline[first_restore] == ["restore weu"]
+    assert (first_restore + 1) * 60 >= 600
+
+
+async def test_a_drained_region_whose_health_does_not_answer_is_not_restored() -> None:
+    world = World()
+    answering = [False]
+    probed: list[str] = []
+
+    class Controller(MemoryRoutingController):
+        def health_url(self, origin: Origin) -> str | None:
+            return f"http://{origin.host}/health"
+
+    async def probe(url: str) -> bool:
+        probed.append(url)
+        return answering[0]
+
+    world.controller = Controller([Origin("weu", "a", True), Origin("neu", "b", True)])
+    world.policy = RoutingPolicy(
+        world.controller, MemoryGrantStore(), clock=lambda: world.now, settings=SETTINGS, probe=probe
+    )
+    await world.tick(0.9)
+    assert [await world.tick(0.0) for _ in range(8)] == [[]] * 8
+    assert probed
+    assert probed[0] == "http://a/health"
+    answering[0] = True
+    timeline = [await world.tick(0.0) for _ in range(4)]
+    assert ["restore weu"] in timeline
