@@ -1,0 +1,147 @@
+// MCPHub: the hub in two (or more) regions behind Azure Front Door, one session store both reach.
+// `azd up` (azure.yaml) or `az deployment group create -g <rg> -f bicep/main.bicep -p bicep/main.parameters.json`.
+targetScope = 'resourceGroup'
+
+@description('Short name used in every resource name')
+@minLength(3)
+@maxLength(12)
+param name string = 'mcphub'
+
+@description('The regions the hub runs in; the first also hosts the shared resources')
+@minLength(2)
+param regions array = [ 'westeurope', 'northeurope' ]
+
+@description('Entra tenant(s) whose users may sign in')
+param tenantIds array
+
+@description('The hub app registration (docs: bicep/README.md)')
+param hubClientId string
+
+@secure()
+@description('A client secret of the hub app registration')
+param hubClientSecret string
+
+@secure()
+@description('Comma-separated base64 AES-256 keys, newest first: python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"')
+param vaultKeys string
+
+@description('Upstream servers as settings, e.g. { MCPHUB_SERVER_GITHUB__URL: "https://..." }; no secrets here (use Key Vault references)')
+param serverSettings object = {}
+
+@allowed([ 'Standard_AzureFrontDoor', 'Premium_AzureFrontDoor' ])
+param frontDoorSku string = 'Standard_AzureFrontDoor'
+param wafEnabled bool = true
+
+@description('Always-ready instances per region (0 = scale to zero, with cold starts)')
+param alwaysReady int = 1
+param maximumInstances int = 100
+
+@description('VNet integration and private endpoints (the private deployment)')
+param privateNetworking bool = false
+@description('Company IP ranges that may reach the apps directly besides Front Door')
+param allowedIpRanges array = []
+
+var primary = regions[0]
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: { name: name, location: primary }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: { name: name, location: primary }
+}
+
+module vault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: name
+    location: primary
+    principalId: identity.outputs.principalId
+    vaultKeys: vaultKeys
+    clientSecret: hubClientSecret
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+  }
+}
+
+module store 'modules/sessionstore.bicep' = {
+  name: 'sessionstore'
+  params: { name: name, locations: regions, vaultName: vault.outputs.name }
+}
+
+module frontDoor 'modules/frontdoor.bicep' = {
+  name: 'frontdoor'
+  params: {
+    name: name
+    sku: frontDoorSku
+    wafEnabled: wafEnabled
+    controllerPrincipalId: identity.outputs.principalId
+  }
+}
+
+resource vaultZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (privateNetworking) {
+  name: 'privatelink.vaultcore.azure.net'
+  location: 'global'
+}
+
+module network 'modules/network.bicep' = [for (region, i) in regions: if (privateNetworking) {
+  name: 'network-${region}'
+  params: {
+    name: '${name}-${region}'
+    location: region
+    addressPrefix: '10.${40 + i}.0.0/16'
+    keyVaultId: vault.outputs.id
+    dnsZoneName: 'privatelink.vaultcore.azure.net'
+  }
+  dependsOn: [ vaultZone ]
+}]
+
+var publicUrl = 'https://${frontDoor.outputs.endpointHost}'
+var hubSettings = union(serverSettings, {
+  MCPHUB_PUBLIC_URL: publicUrl
+  MCPHUB_STORAGE_CONNECTION_STRING: store.outputs.storeReference
+  MCPHUB_VAULT_KEYS: vault.outputs.vaultKeysReference
+  MCPHUB_AUTH__TENANTS: join(tenantIds, ',')
+  MCPHUB_AUTH__AUDIENCES: '${hubClientId},${publicUrl}/mcp'
+  MCPHUB_AUTH__CLIENT_ID: hubClientId
+  MCPHUB_AUTH__CLIENT_SECRET: vault.outputs.clientSecretReference
+  MCPHUB_ROUTING__KIND: 'frontdoor'
+  MCPHUB_ROUTING__SUBSCRIPTION: subscription().subscriptionId
+  MCPHUB_ROUTING__RESOURCE_GROUP: resourceGroup().name
+  MCPHUB_ROUTING__PROFILE: frontDoor.outputs.profileName
+  MCPHUB_ROUTING__ORIGIN_GROUP: 'hub'
+  PYTHON_ENABLE_INIT_INDEXING: '1'
+})
+
+module apps 'modules/functionapp.bicep' = [for (region, i) in regions: {
+  name: 'app-${region}'
+  params: {
+    name: '${name}-${region}'
+    location: region
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
+    insightsConnectionString: monitoring.outputs.insightsConnectionString
+    settings: hubSettings
+    alwaysReady: alwaysReady
+    maximumInstances: maximumInstances
+    subnetId: privateNetworking ? network[i].outputs.appsSubnetId : ''
+    allowedIpRanges: allowedIpRanges
+    frontDoorId: frontDoor.outputs.frontDoorId
+    serviceTag: i == 0 ? 'hub' : 'hub-${region}'
+  }
+}]
+
+module origins 'modules/frontdoor-origins.bicep' = {
+  name: 'frontdoor-origins'
+  params: {
+    profileName: frontDoor.outputs.profileName
+    endpointName: frontDoor.outputs.endpointName
+    origins: [for (region, i) in regions: { region: region, hostName: apps[i].outputs.hostName }]
+  }
+}
+
+output mcpUrl string = '${publicUrl}/mcp'
+output frontDoorEndpoint string = frontDoor.outputs.endpointHost
+output appNames array = [for (region, i) in regions: apps[i].outputs.name]

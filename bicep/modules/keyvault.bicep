@@ -1,0 +1,53 @@
+// Key Vault (RBAC) holding the vault keys (and, written by the session store module, its
+// connection); the hub reads them through Key Vault references in its app settings.
+param name string
+param location string
+param principalId string
+@secure()
+param vaultKeys string
+@secure()
+param clientSecret string
+param publicNetworkAccess string = 'Enabled'
+
+var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: 'kv-${name}'
+  location: location
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    enablePurgeProtection: true
+    publicNetworkAccess: publicNetworkAccess
+  }
+}
+
+resource keys 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'mcphub-vault-keys'
+  properties: { value: vaultKeys }
+}
+
+resource hubSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'mcphub-client-secret'
+  properties: { value: clientSecret }
+}
+
+resource readSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, secretsUser)
+  scope: vault
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+  }
+}
+
+output id string = vault.id
+output vaultKeysReference string = '@Microsoft.KeyVault(SecretUri=${keys.properties.secretUri})'
+output name string = vault.name
+output clientSecretReference string = '@Microsoft.KeyVault(SecretUri=${hubSecret.properties.secretUri})'
+
