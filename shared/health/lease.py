@@ -9,13 +9,13 @@ from __future__ import annotations
 
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
 # pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false
-import contextlib
 from typing import Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
+
+from shared.tables import TableBacked
 
 
 class Lease(Protocol):
@@ -44,25 +44,7 @@ class MemoryLease:
             del self._held[name]
 
 
-class TableLease:
-    def __init__(self, client: TableClient) -> None:
-        self._client = client
-        self._ready = False
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, table: str) -> TableLease:
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    async def _table(self) -> TableClient:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                await self._client.create_table()
-            self._ready = True
-        return self._client
-
+class TableLease(TableBacked):
     async def acquire(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         table = await self._table()
         entity = {"PartitionKey": "lease", "RowKey": name, "Owner": owner, "ExpiresAt": now + ttl}

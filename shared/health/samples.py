@@ -8,15 +8,13 @@ from __future__ import annotations
 
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
 # pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false
-import contextlib
 from dataclasses import asdict, fields
 from typing import Any, Protocol
 
-from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableTransactionError, UpdateMode
-from azure.data.tables.aio import TableClient
 
 from shared.health.recorder import Sample
+from shared.tables import TableBacked
 
 _FIELDS = [f.name for f in fields(Sample)]
 
@@ -43,25 +41,7 @@ class MemorySampleStore:
         )
 
 
-class TableSampleStore:
-    def __init__(self, client: TableClient) -> None:
-        self._client = client
-        self._ready = False
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, table: str) -> TableSampleStore:
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    async def _table(self) -> TableClient:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                await self._client.create_table()
-            self._ready = True
-        return self._client
-
+class TableSampleStore(TableBacked):
     async def add(self, samples: list[Sample]) -> None:
         table = await self._table()
         by_partition: dict[str, list[dict[str, Any]]] = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
 # pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false
-import contextlib
 import hashlib
 import json
 import re
@@ -21,7 +20,8 @@ from typing import Any, Protocol
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
+
+from shared.tables import TableBacked
 
 Value = dict[str, Any]
 _SAFE_ROW = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
@@ -95,25 +95,7 @@ def _row(key: str) -> str:
     return key if _SAFE_ROW.match(key) else "h" + hashlib.sha256(key.encode()).hexdigest()
 
 
-class TableGrantStore:
-    def __init__(self, client: TableClient) -> None:
-        self._client = client
-        self._ready = False
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, table: str) -> TableGrantStore:
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
-
-    async def _table(self) -> TableClient:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                await self._client.create_table()
-            self._ready = True
-        return self._client
-
-    async def close(self) -> None:
-        await self._client.close()
-
+class TableGrantStore(TableBacked):
     @staticmethod
     def _entity(kind: str, key: str, value: Value, expires_at: float | None) -> dict[str, Any]:
         return {

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
 # pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false
-import contextlib
 import json
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
 
 from shared.sessions.model import SessionRecord, UpstreamSession
+from shared.tables import TableBacked
 
 _ROW = "s"
 _UP = "U_"
@@ -67,34 +66,16 @@ def _from_entity(entity: dict[str, Any]) -> SessionRecord:
     )
 
 
-class TableSessionStore:
-    def __init__(self, client: TableClient) -> None:
-        self._client = client
-        self._ready = False
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, table: str) -> TableSessionStore:
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
-
-    async def ensure_table(self) -> None:
-        if self._ready:
-            return
-        with contextlib.suppress(ResourceExistsError):
-            await self._client.create_table()
-        self._ready = True
-
-    async def close(self) -> None:
-        await self._client.close()
-
+class TableSessionStore(TableBacked):
     async def create(self, record: SessionRecord) -> None:
-        await self.ensure_table()
+        await self._table()
         try:
             await self._client.create_entity(_to_entity(record))
         except ResourceExistsError:
             raise ValueError("session id already exists") from None
 
     async def get(self, session_id: str, *, now: float, ttl_seconds: float) -> SessionRecord | None:
-        await self.ensure_table()
+        await self._table()
         try:
             entity = await self._client.get_entity(session_id, _ROW)
         except ResourceNotFoundError:
@@ -103,7 +84,7 @@ class TableSessionStore:
         return None if record.expired(now, ttl_seconds) else record
 
     async def _merge(self, session_id: str, properties: dict[str, Any]) -> bool:
-        await self.ensure_table()
+        await self._table()
         entity = {"PartitionKey": session_id, "RowKey": _ROW, **properties}
         try:
             # match_condition defaults to "if exists" for update_entity: a deleted session stays deleted.
@@ -119,7 +100,7 @@ class TableSessionStore:
         return await self._merge(session_id, {"LastSeen": last_seen})
 
     async def delete(self, session_id: str) -> bool:
-        await self.ensure_table()
+        await self._table()
         try:
             await self._client.get_entity(session_id, _ROW, select=["PartitionKey"])
         except ResourceNotFoundError:
@@ -128,7 +109,7 @@ class TableSessionStore:
         return True
 
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int:
-        await self.ensure_table()
+        await self._table()
         cutoff = now - ttl_seconds
         count = 0
         entities = self._client.query_entities(
