@@ -14,9 +14,9 @@ import pytest
 from infra.processes import AUTH_OFF, Child, Processes, free_port
 from infra.proxy import start_proxy
 from shared.health.haproxy import HaproxyController
+from tests.wire import HEADERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.anyio]
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
 def message(method: str, params: dict[str, object], id_: int) -> dict[str, object]:

@@ -12,15 +12,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
 from infra.processes import AUTH_OFF, Child, Processes, azurite_connection_string, free_port
+from tests.wire import HEADERS, INIT
 
 pytestmark = [pytest.mark.e2e]
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
 def test_health_names_region_instance_version_storage_and_breakers(hub: Child) -> None:

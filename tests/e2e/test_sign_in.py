@@ -16,16 +16,9 @@ import pytest
 from infra.oidc import LocalAuthority
 from infra.processes import Child
 from tests.e2e.clients import client_for, signed_in_hub
+from tests.wire import HEADERS, INIT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,9 @@ import httpx
 import pytest
 
 from infra.processes import Child
+from tests.wire import HEADERS, INIT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-}
 
 
 @pytest.fixture
