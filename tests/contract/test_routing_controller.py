@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,15 +86,22 @@ async def no_wait(seconds: float) -> None:
     return None
 
 
-def front_door(arm: FakeArm) -> FrontDoorController:
+def front_door(
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = no_wait,
+    retries: int = 4,
+) -> FrontDoorController:
+    """The controller for one origin group, talking to `handler` instead of management.azure.com."""
     return FrontDoorController(
-        httpx.AsyncClient(transport=httpx.MockTransport(arm.handle)),
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         ArmToken(),
         subscription="00000000-0000-0000-0000-000000000001",
         resource_group="rg-mcphub",
         profile="afd-mcphub",
         origin_group="hub",
-        sleep=no_wait,
+        retries=retries,
+        sleep=sleep,
     )
 
 
@@ -133,7 +140,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         arm = FakeArm(
             asynchronous=request.param.endswith("async"), throttle_first_write=request.param.endswith("throttled")
         )
-        yield Setup(front_door(arm), REGIONS, 1000)
+        yield Setup(front_door(arm.handle), REGIONS, 1000)
 
 
 async def test_origins_are_listed_with_host_state_priority_and_weight(setup: Setup) -> None:
@@ -175,7 +182,7 @@ async def test_an_unknown_origin_is_an_error(setup: Setup) -> None:
 
 async def test_asking_for_the_current_state_writes_nothing() -> None:
     arm = FakeArm()
-    controller = front_door(arm)
+    controller = front_door(arm.handle)
     await controller.update("westeurope", enabled=True, priority=1, weight=1000)
     assert controller.writes == 0
     assert all(request.method == "GET" for request in arm.requests)
@@ -183,7 +190,7 @@ async def test_asking_for_the_current_state_writes_nothing() -> None:
 
 async def test_only_the_changed_properties_are_patched() -> None:
     arm = FakeArm()
-    await front_door(arm).update("westeurope", enabled=False, weight=1000)
+    await front_door(arm.handle).update("westeurope", enabled=False, weight=1000)
     [patch] = [r for r in arm.requests if r.method == "PATCH"]
     assert json.loads(patch.content) == {"properties": {"enabledState": "Disabled"}}
 
@@ -192,15 +199,7 @@ async def test_a_refusal_from_arm_names_its_status_and_code_but_no_token() -> No
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(403, json=json.loads((RECORDED / "error.json").read_text()))
 
-    controller = FrontDoorController(
-        httpx.AsyncClient(transport=httpx.MockTransport(refuse)),
-        ArmToken(),
-        subscription="s",
-        resource_group="r",
-        profile="p",
-        origin_group="g",
-        sleep=no_wait,
-    )
+    controller = front_door(refuse)
     with pytest.raises(RoutingError) as refused:
         await controller.origins()
     assert "403 AuthorizationFailed" in str(refused.value)
@@ -219,16 +218,7 @@ async def test_persistent_throttling_gives_up_after_the_retries() -> None:
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    controller = FrontDoorController(
-        httpx.AsyncClient(transport=httpx.MockTransport(throttle)),
-        ArmToken(),
-        subscription="s",
-        resource_group="r",
-        profile="p",
-        origin_group="g",
-        retries=3,
-        sleep=record,
-    )
+    controller = front_door(throttle, retries=3, sleep=record)
     with pytest.raises(RoutingError, match="429 after 4 tries"):
         await controller.origins()
     assert (len(calls), waits) == (4, [2.0, 2.0, 2.0])
