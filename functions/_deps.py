@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from functions._identity import Identity, build_identity, with_credentials
+from functions._operations import Operations, build_operations
 from functions._routing import Routing, build_routing
 from shared.health.flusher import SampleFlusher
 from shared.health.probe import HealthProbe
@@ -52,6 +53,7 @@ class Hub:
     probe: HealthProbe
     sample_store: SampleStore
     routing: Routing | None
+    ops: Operations
 
 
 def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
@@ -105,6 +107,7 @@ def hub() -> Hub:
         breakers=breakers,
         observer=lambda server, seconds, outcome: health.record(f"up:{server}", seconds, outcome),
     )
+    ops = build_operations(settings, servers, connection, clock)
     upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
@@ -118,6 +121,7 @@ def hub() -> Hub:
         auth=auth,
         verifier=identity.verifier,
         clock=clock,
+        calls=ops.calls,
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
     sample_store: SampleStore = (
@@ -149,4 +153,5 @@ def hub() -> Hub:
         probe,
         sample_store,
         routing,
+        ops,
     )

@@ -20,6 +20,8 @@
     │   ├── SessionRequired       -32600  400  no Mcp-Session-Id on a non-initialize request
     │   └── SessionNotFound       -32001  404  unknown, expired, or someone else's session
     ├── UnknownServer             -32601  404  /mcp/{server} names no server the caller may use
+    ├── RateLimited               -32029  429  a rate limit (MCPHUB_LIMIT_<NAME>) is spent; Retry-After
+    │                                           and data = {limit, retryAfter} say which and for how long
     ├── AuthError                 answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750, RFC 9728)
     │   ├── Unauthenticated       -32600  401  no token, or one not valid for this hub (expired, other
     │   │                                       audience, issuer, tenant, signature...); the body says no more
@@ -49,6 +51,7 @@ SESSION_NOT_FOUND = -32001
 HEADER_MISMATCH = -32020
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 UNSUPPORTED_PROTOCOL_VERSION = -32022
+RATE_LIMITED = -32029
 
 # 2026-07-28 transports map these codes to HTTP statuses; everything else is 200.
 _MODERN_STATUS: dict[int, int] = {
@@ -169,6 +172,16 @@ class UnknownServer(HubError):
     status = 404
 
 
+class RateLimited(HubError):
+    code = RATE_LIMITED
+    status = 429
+
+    def __init__(self, message: str, *, limit: str, retry_after: int) -> None:
+        super().__init__(message, data={"limit": limit, "retryAfter": retry_after})
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 class AuthError(HubError):
     """The caller is not (sufficiently) authenticated. The message is safe to show; the reason a
     token was refused is logged, never sent, so the answer does not help anyone forge one."""
@@ -225,7 +238,7 @@ class UpstreamProtocolError(UpstreamError):
 
 def http_status(error: HubError, *, modern: bool) -> int:
     """The HTTP status a JSON-RPC error body travels with, per era."""
-    if isinstance(error, TransportError | SessionError | UnknownServer | AuthError):
+    if isinstance(error, TransportError | SessionError | UnknownServer | AuthError | RateLimited):
         return error.status
     if modern:
         return _MODERN_STATUS.get(error.code, 200)

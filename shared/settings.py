@@ -63,6 +63,8 @@ class ServerSettings(BaseModel):
     tools_exclude: CsvList = Field(default_factory=list[str])
     enabled: bool = True
     description: str = ""
+    # Store (redacted, truncated) arguments and results of this server's calls in the audit trail.
+    audit_capture: bool = False
     # Who may see the server (shared/identity/access.py): any listed app role or group; tenants limit further.
     roles: CsvList = Field(default_factory=list[str])
     groups: CsvList = Field(default_factory=list[str])

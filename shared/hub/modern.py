@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
+from shared.hub.calls import Calls
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.mcp import envelope
-from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, RequestId, Response
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
 from shared.sessions.model import SessionRecord
 from shared.settings import ServerSettings
@@ -39,9 +41,11 @@ class ModernEndpoint:
         servers: dict[str, ServerSettings],
         upstreams: UpstreamSessions,
         aggregator: Aggregator,
+        calls: Calls,
         *,
         list_ttl_seconds: float,
     ) -> None:
+        self._calls = calls
         self._servers = servers
         self._upstreams = upstreams
         self._aggregator = aggregator
@@ -50,13 +54,19 @@ class ModernEndpoint:
         self._background = BackgroundTasks()
         self._ids = itertools.count(1)
 
-    async def passthrough(self, request: HttpIn, request_id: RequestId | None) -> HttpOut:
+    async def passthrough(self, request: HttpIn, message: Message) -> HttpOut:
         server = self._servers[request.route]
+        request_id = message.id if isinstance(message, Request) else None
         try:
+            if isinstance(message, Request):
+                await self._calls.admit(request.principal, server, message)
             credentials = await self._upstreams.auth(server, request.user, request.assertion)
         except HubError as error:
             return error_reply(error, request_id, modern=True)
+        started = time.perf_counter()
         reply = await self._upstreams.client.passthrough(server, request.headers, request.body, credentials)
+        if isinstance(message, Request):
+            self._calls.passed_through(request.principal, server, message, reply.status, time.perf_counter() - started)
         if reply.status == 401 and server.auth != "none":
             # The upstream refused *our* credential for this user, not the client's token for the hub:
             # a 401 passed through would send the IDE to sign in to the hub again.
@@ -93,11 +103,12 @@ class ModernEndpoint:
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
         server, routed = await self._aggregator.route(ctx, message)
+        await self._calls.admit(request.principal, server, message)
         wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]
         # Every client of this user shares the pooled upstream session, and each numbers its own
         # requests: give the upstream an ID unique on that session, and the client its own back.
         pooled = Request(f"mcphub-{next(self._ids)}", routed.method, routed.params)
-        upstream = self._upstreams.forward(ctx, server, pooled)
+        upstream = self._calls.watch(request.principal, server, message, self._upstreams.forward(ctx, server, pooled))
 
         def rewrite(item: Message) -> Message | None:
             if isinstance(item, Response) and item.id == pooled.id:

@@ -29,6 +29,7 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.hub.aggregate import Aggregator, hub_initialize_result
+from shared.hub.calls import Calls
 from shared.hub.http import (
     JSON,
     SSE,
@@ -76,6 +77,7 @@ class HubService:
         verifier: TokenVerifier,
         keepalive_seconds: float = 15.0,
         clock: Callable[[], float],
+        calls: Calls | None = None,
     ) -> None:
         self._settings = settings
         self._auth = auth
@@ -88,7 +90,10 @@ class HubService:
         self._keepalive = keepalive_seconds
         self._clock = clock
         self._background = BackgroundTasks()
-        self._modern = ModernEndpoint(servers, upstreams, aggregator, list_ttl_seconds=settings.list_ttl_seconds)
+        self._calls = calls or Calls(None, [], region=settings.region, clock=clock)
+        self._modern = ModernEndpoint(
+            servers, upstreams, aggregator, self._calls, list_ttl_seconds=settings.list_ttl_seconds
+        )
 
     async def handle(self, request: HttpIn) -> HttpOut:
         try:
@@ -177,7 +182,7 @@ class HubService:
             return error_reply(error, jsonrpc.peek_id(decoded))
         if wants_modern(request, message, decoded):
             if request.route:
-                return await self._modern.passthrough(request, message.id if isinstance(message, Request) else None)
+                return await self._modern.passthrough(request, message)
             return await self._modern.handle(request, message)
         if isinstance(message, Request) and message.method == "initialize":
             return await self._initialize(request, message)
@@ -230,11 +235,14 @@ class HubService:
         return json_reply(result.to_wire(), headers={"Mcp-Session-Id": session_id})
 
     async def _request(self, ctx: SessionContext, request: HttpIn, message: Request) -> HttpOut:
+        session = ctx.record.session_id
         if request.route:
             server = self._servers[request.route]
+            await self._calls.admit(request.principal, server, message, session)
             exchange = Exchange()
             upstream = self._upstreams.forward(ctx, server, message, exchange)
-            return await self._relay_stream(ctx, server, message, upstream, exchange)
+            watched = self._calls.watch(request.principal, server, message, upstream, session)
+            return await self._relay_stream(ctx, server, message, watched, exchange)
         method = message.method
         if method == "ping":
             return json_reply(Response(message.id, {}).to_wire())
@@ -245,7 +253,9 @@ class HubService:
             await self._aggregator.broadcast(ctx, message)
             return json_reply(Response(message.id, {}).to_wire())
         server, routed = await self._aggregator.route(ctx, message)
-        return await self._relay_stream(ctx, server, message, self._aggregator.stream(ctx, server, routed))
+        await self._calls.admit(request.principal, server, message, session)
+        upstream = self._calls.watch(request.principal, server, message, self._aggregator.stream(ctx, server, routed))
+        return await self._relay_stream(ctx, server, message, upstream)
 
     async def _relay_stream(
         self,

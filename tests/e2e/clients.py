@@ -33,21 +33,26 @@ def signed_in_hub(
     tenants: Sequence[str] = ("tenant-a",),
     facade: bool = False,
     upstreams: Sequence[str] = (),
+    instances: int = 1,
 ) -> Iterator[dict[str, Any]]:
     """A local OIDC authority and a hub that accepts its tokens (and, with `facade`, signs in there),
-    plus demo `upstreams` of its own registered under their names; all stopped afterwards."""
+    plus demo `upstreams` of its own registered under their names; all stopped afterwards.
+    With `instances` > 1, more instances of the same hub (same settings and storage) in "hubs"."""
     processes = Processes(directory)
     try:
         authority = LocalAuthority.start(processes, directory)
         demos = {demo: processes.demo(demo) for demo in upstreams}
-        port = free_port()
-        settings = {
-            "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            **authority.hub_settings(*tenants),
-            **(authority.facade_settings() if facade else {}),
-            **{f"MCPHUB_SERVER_{demo.upper()}__URL": f"{child.url}/mcp" for demo, child in demos.items()},
-            **env,
-        }
-        yield {"authority": authority, "hub": processes.hub(name, settings, port)}
+        hubs = []
+        for n in range(instances):
+            port = free_port()
+            settings = {
+                "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                **authority.hub_settings(*tenants),
+                **(authority.facade_settings() if facade else {}),
+                **{f"MCPHUB_SERVER_{demo.upper()}__URL": f"{child.url}/mcp" for demo, child in demos.items()},
+                **env,
+            }
+            hubs.append(processes.hub(name if n == 0 else f"{name}-{n}", settings, port))
+        yield {"authority": authority, "hub": hubs[0], "hubs": hubs}
     finally:
         processes.stop_all()
