@@ -3,12 +3,14 @@
 import azure.functions as func
 
 from functions import (
+    audit_http,
     auth_http,
     connect_http,
     health_http,
     health_timer,
     keys_timer,
     mcp_http,
+    retention_timer,
     routing_http,
     sessions_timer,
 )
@@ -22,3 +24,5 @@ app.register_functions(sessions_timer.bp)
 app.register_functions(keys_timer.bp)
 app.register_functions(health_timer.bp)
 app.register_functions(routing_http.bp)
+app.register_functions(audit_http.bp)
+app.register_functions(retention_timer.bp)

@@ -100,6 +100,7 @@ def hub() -> Hub:
     contexts = sorted({s.auth_context for s in servers.values() if s.auth_context})
     identity = build_identity(settings, auth, connection, clock, contexts)
     identity = with_credentials(identity, settings, auth, servers, clock)
+    ops = build_operations(settings, servers, connection, clock, identity.sealer)
     # Wall-clock time: samples of every instance and region are compared by when they were taken.
     health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock)
     client = HttpUpstreamClient(
@@ -107,7 +108,6 @@ def hub() -> Hub:
         breakers=breakers,
         observer=lambda server, seconds, outcome: health.record(f"up:{server}", seconds, outcome),
     )
-    ops = build_operations(settings, servers, connection, clock)
     upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
     aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
+from shared.audit.store import AuditStore, MemoryAuditStore, TableAuditStore
+from shared.audit.trail import AuditTrail
 from shared.hub.calls import Calls, CallSink
+from shared.identity.sealing import Sealer
 from shared.limits.budget import BudgetStore, MemoryBudgetStore, TableBudgetStore
 from shared.limits.limiter import RateLimiter
 from shared.limits.rules import load_limits
@@ -20,6 +25,7 @@ class Operations:
     budgets: BudgetStore
     limiter: RateLimiter | None
     calls: Calls
+    audit: AuditTrail
 
 
 def build_operations(
@@ -27,6 +33,7 @@ def build_operations(
     servers: Mapping[str, ServerSettings],
     connection: str | None,
     clock: Callable[[], float],
+    sealer: Sealer,
 ) -> Operations:
     settings = OperationsSettings()
     rules = load_limits(os.environ, servers)
@@ -36,6 +43,21 @@ def build_operations(
         else MemoryBudgetStore()
     )
     limiter = RateLimiter(rules, budgets, clock=clock) if rules else None
-    sinks: list[CallSink] = []
+    audit_store: AuditStore = (
+        TableAuditStore.from_connection_string(connection, settings.audit_table) if connection else MemoryAuditStore()
+    )
+    trail = AuditTrail(
+        audit_store,
+        vault_keys(sealer),
+        instance=hub.instance_name,
+        region=hub.region,
+        clock=clock,
+        flush_seconds=settings.audit_flush_seconds,
+    )
+    audit_log = logging.getLogger("mcphub.audit")
+    for old in [h for h in audit_log.handlers if isinstance(h, TrailHandler)]:
+        audit_log.removeHandler(old)  # a rebuilt root (tests) replaces, never doubles, the trail
+    audit_log.addHandler(TrailHandler(trail))
+    sinks: list[CallSink] = [CallsToTrail(trail)]
     calls = Calls(limiter, sinks, region=hub.region, clock=clock)
-    return Operations(settings, budgets, limiter, calls)
+    return Operations(settings, budgets, limiter, calls, trail)

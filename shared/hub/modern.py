@@ -103,12 +103,12 @@ class ModernEndpoint:
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
         server, routed = await self._aggregator.route(ctx, message)
-        await self._calls.admit(request.principal, server, message)
+        await self._calls.admit(request.principal, server, routed)
         wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]
         # Every client of this user shares the pooled upstream session, and each numbers its own
         # requests: give the upstream an ID unique on that session, and the client its own back.
         pooled = Request(f"mcphub-{next(self._ids)}", routed.method, routed.params)
-        upstream = self._calls.watch(request.principal, server, message, self._upstreams.forward(ctx, server, pooled))
+        upstream = self._calls.watch(request.principal, server, routed, self._upstreams.forward(ctx, server, pooled))
 
         def rewrite(item: Message) -> Message | None:
             if isinstance(item, Response) and item.id == pooled.id:

@@ -46,6 +46,7 @@ from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, stepped_up, visible_servers
+from shared.identity.audit import audit
 from shared.identity.principal import ANONYMOUS
 from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
@@ -100,6 +101,8 @@ class HubService:
             self._check_origin(request)
             request = await self.authenticate(request)
             if request.route and (request.allowed is None or request.route not in request.allowed):
+                if request.route in self._servers:
+                    audit("access.denied", user=request.user, server=request.route)
                 raise UnknownServer(f"no MCP server named {request.route!r} is available at this hub")
             if request.route:
                 check_step_up(request.principal, self._servers[request.route])
@@ -253,8 +256,9 @@ class HubService:
             await self._aggregator.broadcast(ctx, message)
             return json_reply(Response(message.id, {}).to_wire())
         server, routed = await self._aggregator.route(ctx, message)
-        await self._calls.admit(request.principal, server, message, session)
-        upstream = self._calls.watch(request.principal, server, message, self._aggregator.stream(ctx, server, routed))
+        await self._calls.admit(request.principal, server, routed, session)
+        stream = self._aggregator.stream(ctx, server, routed)
+        upstream = self._calls.watch(request.principal, server, routed, stream, session)
         return await self._relay_stream(ctx, server, message, upstream)
 
     async def _relay_stream(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,16 @@ class Sealer:
             raise ValueError("a Sealer needs at least one key")
         self._active = key_id(keys[0])
         self._keys = {key_id(key): AESGCM(key) for key in keys}
+        self._raw = {key_id(key): bytes(key) for key in keys}
+
+    def derived_key(self, purpose: str, kid: str | None = None) -> tuple[str, bytes] | None:
+        """A key for `purpose` (e.g. MACs of the audit trail) derived from vault key `kid` (default:
+        the active one), with that key's ID; None when the ring no longer holds `kid`."""
+        kid = kid or self._active
+        raw = self._raw.get(kid)
+        if raw is None:
+            return None
+        return kid, hmac.new(raw, b"mcphub-derive\0" + purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, plaintext: bytes, *, context: str) -> str:
         nonce = os.urandom(12)

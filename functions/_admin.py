@@ -1,0 +1,51 @@
+"""What every operator endpoint shares: the caller must hold one of the operator roles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from functions._deps import hub
+from shared.errors import AuthError, UnknownServer
+from shared.hub.http import HttpIn, error_reply, public_origin
+from shared.identity.audit import audit
+from shared.identity.principal import Principal
+
+ADMIN = frozenset({"Hub.Admin"})
+OPERATORS = frozenset({"Hub.Admin", "Hub.Operator"})
+
+
+async def operator(req: Request, roles: frozenset[str]) -> Principal | Response:
+    """The caller, or the response refusing them (401 with a challenge, or 404 like any hidden route)."""
+    current = hub()
+    headers = dict(req.headers)
+    origin = public_origin(current.settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
+    request = HttpIn(method=req.method, headers=headers, origin=origin)
+    try:
+        request = await current.service.authenticate(request)
+        if current.auth.mode != "off" and not request.principal.roles & roles:
+            audit("access.denied", user=request.principal.key, path=req.url.path, needs=sorted(roles))
+            raise UnknownServer("not found")
+    except AuthError as error:
+        out = error_reply(error)
+        out.headers["WWW-Authenticate"] = current.service.challenge(request, error)
+        return Response(out.body, status_code=out.status, headers=out.headers)
+    except UnknownServer as error:
+        out = error_reply(error)
+        return Response(out.body, status_code=out.status, headers=out.headers)
+    return request.principal
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, default=str),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def bad_request(message: str) -> Response:
+    return json_response({"error": message}, 400)

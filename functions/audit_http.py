@@ -1,0 +1,73 @@
+"""The audit trail for Hub.Admin: `GET /admin/audit` (filters, paging), `/admin/audit/export`
+(CSV or JSON Lines) and `/admin/audit/verify` (the hash chains of a time range)."""
+
+from __future__ import annotations
+
+import time
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
+
+from functions._admin import ADMIN, bad_request, json_response, operator
+from functions._deps import hub
+from shared.audit import api
+from shared.identity.audit import audit
+
+bp = func.Blueprint()
+
+
+def _query(req: Request) -> api.AuditQuery | Response:
+    try:
+        return api.AuditQuery.parse(dict(req.query_params), now=time.time())
+    except api.BadQuery as error:
+        return bad_request(str(error))
+
+
+@bp.route(route="admin/audit", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def audit_search(req: Request) -> Response:
+    caller = await operator(req, ADMIN)
+    if isinstance(caller, Response):
+        return caller
+    query = _query(req)
+    if isinstance(query, Response):
+        return query
+    await hub().ops.audit.flush()  # what happened a moment ago is part of the answer
+    return json_response(await api.page(hub().ops.audit, query))
+
+
+@bp.route(route="admin/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def audit_export(req: Request) -> Response:
+    caller = await operator(req, ADMIN)
+    if isinstance(caller, Response):
+        return caller
+    query = _query(req)
+    if isinstance(query, Response):
+        return query
+    form = req.query_params.get("format", "jsonl")
+    if form not in ("csv", "jsonl"):
+        return bad_request("'format' must be csv or jsonl")
+    audit("admin.audit_exported", user=caller.key, format=form, filters=query.filters, start=query.start, end=query.end)
+    await hub().ops.audit.flush()
+    media = "text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson"
+    name = f"mcphub-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.{form}"
+    return StreamingResponse(
+        api.export(hub().ops.audit, query, form),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.route(route="admin/audit/verify", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def audit_verify(req: Request) -> Response:
+    caller = await operator(req, ADMIN)
+    if isinstance(caller, Response):
+        return caller
+    query = _query(req)
+    if isinstance(query, Response):
+        return query
+    current = hub()
+    await current.ops.audit.flush()
+    retained = int((time.time() - current.ops.settings.audit_retention_days * 86400) // 3600) + 1
+    result = await current.ops.audit.verify(query.first_hour, query.last_hour, retained_from_hour=retained)
+    audit("admin.audit_verified", user=caller.key, intact=result.intact, rows=result.rows)
+    return json_response(api.verification(result))

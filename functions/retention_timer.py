@@ -1,0 +1,24 @@
+"""Timer (daily): delete audit hours and usage aggregates past their retention, and spent rate-limit windows."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import azure.functions as func
+
+from functions._deps import hub
+from shared.identity.audit import audit
+
+bp = func.Blueprint()
+log = logging.getLogger("mcphub.retention")
+
+
+@bp.timer_trigger(schedule="0 30 3 * * *", arg_name="timer", run_on_startup=False)
+async def apply_retention(timer: func.TimerRequest) -> None:
+    ops = hub().ops
+    now = time.time()
+    audit_rows = await ops.audit.delete_older_than(int((now - ops.settings.audit_retention_days * 86400) // 3600))
+    windows = await ops.budgets.purge(now)
+    audit("retention.applied", audit_rows=audit_rows, limit_windows=windows, days=ops.settings.audit_retention_days)
+    log.info("retention: deleted %d audit record(s) and %d rate-limit window(s)", audit_rows, windows)

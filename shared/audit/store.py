@@ -1,0 +1,168 @@
+"""Where audit records live: rows in partitions of one hour and one writer, newest first.
+
+Keys are inverted so a plain (ascending) Table scan returns the newest hour first:
+PartitionKey = f"{INVERTED_HOURS - hour:010d}-{writer}", RowKey = f"{INVERTED_SEQ - seq:012d}".
+A writer (one process) is the only one appending to its partitions, and appends a batch as one
+entity-group transaction of inserts: a batch lands whole or not at all, and never overwrites.
+"""
+
+from __future__ import annotations
+
+# The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
+# pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError
+
+from shared.tables import TableBacked
+
+INVERTED_HOURS = 9_999_999_999
+INVERTED_SEQ = 999_999_999_999
+FILTERABLE = ("Event", "User", "Tenant", "Server", "Tool", "Outcome", "Region")
+
+Entity = dict[str, Any]
+
+
+class AuditConflict(Exception):
+    """A row of the batch already exists: another writer used this partition."""
+
+
+def partition_key(hour: int, writer: str) -> str:
+    return f"{INVERTED_HOURS - hour:010d}-{writer}"
+
+
+def hour_of(partition: str) -> int:
+    return INVERTED_HOURS - int(partition.split("-", 1)[0])
+
+
+def row_key(seq: int) -> str:
+    return f"{INVERTED_SEQ - seq:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Hours `first`..`last` (inclusive), equality filters on FILTERABLE fields, and paging."""
+
+    first_hour: int
+    last_hour: int
+    filters: Mapping[str, str]
+    after: tuple[str, str] | None = None  # (PartitionKey, RowKey) of the last row already seen
+    limit: int = 100
+
+    @property
+    def low(self) -> str:
+        return f"{INVERTED_HOURS - self.last_hour:010d}"
+
+    @property
+    def high(self) -> str:
+        return f"{INVERTED_HOURS - self.first_hour:010d}~"  # '~' sorts after every writer suffix
+
+
+class AuditStore(Protocol):
+    async def append(self, partition: str, rows: list[Entity]) -> None:
+        """Insert all rows (at most 100) or none; AuditConflict if any already exists."""
+        ...
+
+    async def newest(self, partition: str) -> Entity | None: ...
+
+    async def query(self, query: Query) -> list[Entity]:
+        """Matching rows in key order (newest hour first), at most `query.limit`."""
+        ...
+
+    async def delete_older_than(self, hour: int) -> int:
+        """Delete every partition of an hour before `hour`; returns the rows deleted."""
+        ...
+
+
+class MemoryAuditStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Entity] = {}
+        self._lock = asyncio.Lock()
+
+    async def append(self, partition: str, rows: list[Entity]) -> None:
+        async with self._lock:
+            keys = [(partition, row["RowKey"]) for row in rows]
+            if any(key in self.rows for key in keys):
+                raise AuditConflict(partition)
+            for key, row in zip(keys, rows, strict=True):
+                self.rows[key] = {**row, "PartitionKey": partition}
+
+    async def newest(self, partition: str) -> Entity | None:
+        mine = sorted(key for key in self.rows if key[0] == partition)
+        return dict(self.rows[mine[0]]) if mine else None
+
+    async def query(self, query: Query) -> list[Entity]:
+        found: list[Entity] = []
+        for key in sorted(self.rows):
+            if not (query.low <= key[0] < query.high) or (query.after is not None and key <= query.after):
+                continue
+            row = self.rows[key]
+            if all(row.get(name) == value for name, value in query.filters.items()):
+                found.append(dict(row))
+                if len(found) >= query.limit:
+                    break
+        return found
+
+    async def delete_older_than(self, hour: int) -> int:
+        cutoff = f"{INVERTED_HOURS - hour:010d}~"
+        old = [key for key in self.rows if key[0] > cutoff]
+        for key in old:
+            del self.rows[key]
+        return len(old)
+
+
+class TableAuditStore(TableBacked):
+    async def append(self, partition: str, rows: list[Entity]) -> None:
+        table = await self._table()
+        try:
+            await table.submit_transaction([("create", {**row, "PartitionKey": partition}) for row in rows])
+        except (TableTransactionError, ResourceExistsError) as exc:
+            if "EntityAlreadyExists" in str(exc) or isinstance(exc, ResourceExistsError):
+                raise AuditConflict(partition) from None
+            raise
+
+    async def newest(self, partition: str) -> Entity | None:
+        table = await self._table()
+        pages = table.query_entities("PartitionKey eq @p", parameters={"p": partition}, results_per_page=1).by_page()
+        async for page in pages:
+            async for row in page:
+                return dict(row)
+            break
+        return None
+
+    async def query(self, query: Query) -> list[Entity]:
+        table = await self._table()
+        clauses = ["PartitionKey ge @low", "PartitionKey lt @high"]
+        parameters: dict[str, Any] = {"low": query.low, "high": query.high}
+        for n, (name, value) in enumerate(sorted(query.filters.items())):
+            clauses.append(f"{name} eq @f{n}")
+            parameters[f"f{n}"] = value
+        if query.after is not None:
+            clauses.append("( PartitionKey gt @apk or ( PartitionKey eq @apk and RowKey gt @ark ) )")
+            parameters.update(apk=query.after[0], ark=query.after[1])
+        found: list[Entity] = []
+        async for row in table.query_entities(
+            " and ".join(clauses), parameters=parameters, results_per_page=min(query.limit, 1000)
+        ):
+            found.append(dict(row))
+            if len(found) >= query.limit:
+                break
+        return found
+
+    async def delete_older_than(self, hour: int) -> int:
+        table = await self._table()
+        cutoff = f"{INVERTED_HOURS - hour:010d}~"
+        deleted = 0
+        async for row in table.query_entities(
+            "PartitionKey gt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
+        ):
+            try:
+                await table.delete_entity(row["PartitionKey"], row["RowKey"])
+            except ResourceNotFoundError:
+                continue
+            deleted += 1
+        return deleted

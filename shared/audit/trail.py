@@ -1,0 +1,259 @@
+"""The audit trail: records appended in hash chains, written off the request path, verifiable.
+
+Each writer (one process: instance name + a start nonce) appends to its own partition per hour, so
+a chain has one author and never forks. Every row carries `Hash = HMAC(key, Prev | content)`
+with `Prev` the hash of the row before it; the first row of an hour links to the writer's last row
+of its previous hour (`PrevPartition`). The HMAC key is derived from the vault key (`Kid` names
+which), so someone who can write the table but not read Key Vault cannot forge a consistent chain.
+
+`verify` detects an edited row (hash), a deleted or inserted row (sequence gap / broken link), a
+deleted earlier hour of a writer (missing partition, unless retention removed it) and a row
+signed with a key the hub does not hold. Deleting a writer's newest rows is not detectable from
+the chain alone: that is what the exported copies are for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.audit.store import (
+    FILTERABLE,
+    AuditConflict,
+    AuditStore,
+    Entity,
+    Query,
+    hour_of,
+    partition_key,
+    row_key,
+)
+
+log = logging.getLogger(__name__)
+
+KeySource = Callable[[str | None], tuple[str, bytes] | None]  # kid (None: active) -> (kid, key)
+_BATCH = 100
+_MAX_PENDING = 50_000
+_COMMON = {"user": "User", "tenant": "Tenant", "server": "Server", "tool": "Tool", "outcome": "Outcome"}
+
+
+@dataclass(slots=True)
+class _Head:
+    seq: int
+    hash: str
+
+
+@dataclass(slots=True)
+class Finding:
+    partition: str
+    row: str
+    problem: str
+
+
+@dataclass(slots=True)
+class Verification:
+    partitions: int = 0
+    rows: int = 0
+    findings: list[Finding] = field(default_factory=list[Finding])
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        store: AuditStore,
+        keys: KeySource,
+        *,
+        instance: str,
+        region: str,
+        clock: Callable[[], float] = time.time,
+        flush_seconds: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self.writer = f"{instance}.{secrets.token_hex(3)}"
+        self._region = region
+        self._clock = clock
+        self._flush_seconds = flush_seconds
+        self._pending: list[Entity] = []
+        self._heads: dict[str, _Head] = {}
+        self._last_partition: str | None = None
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[int]] = set()
+        self.dropped = 0
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def record(self, event: str, **fields: Any) -> None:
+        """Queue one record; it is written within `flush_seconds` (never blocks the caller)."""
+        if len(self._pending) >= _MAX_PENDING:
+            self.dropped += 1
+            return
+        row: Entity = {"At": float(fields.pop("at", None) or self._clock()), "Event": event, "Region": self._region}
+        for name, column in _COMMON.items():
+            value = fields.pop(name, None)
+            if value is not None:
+                row[column] = str(value)[:512]
+        if "Tenant" not in row and ":" in row.get("User", ""):
+            row["Tenant"] = row["User"].split(":", 1)[0]
+        latency = fields.pop("latency_ms", None)
+        if isinstance(latency, int | float):
+            row["LatencyMs"] = round(float(latency), 3)
+        row["Detail"] = json.dumps(fields, sort_keys=True, default=str)[:30_000]
+        self._pending.append(row)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a synchronous caller): written by the next flush
+        self._timer = loop.call_later(self._flush_seconds, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> int:
+        """Write everything queued; returns how many rows were written."""
+        async with self._lock:
+            pending, self._pending = self._pending, []
+            by_partition: dict[str, list[Entity]] = defaultdict(list)
+            for row in pending:
+                by_partition[partition_key(int(row["At"] // 3600), self.writer)].append(row)
+            written = 0
+            for partition in sorted(by_partition, reverse=True):  # oldest hour first: links follow time
+                rows = by_partition[partition]
+                try:
+                    written += await self._append(partition, rows)
+                except Exception as exc:  # storage down: keep the rows for the next flush
+                    log.warning("audit trail: %d record(s) not written yet: %s", len(rows), type(exc).__name__)
+                    self._pending[:0] = rows
+                    self._schedule()
+            return written
+
+    async def _append(self, partition: str, rows: list[Entity]) -> int:
+        head = self._heads.get(partition)
+        if head is None:
+            head = await self._load_head(partition)
+        for start in range(0, len(rows), _BATCH):
+            batch = rows[start : start + _BATCH]
+            for _ in range(3):
+                chained, new_head = self._chain(partition, head, batch)
+                try:
+                    await self._store.append(partition, chained)
+                except AuditConflict:
+                    head = await self._load_head(partition)
+                    continue
+                head = new_head
+                break
+            else:
+                raise AuditConflict(partition)
+        self._heads[partition] = head
+        self._last_partition = partition
+        return len(rows)
+
+    async def _load_head(self, partition: str) -> _Head:
+        newest = await self._store.newest(partition)
+        if newest is not None:
+            return _Head(int(newest["Seq"]), str(newest["Hash"]))
+        previous = self._last_partition
+        prev_hash = self._heads[previous].hash if previous in self._heads else ""
+        return _Head(-1, prev_hash)
+
+    def _chain(self, partition: str, head: _Head, rows: list[Entity]) -> tuple[list[Entity], _Head]:
+        found = self._keys(None)
+        if found is None:
+            raise RuntimeError("no audit key")
+        kid, key = found
+        chained: list[Entity] = []
+        seq, prev = head.seq, head.hash
+        for row in rows:
+            seq += 1
+            linked = {**row, "RowKey": row_key(seq), "Seq": seq, "Prev": prev, "Kid": kid}
+            if seq == 0 and prev:
+                linked["PrevPartition"] = self._last_partition or ""
+            linked["Hash"] = prev = row_mac(key, partition, linked)
+            chained.append(linked)
+        return chained, _Head(seq, prev)
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    async def search(
+        self, first_hour: int, last_hour: int, filters: Mapping[str, str], *, after: tuple[str, str] | None, limit: int
+    ) -> list[Entity]:
+        unknown = set(filters) - set(FILTERABLE)
+        if unknown:
+            raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}; use {', '.join(FILTERABLE)}")
+        return await self._store.query(Query(first_hour, last_hour, filters, after, limit))
+
+    async def verify(self, first_hour: int, last_hour: int, *, retained_from_hour: int | None = None) -> Verification:
+        """Check every chain in the hours given; see the module docstring for what is caught."""
+        rows = await self._store.query(Query(first_hour, last_hour, {}, None, limit=10_000_000))
+        partitions: dict[str, list[Entity]] = defaultdict(list)
+        for row in rows:
+            partitions[row["PartitionKey"]].append(row)
+        result = Verification(partitions=len(partitions), rows=len(rows))
+        for partition, found in partitions.items():
+            result.findings.extend(self._verify_partition(partition, sorted(found, key=lambda r: int(r["Seq"]))))
+            first = min(found, key=lambda r: int(r["Seq"]))
+            linked = str(first.get("PrevPartition") or "")
+            if linked and linked not in partitions:
+                older = hour_of(linked)
+                pruned = retained_from_hour is not None and older < retained_from_hour
+                if first_hour <= older and not pruned:
+                    result.findings.append(Finding(partition, first["RowKey"], f"linked hour {linked} is missing"))
+            elif linked and partitions[linked]:
+                last = max(partitions[linked], key=lambda r: int(r["Seq"]))
+                if last["Hash"] != first["Prev"]:
+                    result.findings.append(Finding(partition, first["RowKey"], "does not continue the previous hour"))
+        return result
+
+    def _verify_partition(self, partition: str, rows: Iterable[Entity]) -> list[Finding]:
+        findings: list[Finding] = []
+        expected_seq, prev = 0, None
+        for row in rows:
+            seq = int(row["Seq"])
+            if seq != expected_seq:
+                findings.append(Finding(partition, row["RowKey"], f"rows {expected_seq}..{seq - 1} are missing"))
+            elif prev is not None and row["Prev"] != prev:
+                findings.append(Finding(partition, row["RowKey"], "does not continue the row before it"))
+            if row["RowKey"] != row_key(seq):
+                findings.append(Finding(partition, row["RowKey"], "was moved"))
+            found = self._keys(str(row.get("Kid") or ""))
+            if found is None:
+                findings.append(Finding(partition, row["RowKey"], f"signed with unknown key {row.get('Kid')!r}"))
+            elif not hmac.compare_digest(row_mac(found[1], partition, row), str(row.get("Hash", ""))):
+                findings.append(Finding(partition, row["RowKey"], "was changed after it was written"))
+            expected_seq, prev = seq + 1, row["Hash"]
+        return findings
+
+    async def delete_older_than(self, hour: int) -> int:
+        return await self._store.delete_older_than(hour)
+
+
+_HASHED = ("RowKey", "Seq", "Prev", "Kid", "PrevPartition", "At", "Event", "Region", "LatencyMs", "Detail")
+
+
+def row_mac(key: bytes, partition: str, row: Mapping[str, Any]) -> str:
+    content = {name: row.get(name) for name in (*_HASHED, *FILTERABLE)}
+    content["Seq"] = int(content["Seq"] or 0)
+    content["PrevPartition"] = content["PrevPartition"] or ""
+    payload = json.dumps([partition, content], sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
