@@ -13,6 +13,7 @@ from functions import (
     retention_timer,
     routing_http,
     sessions_timer,
+    usage_http,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -26,3 +27,4 @@ app.register_functions(health_timer.bp)
 app.register_functions(routing_http.bp)
 app.register_functions(audit_http.bp)
 app.register_functions(retention_timer.bp)
+app.register_functions(usage_http.bp)

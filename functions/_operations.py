@@ -17,6 +17,8 @@ from shared.limits.limiter import RateLimiter
 from shared.limits.rules import load_limits
 from shared.operations_settings import OperationsSettings
 from shared.settings import HubSettings, ServerSettings
+from shared.usage.meter import UsageMeter
+from shared.usage.store import MemoryUsageStore, TableUsageStore, UsageStore
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Operations:
     limiter: RateLimiter | None
     calls: Calls
     audit: AuditTrail
+    usage_store: UsageStore
+    usage: UsageMeter
 
 
 def build_operations(
@@ -58,6 +62,10 @@ def build_operations(
     for old in [h for h in audit_log.handlers if isinstance(h, TrailHandler)]:
         audit_log.removeHandler(old)  # a rebuilt root (tests) replaces, never doubles, the trail
     audit_log.addHandler(TrailHandler(trail))
-    sinks: list[CallSink] = [CallsToTrail(trail)]
+    usage_store: UsageStore = (
+        TableUsageStore.from_connection_string(connection, settings.usage_table) if connection else MemoryUsageStore()
+    )
+    usage = UsageMeter(usage_store, instance=hub.instance_name, clock=clock, flush_seconds=settings.usage_flush_seconds)
+    sinks: list[CallSink] = [CallsToTrail(trail), usage]
     calls = Calls(limiter, sinks, region=hub.region, clock=clock)
-    return Operations(settings, budgets, limiter, calls, trail)
+    return Operations(settings, budgets, limiter, calls, trail, usage_store, usage)

@@ -39,6 +39,9 @@ class MemorySessionStore:
     async def delete(self, session_id: str) -> bool:
         return self._records.pop(session_id, None) is not None
 
+    async def count_live(self, *, now: float, ttl_seconds: float) -> int:
+        return sum(not record.expired(now, ttl_seconds) for record in self._records.values())
+
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int:
         dead = [key for key, record in self._records.items() if record.expired(now, ttl_seconds)]
         for key in dead:

@@ -108,6 +108,13 @@ class TableSessionStore(TableBacked):
         await self._client.delete_entity(session_id, _ROW)
         return True
 
+    async def count_live(self, *, now: float, ttl_seconds: float) -> int:
+        await self._table()
+        entities = self._client.query_entities(
+            "LastSeen ge @cutoff", parameters={"cutoff": now - ttl_seconds}, select=["PartitionKey"]
+        )
+        return sum([1 async for _ in entities])
+
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int:
         await self._table()
         cutoff = now - ttl_seconds

@@ -102,3 +102,9 @@ async def test_purge_removes_only_expired_sessions(store: SessionStore) -> None:
     await store.create(fresh)
     assert await store.purge_expired(now=1000.0, ttl_seconds=TTL) == 1
     assert await store.get(fresh.session_id, now=1000.0, ttl_seconds=TTL) is not None
+
+
+async def test_live_sessions_are_counted_and_expired_ones_are_not(store: SessionStore) -> None:
+    for seen in (10.0, 900.0, 1000.0):
+        await store.create(record(last_seen=seen))
+    assert await store.count_live(now=1000.0, ttl_seconds=TTL) == 2

@@ -118,3 +118,24 @@ async def test_a_bad_query_gets_a_400_that_says_what_to_fix(calls_made: dict[str
     assert "unknown parameter(s) since" in reply.json()["error"]
     reply = await get(calls_made["hub"], "/admin/audit", calls_made["admin"], **{"from": "last tuesday"})
     assert "ISO 8601" in reply.json()["error"]
+
+
+async def test_an_operator_sees_usage_by_server_tool_and_user(calls_made: dict[str, Any]) -> None:
+    reply = await get(calls_made["hub"], "/admin/usage", calls_made["operator"])
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert {s["key"]: s["requests"] for s in body["byServer"]} == {"notes": 3, "clock": 1}
+    assert body["topTools"][0] == {**body["topTools"][0], "key": "notes/echo", "requests": 3}
+    assert [u["key"] for u in body["byUser"]] == ["tenant-a:dana"]
+    assert body["totals"]["p95Ms"] > 0
+    assert body["activeSessions"] == 1
+    assert (await get(calls_made["hub"], "/admin/usage", calls_made["user"])).status_code == 404
+
+
+async def test_live_sessions_count_open_sessions_and_not_closed_ones(calls_made: dict[str, Any]) -> None:
+    hub, operator = calls_made["hub"], calls_made["operator"]
+    before = (await get(hub, "/admin/usage", operator)).json()["liveSessions"]
+    async with client_for(f"{hub.url}/mcp", calls_made["user"]) as client:
+        await client.list_tools()
+        assert (await get(hub, "/admin/usage", operator)).json()["liveSessions"] == before + 1
+    assert (await get(hub, "/admin/usage", operator)).json()["liveSessions"] == before

@@ -1,0 +1,39 @@
+"""`GET /admin/usage?from=&to=`: requests, errors and latency by server, tool, user and region,
+read from the usage aggregates (Hub.Admin and Hub.Operator)."""
+
+from __future__ import annotations
+
+import time
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from functions._admin import OPERATORS, bad_request, json_response, operator
+from functions._deps import hub
+from shared.audit.api import AuditQuery, BadQuery
+from shared.usage.report import usage_report
+
+bp = func.Blueprint()
+_MAX_DAYS = 31
+
+
+@bp.route(route="admin/usage", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def usage(req: Request) -> Response:
+    caller = await operator(req, OPERATORS)
+    if isinstance(caller, Response):
+        return caller
+    try:
+        query = AuditQuery.parse(dict(req.query_params), now=time.time())
+    except BadQuery as error:
+        return bad_request(str(error))
+    if query.filters:
+        return bad_request("usage takes only 'from' and 'to'")
+    if query.end - query.start > _MAX_DAYS * 86400:
+        return bad_request(f"ask for at most {_MAX_DAYS} days at a time")
+    current = hub()
+    await current.ops.usage.flush()  # this instance's latest counts are part of the answer
+    report = await usage_report(current.ops.usage_store, query.start, query.end)
+    report["liveSessions"] = await current.store.count_live(
+        now=time.time(), ttl_seconds=current.settings.session_ttl_seconds
+    )
+    return json_response(report)

@@ -1,0 +1,1 @@
+"""Usage analytics: calls counted as they happen into per-window aggregates, merged when read."""

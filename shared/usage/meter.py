@@ -1,0 +1,134 @@
+"""Counting calls into usage aggregates as they happen (a call sink), written every few seconds.
+
+Per 5-minute window: totals, per server, per region. Per hour: the same plus per tool, per user,
+per tenant and per session (hashed). A query reads these rows, never the raw call records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from shared.hub.calls import CallRecord
+from shared.usage.histogram import Histogram
+from shared.usage.store import Row, UsageStore, partition
+
+log = logging.getLogger(__name__)
+
+GRANULARITIES = {"m5": 300, "h1": 3600}
+_DIMENSIONS = {
+    "m5": ("total", "server", "region"),
+    "h1": ("total", "server", "region", "tool", "user", "tenant", "session"),
+}
+_KEEP_SECONDS = 2 * 3600  # windows stay in memory this long after they end (late calls, re-flush)
+
+
+@dataclass(slots=True)
+class Tally:
+    count: int = 0
+    errors: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict[str, int])
+    latency: Histogram = field(default_factory=Histogram)
+    sum_ms: float = 0.0
+    max_ms: float = 0.0
+
+    def add(self, record: CallRecord) -> None:
+        ms = record.seconds * 1000
+        self.count += 1
+        self.errors += record.outcome not in ("ok", "tool_error")
+        self.outcomes[record.outcome] = self.outcomes.get(record.outcome, 0) + 1
+        if record.outcome != "rate_limited":  # refused before reaching the upstream: no latency
+            self.latency.add(ms)
+            self.sum_ms += ms
+            self.max_ms = max(self.max_ms, ms)
+
+
+def _keys(record: CallRecord, dimension: str) -> str | None:
+    if dimension == "total":
+        return "*"
+    if dimension == "tool":
+        return f"{record.server}/{record.tool}" if record.method == "tools/call" and record.tool else None
+    if dimension == "session":
+        return hashlib.sha256(record.session.encode()).hexdigest()[:16] if record.session else None
+    return str(getattr(record, dimension)) or None
+
+
+class UsageMeter:
+    def __init__(
+        self, store: UsageStore, *, instance: str, clock: Callable[[], float], flush_seconds: float = 10.0
+    ) -> None:
+        self._store = store
+        self.writer = f"{instance}.{secrets.token_hex(3)}"
+        self._clock = clock
+        self._flush_seconds = flush_seconds
+        self._tallies: dict[tuple[str, int, str, str], Tally] = {}
+        self._dirty: set[tuple[str, int, str, str]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[int]] = set()
+        self._lock = asyncio.Lock()
+
+    def __call__(self, record: CallRecord) -> None:
+        for granularity, seconds in GRANULARITIES.items():
+            start = int(record.at // seconds * seconds)
+            for dimension in _DIMENSIONS[granularity]:
+                key = _keys(record, dimension)
+                if key is None:
+                    continue
+                slot = (granularity, start, dimension, key)
+                self._tallies.setdefault(slot, Tally()).add(record)
+                self._dirty.add(slot)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(self._flush_seconds, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> int:
+        """Write every aggregate that changed since the last flush; returns how many rows."""
+        async with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            rows = [self._row(slot) for slot in sorted(dirty)]
+            try:
+                await self._store.upsert(rows)
+            except Exception as exc:  # storage down: the totals stay in memory and go with the next flush
+                log.warning("usage: %d aggregate(s) not written yet: %s", len(rows), type(exc).__name__)
+                self._dirty |= dirty
+                self._schedule()
+                return 0
+            horizon = self._clock() - _KEEP_SECONDS
+            for slot in [s for s in self._tallies if s[1] + GRANULARITIES[s[0]] < horizon and s not in self._dirty]:
+                del self._tallies[slot]
+            return len(rows)
+
+    def _row(self, slot: tuple[str, int, str, str]) -> Row:
+        granularity, start, dimension, key = slot
+        tally = self._tallies[slot]
+        return {
+            "PartitionKey": partition(granularity, start),
+            "RowKey": f"{dimension}|{quote(key, safe='')}|{self.writer}",
+            "Dimension": dimension,
+            "Key": key,
+            "Count": tally.count,
+            "Errors": tally.errors,
+            "Outcomes": json.dumps(tally.outcomes, sort_keys=True),
+            "Latency": json.dumps(tally.latency.to_wire()),
+            "SumMs": round(tally.sum_ms, 3),
+            "MaxMs": round(tally.max_ms, 3),
+        }

@@ -1,0 +1,95 @@
+"""Answering usage questions from the aggregates: totals, a time series, breakdowns, top lists."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.usage.histogram import Histogram
+from shared.usage.meter import GRANULARITIES
+from shared.usage.store import Row, UsageStore
+
+_TOP = 20
+
+
+@dataclass(slots=True)
+class Merged:
+    count: int = 0
+    errors: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict[str, int])
+    latency: Histogram = field(default_factory=Histogram)
+    max_ms: float = 0.0
+
+    def add(self, row: Row) -> None:
+        self.count += int(row["Count"])
+        self.errors += int(row["Errors"])
+        for outcome, n in json.loads(row.get("Outcomes") or "{}").items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(n)
+        self.latency.merge(Histogram.from_wire(json.loads(row.get("Latency") or "{}")))
+        self.max_ms = max(self.max_ms, float(row.get("MaxMs") or 0))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": self.count,
+            "errors": self.errors,
+            "errorRate": round(self.errors / self.count, 4) if self.count else 0.0,
+            "p50Ms": self.latency.quantile(0.50),
+            "p95Ms": self.latency.quantile(0.95),
+            "p99Ms": self.latency.quantile(0.99),
+            "maxMs": round(self.max_ms, 3),
+            "outcomes": dict(sorted(self.outcomes.items())),
+        }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+async def usage_report(store: UsageStore, start: float, end: float) -> dict[str, Any]:
+    """Usage between `start` and `end` (epoch seconds).
+
+    The series has 5-minute points for ranges up to 6 hours, else hourly points; breakdowns and
+    distinct counts cover the whole hours the range touches."""
+    hour_start, hour_end = int(start // 3600 * 3600), int(end // 3600 * 3600) + 3600
+    hourly = await store.read("h1", hour_start, hour_end)
+    granularity = "m5" if end - start <= 6 * 3600 else "h1"
+    step = GRANULARITIES[granularity]
+    series_rows = (
+        await store.read("m5", int(start // step * step), int(end // step * step) + step)
+        if granularity == "m5"
+        else hourly
+    )
+    groups: dict[tuple[str, str], Merged] = defaultdict(Merged)
+    for row in hourly:
+        groups[(row["Dimension"], row["Key"])].add(row)
+    points: dict[int, Merged] = defaultdict(Merged)
+    for row in series_rows:
+        if row["Dimension"] == "total":
+            points[int(row["PartitionKey"].split("-", 1)[1])].add(row)
+
+    def breakdown(dimension: str) -> list[dict[str, Any]]:
+        items = [{"key": key, **m.summary()} for (dim, key), m in groups.items() if dim == dimension]
+        return sorted(items, key=lambda i: (-i["requests"], i["key"]))
+
+    servers = breakdown("server")
+    return {
+        "from": _iso(start),
+        "to": _iso(end),
+        "totals": groups[("total", "*")].summary() if ("total", "*") in groups else Merged().summary(),
+        "series": {
+            "stepSeconds": step,
+            "points": [{"at": _iso(at), **points[at].summary()} for at in sorted(points)],
+        },
+        "activeUsers": sum(1 for dim, _ in groups if dim == "user"),
+        "activeTenants": sum(1 for dim, _ in groups if dim == "tenant"),
+        "activeSessions": sum(1 for dim, _ in groups if dim == "session"),
+        "byServer": servers,
+        "byRegion": breakdown("region"),
+        "byUser": breakdown("user")[:_TOP],
+        "topTools": breakdown("tool")[:_TOP],
+        "slowestUpstreams": sorted(servers, key=lambda s: -(s["p95Ms"] or 0))[:5],
+        "failingUpstreams": [s for s in sorted(servers, key=lambda s: -s["errorRate"]) if s["errors"]][:5],
+    }
