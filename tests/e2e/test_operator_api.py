@@ -24,6 +24,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: s
     env = {
         "AzureWebJobsStorage": storage_connection_string,
         "MCPHUB_AUDIT_TABLE": "auditoperatorapi",
+        "MCPHUB_USAGE_TABLE": "usageoperatorapi",
         "MCPHUB_SERVER_NOTES__AUDIT_CAPTURE": "true",
     }
     with signed_in_hub(
