@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
+import httpx
+
 from functions._identity import Identity, build_identity, with_credentials
 from functions._operations import Operations, build_operations
 from functions._routing import Routing, build_routing
+from functions._telemetry import configure_telemetry
 from shared.health.flusher import SampleFlusher
 from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
@@ -54,6 +57,13 @@ class Hub:
     sample_store: SampleStore
     routing: Routing | None
     ops: Operations
+    http: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        """Write what is buffered and close the upstream client (tests, a host shutting down)."""
+        await self.ops.audit.flush()
+        await self.ops.usage.flush()
+        await self.http.aclose()
 
 
 def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
@@ -77,6 +87,7 @@ def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
 
 @cache
 def hub() -> Hub:
+    configure_telemetry(os.environ)
     settings = HubSettings()
     servers = load_servers(os.environ)
     store, relay_key, connection = _storage(settings)
@@ -154,4 +165,5 @@ def hub() -> Hub:
         sample_store,
         routing,
         ops,
+        http,
     )

@@ -17,6 +17,7 @@ from shared.limits.limiter import RateLimiter
 from shared.limits.rules import load_limits
 from shared.operations_settings import OperationsSettings
 from shared.settings import HubSettings, ServerSettings
+from shared.telemetry import OtelTracer
 from shared.usage.meter import UsageMeter
 from shared.usage.store import MemoryUsageStore, TableUsageStore, UsageStore
 
@@ -67,5 +68,5 @@ def build_operations(
     )
     usage = UsageMeter(usage_store, instance=hub.instance_name, clock=clock, flush_seconds=settings.usage_flush_seconds)
     sinks: list[CallSink] = [CallsToTrail(trail), usage]
-    calls = Calls(limiter, sinks, region=hub.region, clock=clock)
+    calls = Calls(limiter, sinks, region=hub.region, clock=clock, tracer=OtelTracer())
     return Operations(settings, budgets, limiter, calls, trail, usage_store, usage)

@@ -12,6 +12,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
 from functions._deps import hub
+from shared import telemetry
 from shared.errors import HubError
 from shared.hub.http import HttpIn, HttpOut, error_reply, public_origin, read_limited
 
@@ -23,10 +24,13 @@ _METHODS = [func.HttpMethod.GET, func.HttpMethod.POST, func.HttpMethod.DELETE]
 async def serve(req: Request, route: str) -> Response:
     deps = hub()
     started = time.perf_counter()
-    response = await _serve(req, route)
-    status = response.status_code
+    with telemetry.serving(route, req.method, req.headers) as span:
+        response = await _serve(req, route)
+        status = response.status_code
+        seconds = time.perf_counter() - started
+        telemetry.served(span, status, seconds, route)
     outcome = "error" if status >= 500 else "throttled" if status == 429 else "ok"
-    deps.health.record("hub", time.perf_counter() - started, outcome)
+    deps.health.record("hub", seconds, outcome)
     deps.samples.maybe_flush()
     return response
 

@@ -121,6 +121,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         AZURE_CLIENT_ID: identityClientId
         APPLICATIONINSIGHTS_CONNECTION_STRING: insightsConnectionString
         APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+        // The Python worker configures azure-monitor-opentelemetry (with host.json telemetryMode
+        // OpenTelemetry); the hub sees this and does not configure it a second time.
+        PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
         MCPHUB_REGION: location
         MCPHUB_INSTANCE_NAME: name
       })): { name: setting.key, value: setting.value }]

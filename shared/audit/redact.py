@@ -38,8 +38,12 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     return text(str(value))
 
 
+def redact_tokens(value: str) -> str:
+    return _TOKEN_LIKE.sub(REDACTED, value)
+
+
 def text(value: str, limit: int = _MAX_TEXT) -> str:
-    cleaned = _TOKEN_LIKE.sub(REDACTED, value)
+    cleaned = redact_tokens(value)
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
 
 

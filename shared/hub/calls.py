@@ -6,8 +6,10 @@ Sinks are called synchronously and must not block: they buffer and write in the 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -41,6 +43,10 @@ class CallSink(Protocol):
 
 
 class Span(Protocol):
+    def active(self) -> AbstractContextManager[None]:
+        """Current while the upstream request is sent (so its trace context goes with it)."""
+        ...
+
     def finish(self, record: CallRecord) -> None: ...
 
 
@@ -97,7 +103,14 @@ class Calls:
         span = self._tracer.start(principal, server.name, request) if self._tracer else None
         outcome, answer = "cancelled", None
         try:
-            async for message in upstream:
+            while True:
+                # The span is current only inside each step: never across a yield, where the
+                # consumer's context (and the step that closes this generator) may differ.
+                with span.active() if span is not None else contextlib.nullcontext():
+                    try:
+                        message = await anext(upstream)
+                    except StopAsyncIteration:
+                        break
                 if answer is None and isinstance(message, Response):
                     answer = message
                     outcome = _outcome(message)

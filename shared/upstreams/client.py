@@ -23,6 +23,7 @@ from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
 from shared.mcp.sse import EventParser
 from shared.settings import ServerSettings
+from shared.telemetry import inject
 from shared.upstreams.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def _headers(
         headers["Mcp-Session-Id"] = session_id
     if protocol_version:
         headers["MCP-Protocol-Version"] = protocol_version
+    inject(headers)
     return headers
 
 
@@ -385,6 +387,7 @@ class HttpUpstreamClient:
             breaker.before_call(server.name)
         forwarded = {name: value for name, value in headers.items() if name in _PASSTHROUGH_HEADERS}
         forwarded.update((name, value) for name, value in headers.items() if name.startswith("mcp-param-"))
+        inject(forwarded)
         forwarded.update((name, secret.get_secret_value()) for name, secret in server.headers.items())
         forwarded.update(credentials or {})
         target = self._target(server)
