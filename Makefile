@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps haproxy run test lint types unit bench eval-risk drill conformance clean
+.PHONY: deps haproxy run test lint types unit bench eval-risk drill conformance backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -53,6 +53,16 @@ eval-risk: $(STAMP)
 
 drill: $(STAMP) $(NODE_STAMP) haproxy
 	$(PY) -m infra.drill
+
+# Backup and restore of the hub's tables (default: the Azurite of `make run`; on Azure, set
+# MCPHUB_BACKUP_CONNECTION_STRING / MCPHUB_RESTORE_CONNECTION_STRING). make restore ARCHIVE=backups/....tar
+LOCAL_STORAGE := DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;
+backup: $(STAMP)
+	MCPHUB_BACKUP_CONNECTION_STRING="$${MCPHUB_BACKUP_CONNECTION_STRING:-$(LOCAL_STORAGE)}" $(PY) -m shared.backup backup $(if $(OUT),--out $(OUT))
+
+restore: $(STAMP)
+	@test -n "$(ARCHIVE)" || { echo "usage: make restore ARCHIVE=backups/mcphub-backup-<time>.tar"; exit 2; }
+	MCPHUB_RESTORE_CONNECTION_STRING="$${MCPHUB_RESTORE_CONNECTION_STRING:-$(LOCAL_STORAGE)}" $(PY) -m shared.backup restore $(ARCHIVE)
 
 clean:
 	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache
