@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps haproxy run test lint types unit bench eval-risk drill conformance backup restore clean
+.PHONY: deps haproxy chromium run test lint types unit bench eval-risk drill conformance backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -24,7 +24,13 @@ haproxy:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } || \
 		{ echo "HAProxy is needed: install Debian's haproxy package (apt-get install haproxy)"; exit 1; }
 
-deps: $(STAMP) $(NODE_STAMP) haproxy
+# Debian's Chromium: the operator page's tests drive it with Playwright (no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		{ echo "Chromium is needed for the browser tests: install Debian's chromium package"; exit 1; }
+
+deps: $(STAMP) $(NODE_STAMP) haproxy chromium
 
 run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.run
@@ -36,7 +42,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/pyright
 
-test: lint types $(NODE_STAMP) haproxy
+test: lint types $(NODE_STAMP) haproxy chromium
 	$(PY) -m pytest
 
 unit: $(STAMP)

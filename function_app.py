@@ -10,6 +10,8 @@ from functions import (
     health_timer,
     keys_timer,
     mcp_http,
+    operator_http,
+    pages_http,
     retention_timer,
     routing_http,
     sessions_timer,
@@ -28,3 +30,5 @@ app.register_functions(routing_http.bp)
 app.register_functions(audit_http.bp)
 app.register_functions(retention_timer.bp)
 app.register_functions(usage_http.bp)
+app.register_functions(operator_http.bp)
+app.register_functions(pages_http.bp)

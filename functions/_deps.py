@@ -58,6 +58,7 @@ class Hub:
     routing: Routing | None
     ops: Operations
     http: httpx.AsyncClient
+    catalog: Catalog
 
     async def aclose(self) -> None:
         """Write what is buffered and close the upstream client (tests, a host shutting down)."""
@@ -166,4 +167,5 @@ def hub() -> Hub:
         routing,
         ops,
         http,
+        catalog,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from shared.errors import ConfigError
-from shared.identity.clients import ClientRegistry, RegistrationLimiter
+from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry, RegistrationLimiter
 from shared.identity.connect import ConnectPages
 from shared.identity.credentials import ConnectTickets, CredentialVault, UpstreamCredentials
 from shared.identity.facade import AuthorizationServer
@@ -151,8 +151,15 @@ def build_identity(
         clock=clock,
     )
     idp = _msal(auth, auth_contexts)
+    # The operator page (functions/pages_http.py) signs in through the facade like an IDE does.
+    operator_page = Client(OPERATOR_PAGE_CLIENT, (f"{issuer}/operator",), "MCPHub operator page")
     clients = ClientRegistry(
-        grants, clock=clock, schemes=auth.redirect_schemes, web_redirects=auth.web_redirects, fetch=httpx.AsyncClient()
+        grants,
+        clock=clock,
+        schemes=auth.redirect_schemes,
+        web_redirects=auth.web_redirects,
+        fetch=httpx.AsyncClient(),
+        first_party=[operator_page],
     )
     oauth = AuthorizationServer(
         issuer=issuer,

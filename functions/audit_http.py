@@ -1,5 +1,5 @@
-"""The audit trail for Hub.Admin: `GET /admin/audit` (filters, paging), `/admin/audit/export`
-(CSV or JSON Lines) and `/admin/audit/verify` (the hash chains of a time range)."""
+"""The audit trail for Hub.Admin: `GET /ops/audit` (filters, paging), `/ops/audit/export`
+(CSV or JSON Lines) and `/ops/audit/verify` (the hash chains of a time range)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
-from functions._admin import ADMIN, bad_request, json_response, operator
 from functions._deps import hub
+from functions._operator import ADMIN, bad_request, json_response, operator
 from shared.audit import api
 from shared.identity.audit import audit
 
@@ -23,7 +23,7 @@ def _query(req: Request) -> api.AuditQuery | Response:
         return bad_request(str(error))
 
 
-@bp.route(route="admin/audit", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="ops/audit", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_search(req: Request) -> Response:
     caller = await operator(req, ADMIN)
     if isinstance(caller, Response):
@@ -35,7 +35,7 @@ async def audit_search(req: Request) -> Response:
     return json_response(await api.page(hub().ops.audit, query))
 
 
-@bp.route(route="admin/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="ops/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_export(req: Request) -> Response:
     caller = await operator(req, ADMIN)
     if isinstance(caller, Response):
@@ -57,7 +57,7 @@ async def audit_export(req: Request) -> Response:
     )
 
 
-@bp.route(route="admin/audit/verify", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="ops/audit/verify", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_verify(req: Request) -> Response:
     caller = await operator(req, ADMIN)
     if isinstance(caller, Response):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from functions._admin import OPERATORS, json_response, operator
 from functions._deps import hub
+from functions._operator import OPERATORS, json_response, operator
 
 bp = func.Blueprint()
 

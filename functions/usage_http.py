@@ -1,4 +1,4 @@
-"""`GET /admin/usage?from=&to=`: requests, errors and latency by server, tool, user and region,
+"""`GET /ops/usage?from=&to=`: requests, errors and latency by server, tool, user and region,
 read from the usage aggregates (Hub.Admin and Hub.Operator)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from functions._admin import OPERATORS, bad_request, json_response, operator
 from functions._deps import hub
+from functions._operator import OPERATORS, bad_request, json_response, operator
 from shared.audit.api import AuditQuery, BadQuery
 from shared.usage.report import usage_report
 
@@ -17,7 +17,7 @@ bp = func.Blueprint()
 _MAX_DAYS = 31
 
 
-@bp.route(route="admin/usage", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="ops/usage", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def usage(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

@@ -7,7 +7,6 @@ browser, which signs in at once as `developer@local` (roles Hub.User and Hub.Adm
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -15,14 +14,14 @@ import time
 
 from infra.oidc import LocalAuthority
 from infra.processes import AUTH_OFF, ROOT, Processes
+from shared.hub.install import install_options
 
 HUB_PORT = int(os.environ.get("MCPHUB_PORT", "7071"))
 
 
 def banner(url: str, logs: str, sign_in: str) -> str:
     """What a developer needs to point an IDE at the hub."""
-    cursor = json.dumps({"mcpServers": {"mcphub": {"url": url}}}, indent=2)
-    vscode = json.dumps({"servers": {"mcphub": {"type": "http", "url": url}}}, indent=2)
+    ide = install_options(url)
     return f"""
 MCPHub is running.
 
@@ -33,13 +32,16 @@ MCPHub is running.
   Sign-in:                 {sign_in}
 
 Cursor (~/.cursor/mcp.json):
-{cursor}
+{ide.cursor_json}
 
 VS Code (.vscode/mcp.json):
-{vscode}
+{ide.vscode_json}
 
 Claude Code:
-  claude mcp add --transport http mcphub {url}
+  {ide.claude_command}
+
+Operator page:             {url.removesuffix("/mcp")}/operator
+One-click install links:   {url.removesuffix("/mcp")}/
 
 Press Ctrl-C to stop everything.
 """
@@ -67,7 +69,8 @@ def main() -> None:
         azurite = processes.azurite(int(os.environ.get("AZURITE_TABLE_PORT", "10002")))
         upstreams = {name: processes.demo(name) for name in ("notes", "clock", "flaky")}
         settings, sign_in = _sign_in(processes)
-        processes.hub_over("hub", azurite, upstreams, {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", **settings}, HUB_PORT)
+        demo = {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", "MCPHUB_LIMIT_PERUSER__REQUESTS": "600", **settings}
+        processes.hub_over("hub", azurite, upstreams, demo, HUB_PORT)
         sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir), sign_in))
         sys.stdout.flush()
         while all(child.process.poll() is None for child in processes.children):

@@ -92,6 +92,15 @@ class RoutingPolicy:
         cooldown = float(state.get("cooldown", settings.cooldown_seconds))
         risky = assessment.failure_probability >= settings.drain_probability
         state["healthy"] = 0 if risky else int(state["healthy"]) + 1
+        # The latest assessment, for the operator page (decisions keep the one they acted on).
+        state["assessment"] = {
+            "at": now,
+            "riskScore": round(assessment.risk_score, 1),
+            "failureProbability": round(assessment.failure_probability, 3),
+            "failureType": assessment.failure_type,
+            "timeToFailureSeconds": assessment.time_to_failure_s,
+            "model": assessment.model,
+        }
         decision: Decision | None = None
         if now < float(state["pending_until"]):
             pass  # a change is still reaching every Front Door edge: decide nothing yet

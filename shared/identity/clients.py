@@ -28,6 +28,10 @@ DEFAULT_WEB_REDIRECTS = ("https://vscode.dev/redirect", "https://insiders.vscode
 _MAX_DOCUMENT_BYTES = 64 * 1024
 
 
+# The hub's own operator page: a first-party public client whose one redirect is `<hub>/operator`.
+OPERATOR_PAGE_CLIENT = "mcphub-operator-page"
+
+
 class ClientError(Exception):
     """A registration or client lookup the facade refuses; `error` is the RFC 7591 code."""
 
@@ -83,7 +87,9 @@ class ClientRegistry:
         schemes: Sequence[str] = DEFAULT_SCHEMES,
         web_redirects: Sequence[str] = DEFAULT_WEB_REDIRECTS,
         fetch: httpx.AsyncClient | None = None,
+        first_party: Sequence[Client] = (),
     ) -> None:
+        self._first_party = {client.client_id: client for client in first_party}
         self._web = tuple(web_redirects)
         self._grants = grants
         self._clock = clock
@@ -122,6 +128,8 @@ class ClientRegistry:
         }
 
     async def get(self, client_id: str) -> Client | None:
+        if client_id in self._first_party:
+            return self._first_party[client_id]
         if client_id.startswith("https://"):
             return await self._document(client_id)
         record = await self._grants.get(KIND, client_id, now=self._clock())

@@ -62,6 +62,14 @@ class Catalog:
         self._entries[key] = fresh
         return fresh
 
+    def last_good(self, server: str) -> tuple[float, bool] | None:
+        """(seconds since the newest tools list of `server` was fetched, whether it is stale)."""
+        entries = [v for k, v in self._entries.items() if k[1] == "tools/list" and k[0].split("\0", 1)[0] == server]
+        if not entries:
+            return None
+        newest = max(entries, key=lambda e: e.fetched_at)
+        return self._clock() - newest.fetched_at, newest.stale
+
     def invalidate(self, server: str, notification: str) -> bool:
         """Drop the server's lists (every user's view of them) that `notification` says changed."""
         methods = CHANGED_NOTIFICATIONS.get(notification, ())

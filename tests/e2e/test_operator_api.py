@@ -54,7 +54,7 @@ async def calls_made(world: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_an_admin_finds_each_tool_call_with_who_what_outcome_and_latency(calls_made: dict[str, Any]) -> None:
-    reply = await get(calls_made["hub"], "/admin/audit", calls_made["admin"], event="tool.call", user="tenant-a:dana")
+    reply = await get(calls_made["hub"], "/ops/audit", calls_made["admin"], event="tool.call", user="tenant-a:dana")
     assert reply.status_code == 200, reply.text
     items = reply.json()["items"]
     assert sorted(i["tool"] for i in items) == ["echo", "echo", "echo", "now"]
@@ -70,7 +70,7 @@ async def test_an_admin_finds_each_tool_call_with_who_what_outcome_and_latency(c
 
 
 async def test_refused_tokens_are_in_the_trail(calls_made: dict[str, Any]) -> None:
-    reply = await get(calls_made["hub"], "/admin/audit", calls_made["admin"], event="token.refused")
+    reply = await get(calls_made["hub"], "/ops/audit", calls_made["admin"], event="token.refused")
     assert reply.json()["items"]
 
 
@@ -79,7 +79,7 @@ async def test_pages_follow_the_cursor_without_gaps_or_repeats(calls_made: dict[
     cursor = ""
     for _ in range(10):
         params = {"event": "tool.call", "limit": "3", **({"cursor": cursor} if cursor else {})}
-        body = (await get(calls_made["hub"], "/admin/audit", calls_made["admin"], **params)).json()
+        body = (await get(calls_made["hub"], "/ops/audit", calls_made["admin"], **params)).json()
         seen += [i["id"] for i in body["items"]]
         cursor = body["next"] or ""
         if not cursor:
@@ -89,8 +89,8 @@ async def test_pages_follow_the_cursor_without_gaps_or_repeats(calls_made: dict[
 
 async def test_exports_as_csv_and_jsonl_hold_the_same_records(calls_made: dict[str, Any]) -> None:
     hub, admin = calls_made["hub"], calls_made["admin"]
-    as_csv = await get(hub, "/admin/audit/export", admin, format="csv", event="tool.call")
-    as_jsonl = await get(hub, "/admin/audit/export", admin, format="jsonl", event="tool.call")
+    as_csv = await get(hub, "/ops/audit/export", admin, format="csv", event="tool.call")
+    as_jsonl = await get(hub, "/ops/audit/export", admin, format="jsonl", event="tool.call")
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert "attachment" in as_csv.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
@@ -100,29 +100,29 @@ async def test_exports_as_csv_and_jsonl_hold_the_same_records(calls_made: dict[s
 
 
 async def test_the_chains_verify_intact(calls_made: dict[str, Any]) -> None:
-    body = (await get(calls_made["hub"], "/admin/audit/verify", calls_made["admin"])).json()
+    body = (await get(calls_made["hub"], "/ops/audit/verify", calls_made["admin"])).json()
     assert body["intact"], body["findings"]
     assert body["rows"] >= 5
 
 
 @pytest.mark.parametrize(("who", "status"), [("user", 404), ("operator", 404), (None, 401)])
 async def test_only_an_admin_may_read_the_trail(calls_made: dict[str, Any], who: str | None, status: int) -> None:
-    reply = await get(calls_made["hub"], "/admin/audit", calls_made[who] if who else None)
+    reply = await get(calls_made["hub"], "/ops/audit", calls_made[who] if who else None)
     assert reply.status_code == status
     if status == 401:
         assert "resource_metadata" in reply.headers["www-authenticate"]
 
 
 async def test_a_bad_query_gets_a_400_that_says_what_to_fix(calls_made: dict[str, Any]) -> None:
-    reply = await get(calls_made["hub"], "/admin/audit", calls_made["admin"], since="yesterday")
+    reply = await get(calls_made["hub"], "/ops/audit", calls_made["admin"], since="yesterday")
     assert reply.status_code == 400
     assert "unknown parameter(s) since" in reply.json()["error"]
-    reply = await get(calls_made["hub"], "/admin/audit", calls_made["admin"], **{"from": "last tuesday"})
+    reply = await get(calls_made["hub"], "/ops/audit", calls_made["admin"], **{"from": "last tuesday"})
     assert "ISO 8601" in reply.json()["error"]
 
 
 async def test_an_operator_sees_usage_by_server_tool_and_user(calls_made: dict[str, Any]) -> None:
-    reply = await get(calls_made["hub"], "/admin/usage", calls_made["operator"])
+    reply = await get(calls_made["hub"], "/ops/usage", calls_made["operator"])
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert {s["key"]: s["requests"] for s in body["byServer"]} == {"notes": 3, "clock": 1}
@@ -130,13 +130,13 @@ async def test_an_operator_sees_usage_by_server_tool_and_user(calls_made: dict[s
     assert [u["key"] for u in body["byUser"]] == ["tenant-a:dana"]
     assert body["totals"]["p95Ms"] > 0
     assert body["activeSessions"] == 1
-    assert (await get(calls_made["hub"], "/admin/usage", calls_made["user"])).status_code == 404
+    assert (await get(calls_made["hub"], "/ops/usage", calls_made["user"])).status_code == 404
 
 
 async def test_live_sessions_count_open_sessions_and_not_closed_ones(calls_made: dict[str, Any]) -> None:
     hub, operator = calls_made["hub"], calls_made["operator"]
-    before = (await get(hub, "/admin/usage", operator)).json()["liveSessions"]
+    before = (await get(hub, "/ops/usage", operator)).json()["liveSessions"]
     async with client_for(f"{hub.url}/mcp", calls_made["user"]) as client:
         await client.list_tools()
-        assert (await get(hub, "/admin/usage", operator)).json()["liveSessions"] == before + 1
-    assert (await get(hub, "/admin/usage", operator)).json()["liveSessions"] == before
+        assert (await get(hub, "/ops/usage", operator)).json()["liveSessions"] == before + 1
+    assert (await get(hub, "/ops/usage", operator)).json()["liveSessions"] == before

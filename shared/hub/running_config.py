@@ -1,0 +1,56 @@
+"""The configuration the hub runs with, as the operator page shows it: every secret masked.
+
+Secret settings (SecretStr: keys, client secrets, connection strings, static upstream headers)
+print as "••••••"; URLs lose credentials and query strings, which often carry API keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, SecretStr
+
+from shared.limits.rules import LimitRule
+from shared.settings import ServerSettings
+
+MASK = "••••••"
+
+
+def masked(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        out[name] = _mask(getattr(model, name))
+    return out
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return masked(value)
+    if isinstance(value, Mapping):
+        return {str(k): _mask(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return safe_url(str(value)) if "://" in str(value) else str(value)
+
+
+def safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
+def running_config(
+    sections: Mapping[str, BaseModel], servers: Mapping[str, ServerSettings], limits: Sequence[LimitRule]
+) -> dict[str, Any]:
+    return {
+        **{name: masked(model) for name, model in sections.items()},
+        "servers": {name: masked(server) for name, server in sorted(servers.items())},
+        "limits": [masked(rule) for rule in limits],
+    }
