@@ -12,18 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.audit.store import Entity
-from shared.audit.trail import AuditTrail, Verification
+from shared.audit.trail import FILTERABLE, AuditTrail, Record, Verification
 
-FILTERS = {
-    "event": "Event",
-    "user": "User",
-    "tenant": "Tenant",
-    "server": "Server",
-    "tool": "Tool",
-    "outcome": "Outcome",
-    "region": "Region",
-}
+FILTERS = FILTERABLE
 COLUMNS = ["at", "event", "user", "tenant", "server", "tool", "outcome", "latencyMs", "region", "detail", "id"]
 MAX_PAGE = 1000
 MAX_EXPORT = 1_000_000
@@ -40,7 +31,7 @@ class AuditQuery:
     start: float
     end: float
     filters: dict[str, str]
-    after: tuple[str, str] | None
+    after: tuple[str, str, int] | None
     limit: int
 
     @classmethod
@@ -58,7 +49,7 @@ class AuditQuery:
             raise BadQuery("'limit' must be a whole number") from None
         if not 1 <= limit <= MAX_PAGE:
             raise BadQuery(f"'limit' must be between 1 and {MAX_PAGE}")
-        filters = {FILTERS[k]: v for k, v in params.items() if k in FILTERS and v}
+        filters = {k: v for k, v in params.items() if k in FILTERS and v}
         return cls(int(start // 3600), int(end // 3600), start, end, filters, _cursor(params.get("cursor")), limit)
 
 
@@ -73,38 +64,33 @@ def _time(value: str | None, name: str) -> float:
     return parsed.timestamp()
 
 
-def _cursor(value: str | None) -> tuple[str, str] | None:
+def _cursor(value: str | None) -> tuple[str, str, int] | None:
     if not value:
         return None
     try:
-        partition, row = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        partition, row, index = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return str(partition), str(row), int(index)
     except (ValueError, binascii.Error, TypeError):
         raise BadQuery("'cursor' is not one this API returned") from None
-    return str(partition), str(row)
 
 
-def cursor_of(row: Entity) -> str:
-    raw = json.dumps([row["PartitionKey"], row["RowKey"]]).encode()
+def _position(record: Record) -> tuple[str, str, int]:
+    return str(record["PartitionKey"]), str(record["RowKey"]), int(record["index"])
+
+
+def cursor_of(record: Record) -> str:
+    raw = json.dumps(list(_position(record))).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def public(row: Entity) -> dict[str, Any]:
-    try:
-        detail = json.loads(row.get("Detail") or "{}")
-    except ValueError:
-        detail = {}
+def public(record: Record) -> dict[str, Any]:
     return {
-        "at": datetime.fromtimestamp(float(row["At"]), UTC).isoformat().replace("+00:00", "Z"),
-        "event": row.get("Event"),
-        "user": row.get("User"),
-        "tenant": row.get("Tenant"),
-        "server": row.get("Server"),
-        "tool": row.get("Tool"),
-        "outcome": row.get("Outcome"),
-        "latencyMs": row.get("LatencyMs"),
-        "region": row.get("Region"),
-        "detail": detail,
-        "id": f"{row['PartitionKey']}/{row['RowKey']}",
+        "at": datetime.fromtimestamp(float(record["at"]), UTC).isoformat().replace("+00:00", "Z"),
+        **{name: record.get(name) for name in ("event", "user", "tenant", "server", "tool", "outcome")},
+        "latencyMs": record.get("latencyMs"),
+        "region": record.get("region"),
+        "detail": record.get("detail") or {},
+        "id": "/".join(str(part) for part in _position(record)),
     }
 
 
@@ -115,9 +101,9 @@ async def page(trail: AuditTrail, query: AuditQuery) -> dict[str, Any]:
     return {"items": [public(r) for r in rows], "next": cursor_of(rows[-1]) if rows and more else None}
 
 
-async def _rows(trail: AuditTrail, query: AuditQuery, after: tuple[str, str] | None, limit: int) -> list[Entity]:
+async def _rows(trail: AuditTrail, query: AuditQuery, after: tuple[str, str, int] | None, limit: int) -> list[Record]:
     rows = await trail.search(query.first_hour, query.last_hour, query.filters, after=after, limit=limit)
-    return [r for r in rows if query.start <= float(r["At"]) <= query.end]
+    return [r for r in rows if query.start <= float(r["at"]) <= query.end]
 
 
 async def export(trail: AuditTrail, query: AuditQuery, form: str) -> AsyncIterator[bytes]:
@@ -126,10 +112,8 @@ async def export(trail: AuditTrail, query: AuditQuery, form: str) -> AsyncIterat
     if form == "csv":
         yield _csv_line(COLUMNS)
     while sent < MAX_EXPORT:
-        rows = await trail.search(query.first_hour, query.last_hour, query.filters, after=after, limit=MAX_PAGE)
+        rows = await _rows(trail, query, after, MAX_PAGE)
         for row in rows:
-            if not query.start <= float(row["At"]) <= query.end:
-                continue
             item = public(row)
             sent += 1
             if form == "csv":
@@ -138,7 +122,7 @@ async def export(trail: AuditTrail, query: AuditQuery, form: str) -> AsyncIterat
                 yield (json.dumps(item, sort_keys=True) + "\n").encode()
         if len(rows) < MAX_PAGE:
             return
-        after = (rows[-1]["PartitionKey"], rows[-1]["RowKey"])
+        after = _position(rows[-1])
 
 
 def _cell(value: Any) -> str:

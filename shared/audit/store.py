@@ -11,7 +11,6 @@ from __future__ import annotations
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
 # pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,7 +21,6 @@ from shared.tables import TableBacked
 
 INVERTED_HOURS = 9_999_999_999
 INVERTED_SEQ = 999_999_999_999
-FILTERABLE = ("Event", "User", "Tenant", "Server", "Tool", "Outcome", "Region")
 
 Entity = dict[str, Any]
 
@@ -45,13 +43,13 @@ def row_key(seq: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """Hours `first`..`last` (inclusive), equality filters on FILTERABLE fields, and paging."""
+    """Rows of hours `first`..`last` (inclusive), after a row already seen, at most `limit`."""
 
     first_hour: int
     last_hour: int
-    filters: Mapping[str, str]
     after: tuple[str, str] | None = None  # (PartitionKey, RowKey) of the last row already seen
     limit: int = 100
+    including: bool = False  # start at `after` itself (a row only partly read) instead of after it
 
     @property
     def low(self) -> str:
@@ -70,7 +68,7 @@ class AuditStore(Protocol):
     async def newest(self, partition: str) -> Entity | None: ...
 
     async def query(self, query: Query) -> list[Entity]:
-        """Matching rows in key order (newest hour first), at most `query.limit`."""
+        """Rows in key order (newest hour first), at most `query.limit`."""
         ...
 
     async def delete_older_than(self, hour: int) -> int:
@@ -98,13 +96,13 @@ class MemoryAuditStore:
     async def query(self, query: Query) -> list[Entity]:
         found: list[Entity] = []
         for key in sorted(self.rows):
-            if not (query.low <= key[0] < query.high) or (query.after is not None and key <= query.after):
+            if not (query.low <= key[0] < query.high):
                 continue
-            row = self.rows[key]
-            if all(row.get(name) == value for name, value in query.filters.items()):
-                found.append(dict(row))
-                if len(found) >= query.limit:
-                    break
+            if query.after is not None and (key < query.after or (key == query.after and not query.including)):
+                continue
+            found.append(dict(self.rows[key]))
+            if len(found) >= query.limit:
+                break
         return found
 
     async def delete_older_than(self, hour: int) -> int:
@@ -138,11 +136,9 @@ class TableAuditStore(TableBacked):
         table = await self._table()
         clauses = ["PartitionKey ge @low", "PartitionKey lt @high"]
         parameters: dict[str, Any] = {"low": query.low, "high": query.high}
-        for n, (name, value) in enumerate(sorted(query.filters.items())):
-            clauses.append(f"{name} eq @f{n}")
-            parameters[f"f{n}"] = value
         if query.after is not None:
-            clauses.append("( PartitionKey gt @apk or ( PartitionKey eq @apk and RowKey gt @ark ) )")
+            compare = "ge" if query.including else "gt"
+            clauses.append(f"( PartitionKey gt @apk or ( PartitionKey eq @apk and RowKey {compare} @ark ) )")
             parameters.update(apk=query.after[0], ark=query.after[1])
         found: list[Entity] = []
         async for row in table.query_entities(

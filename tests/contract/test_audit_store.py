@@ -3,6 +3,7 @@ records land in order, queries page newest hour first, and tampering of each kin
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class Backend:
             await self.raw.update_entity({"PartitionKey": partition, "RowKey": row, **changes}, mode=UpdateMode.MERGE)
 
     async def remove(self, partition: str, row: str | None = None) -> None:
-        rows = [r for r in await self.store.query(Query(0, 10**9, {}, limit=10**6)) if r["PartitionKey"] == partition]
+        rows = [r for r in await self.store.query(Query(0, 10**9, limit=10**6)) if r["PartitionKey"] == partition]
         for found in rows:
             if row is not None and found["RowKey"] != row:
                 continue
@@ -86,72 +87,95 @@ async def test_a_batch_lands_whole_or_not_at_all(backend: Backend) -> None:
     newest = await store.newest(partition)
     assert newest is not None
     assert newest["Seq"] == 1
-    assert len(await store.query(Query(0, 10**9, {}, limit=100))) == 2
+    assert len(await store.query(Query(0, 10**9, limit=100))) == 2
 
 
-async def test_queries_return_the_newest_hour_first_filtered_and_paged(backend: Backend) -> None:
+async def test_queries_return_the_newest_hour_first_and_page_on(backend: Backend) -> None:
     store = backend.store
     for hour in (HOUR, HOUR + 1, HOUR + 2):
-        await store.append(partition_key(hour, "w"), [row(n, User=f"u{n % 2}") for n in range(3)])
-    page = await store.query(Query(HOUR, HOUR + 1, {"User": "u0"}, limit=3))
+        await store.append(partition_key(hour, "w"), [row(n) for n in range(3)])
+    page = await store.query(Query(HOUR, HOUR + 1, limit=4))
     assert [(r["PartitionKey"], r["Seq"]) for r in page] == [
         (partition_key(HOUR + 1, "w"), 2),
+        (partition_key(HOUR + 1, "w"), 1),
         (partition_key(HOUR + 1, "w"), 0),
         (partition_key(HOUR, "w"), 2),
     ]
-    last = page[-1]
-    rest = await store.query(Query(HOUR, HOUR + 1, {"User": "u0"}, (last["PartitionKey"], last["RowKey"]), limit=3))
-    assert [(r["PartitionKey"], r["Seq"]) for r in rest] == [(partition_key(HOUR, "w"), 0)]
+    last = (page[-1]["PartitionKey"], page[-1]["RowKey"])
+    rest = await store.query(Query(HOUR, HOUR + 1, last, limit=3))
+    assert [r["Seq"] for r in rest] == [1, 0]
+    again = await store.query(Query(HOUR, HOUR + 1, last, limit=1, including=True))
+    assert [r["Seq"] for r in again] == [2]
 
 
 async def test_retention_deletes_whole_hours_before_the_cutoff(backend: Backend) -> None:
     for hour in (HOUR, HOUR + 1):
         await backend.store.append(partition_key(hour, "w"), [row(0), row(1)])
     assert await backend.store.delete_older_than(HOUR + 1) == 2
-    assert {r["PartitionKey"] for r in await backend.store.query(Query(0, 10**9, {}, limit=100))} == {
+    assert {r["PartitionKey"] for r in await backend.store.query(Query(0, 10**9, limit=100))} == {
         partition_key(HOUR + 1, "w")
     }
 
 
 async def written(backend: Backend, count: int = 5, clock: Clock | None = None) -> AuditTrail:
+    """`count` blocks of two records each (one flush per block)."""
     trail = trail_on(backend, clock=clock)
     for n in range(count):
         trail.record("tool.call", user="t1:alice", server="notes", tool="echo", outcome="ok", latency_ms=n, n=n)
-    assert await trail.flush() == count
+        trail.record("signin.succeeded", user=f"t1:u{n}")
+        assert await trail.flush() == 2
     return trail
 
 
-async def test_an_untouched_trail_verifies_intact(backend: Backend) -> None:
+async def blocks(backend: Backend) -> list[dict[str, Any]]:
+    return await backend.store.query(Query(0, 10**9, limit=1000))
+
+
+async def test_an_untouched_trail_verifies_intact_and_pages_through_every_record(backend: Backend) -> None:
     trail = await written(backend)
-    found = await trail.search(HOUR, HOUR, {"User": "t1:alice"}, after=None, limit=10)
-    assert [r["Seq"] for r in found] == [4, 3, 2, 1, 0]
-    assert found[0]["Tenant"] == "t1"
+    found = await trail.search(HOUR, HOUR, {"user": "t1:alice"}, after=None, limit=10)
+    assert [r["detail"]["n"] for r in found] == [4, 3, 2, 1, 0]
+    assert found[0]["tenant"] == "t1"
+    seen: list[tuple[str, str, int]] = []
+    after = None
+    for _ in range(20):
+        page = await trail.search(HOUR, HOUR, {}, after=after, limit=3)
+        seen += [(r["event"], r["user"], r["detail"].get("n", -1)) for r in page]
+        if len(page) < 3:
+            break
+        after = (page[-1]["PartitionKey"], page[-1]["RowKey"], page[-1]["index"])
+    assert len(seen) == len(set(seen)) == 10
     result = await trail.verify(HOUR, HOUR)
-    assert (result.intact, result.rows, result.partitions) == (True, 5, 1)
+    assert (result.intact, result.rows, result.partitions) == (True, 10, 1)
 
 
 async def test_an_edited_record_is_found(backend: Backend) -> None:
     trail = await written(backend)
-    rows = await trail.search(HOUR, HOUR, {}, after=None, limit=10)
-    await backend.change(rows[2]["PartitionKey"], rows[2]["RowKey"], Outcome="error")
+    victim = (await blocks(backend))[2]
+    records = json.loads(victim["Records"])
+    records[0]["outcome"] = "error"
+    await backend.change(victim["PartitionKey"], victim["RowKey"], Records=json.dumps(records, separators=(",", ":")))
     result = await trail.verify(HOUR, HOUR)
     assert [f.problem for f in result.findings] == ["was changed after it was written"]
 
 
-async def test_a_deleted_record_is_found(backend: Backend) -> None:
+async def test_a_deleted_block_is_found(backend: Backend) -> None:
     trail = await written(backend)
-    rows = await trail.search(HOUR, HOUR, {}, after=None, limit=10)
-    await backend.remove(rows[2]["PartitionKey"], rows[2]["RowKey"])
-    assert [f.problem for f in (await trail.verify(HOUR, HOUR)).findings] == ["rows 2..2 are missing"]
+    victim = (await blocks(backend))[2]
+    await backend.remove(victim["PartitionKey"], victim["RowKey"])
+    assert [f.problem for f in (await trail.verify(HOUR, HOUR)).findings] == ["blocks 2..2 are missing"]
 
 
-async def test_a_record_rewritten_without_the_vault_key_is_found(backend: Backend) -> None:
+async def test_a_block_rewritten_without_the_vault_key_is_found(backend: Backend) -> None:
     trail = await written(backend)
-    victim = (await trail.search(HOUR, HOUR, {}, after=None, limit=10))[2]
-    forged = row_mac(b"x" * 32, victim["PartitionKey"], {**victim, "Outcome": "error"})
-    await backend.change(victim["PartitionKey"], victim["RowKey"], Outcome="error", Hash=forged)
+    victim = (await blocks(backend))[2]
+    records = json.loads(victim["Records"])
+    records[0]["outcome"] = "error"
+    changed = {**victim, "Records": json.dumps(records, separators=(",", ":"))}
+    forged = row_mac(b"x" * 32, victim["PartitionKey"], changed)
+    await backend.change(victim["PartitionKey"], victim["RowKey"], Records=changed["Records"], Hash=forged)
     problems = [f.problem for f in (await trail.verify(HOUR, HOUR)).findings]
-    assert problems == ["was changed after it was written", "does not continue the row before it"]
+    assert problems == ["was changed after it was written", "does not continue the block before it"]
 
 
 async def test_a_deleted_earlier_hour_is_found_unless_retention_removed_it(backend: Backend) -> None:

@@ -111,3 +111,7 @@ async def test_an_sdk_client_past_a_shared_server_limit_gets_an_error_naming_it(
             except MCPError as error:
                 outcomes.append("limited" if "rate limit 'clock' reached" in str(error) else str(error))
     assert outcomes == ["ok", "ok", "ok", "limited", "limited"]
+    # A stateless (2026-07-28) client is held to the same shared budget.
+    async with client_for(f"{hubs[0].url}/mcp", token, mode="2026-07-28") as client:
+        with pytest.raises(MCPError, match="rate limit 'clock' reached"):
+            await client.call_tool("clock__now", {})

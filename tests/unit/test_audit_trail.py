@@ -3,6 +3,7 @@ the request path within the flush interval, kept through a storage outage, secre
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 from shared.audit.redact import REDACTED, redact
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import Entity, MemoryAuditStore, Query
-from shared.audit.trail import AuditTrail
+from shared.audit.trail import AuditTrail, Record
 from shared.hub.calls import CallRecord
 from shared.identity.audit import audit
 from shared.identity.sealing import Sealer
@@ -33,8 +34,10 @@ class FlakyStore(MemoryAuditStore):
         await super().append(partition, rows)
 
 
-async def everything(store: MemoryAuditStore) -> list[Entity]:
-    return await store.query(Query(0, 10**9, {}, limit=1000))
+async def everything(store: MemoryAuditStore) -> list[Record]:
+    """Every record in the store's blocks, oldest first."""
+    blocks = sorted(await store.query(Query(0, 10**9, limit=1000)), key=lambda b: (b["PartitionKey"], -b["Seq"]))
+    return [record for block in reversed(blocks) for record in json.loads(block["Records"])]
 
 
 @pytest.fixture
@@ -50,7 +53,7 @@ async def test_security_events_logged_with_audit_reach_the_trail_without_another
     audit("signin.succeeded", user="t1:alice", client_id="cursor")
     store = trail._store
     assert isinstance(store, MemoryAuditStore)
-    rows: list[Entity] = []
+    rows: list[Record] = []
     with anyio.fail_after(5):
         for _ in range(10_000):
             rows = await everything(store)
@@ -58,8 +61,8 @@ async def test_security_events_logged_with_audit_reach_the_trail_without_another
                 break
             await anyio.sleep(0.01)
     [row] = rows
-    assert (row["Event"], row["User"], row["Tenant"], row["Region"]) == ("signin.succeeded", "t1:alice", "t1", "weu")
-    assert '"client_id": "cursor"' in row["Detail"]
+    assert (row["event"], row["user"], row["tenant"], row["region"]) == ("signin.succeeded", "t1:alice", "t1", "weu")
+    assert row["detail"] == {"client_id": "cursor"}
 
 
 async def test_records_survive_a_storage_outage_and_are_written_when_it_ends() -> None:
@@ -95,15 +98,15 @@ async def test_a_call_is_recorded_with_who_what_outcome_and_latency_but_not_its_
     CallsToTrail(trail)(call())
     await trail.flush()
     [row] = await everything(store)
-    assert (row["Event"], row["Server"], row["Tool"], row["Outcome"], row["LatencyMs"]) == (
+    assert (row["event"], row["server"], row["tool"], row["outcome"], row["latencyMs"]) == (
         "tool.call",
         "github",
         "search",
         "ok",
         250.0,
     )
-    assert "secret-session-id" not in row["Detail"]
-    assert "arguments" not in row["Detail"]
+    assert "secret-session-id" not in json.dumps(row)
+    assert "arguments" not in row["detail"]
 
 
 def test_captured_arguments_keep_their_shape_but_lose_secrets() -> None:
@@ -121,3 +124,15 @@ def test_captured_arguments_keep_their_shape_but_lose_secrets() -> None:
     assert "ghp_" not in cleaned["note"]
     assert "eyJ" not in cleaned["note"]
     assert len(cleaned["long"]) <= 201
+
+
+async def test_many_records_in_one_flush_are_split_into_blocks_and_each_stays_findable() -> None:
+    store = MemoryAuditStore()
+    trail = AuditTrail(store, KEYS, instance="i", region="weu", clock=lambda: 1_764_000_000.0)
+    for n in range(500):
+        trail.record("tool.call", user=f"t1:u{n % 10}", server="notes", tool="echo", outcome="ok", n=n, pad="x" * 200)
+    assert await trail.flush() == 500
+    assert len(store.rows) >= 5  # 500 records of ~300 characters: five blocks under the size cap
+    found = await trail.search(490_000, 500_000, {"user": "t1:u3"}, after=None, limit=100)
+    assert sorted(r["detail"]["n"] for r in found) == list(range(3, 500, 10))
+    assert (await trail.verify(490_000, 500_000)).rows == 500
