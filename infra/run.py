@@ -41,7 +41,7 @@ Claude Code:
   {ide.claude_command}
 
 Operator page:             {url.removesuffix("/mcp")}/operator
-One-click install links:   {url.removesuffix("/mcp")}/
+One-click install links:   {url.removesuffix("/mcp")}/start
 
 Press Ctrl-C to stop everything.
 """

@@ -99,6 +99,8 @@ async def main(argv: list[str]) -> int:
                 present = await count_rows(connection, table)
                 resumed = numbers["resumedAfterBatches"]
                 note = f", resumed after {resumed} batch(es)" if resumed else ""
+                if resumed and not numbers["written"]:
+                    note = ", already restored by an earlier run (delete the journal to write it again)"
                 out(f"  {table:<24} {numbers['rows']:>8} rows in archive, {present} in target{note}\n")
         else:
             manifest = verify_archive(args.archive)

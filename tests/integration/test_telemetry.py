@@ -73,13 +73,6 @@ async def recording_upstream() -> AsyncIterator[dict[str, Any]]:
     await runner.cleanup()
 
 
-@pytest.fixture(scope="module")
-def functions_host() -> LocalFunctionsHost:
-    import function_app
-
-    return LocalFunctionsHost(function_app.app, timers_enabled=False)  # indexes the functions once
-
-
 @pytest.fixture
 async def in_process_hub(
     recording_upstream: dict[str, Any], monkeypatch: pytest.MonkeyPatch, functions_host: LocalFunctionsHost
