@@ -12,42 +12,42 @@ from functions._deps import hub
 from functions._operator import ADMIN, bad_request, json_response, operator
 from shared.audit import api
 from shared.identity.audit import audit
+from shared.identity.principal import Principal
 
 bp = func.Blueprint()
 
 
-def _query(req: Request) -> api.AuditQuery | Response:
+async def _admin_query(req: Request) -> tuple[Principal, api.AuditQuery] | Response:
+    """The admin and their parsed query, or the response refusing one or the other."""
+    caller = await operator(req, ADMIN)
+    if isinstance(caller, Response):
+        return caller
     try:
-        return api.AuditQuery.parse(dict(req.query_params), now=time.time())
+        query = api.AuditQuery.parse(dict(req.query_params), now=time.time())
     except api.BadQuery as error:
         return bad_request(str(error))
+    await hub().ops.audit.flush()  # what happened a moment ago is part of the answer
+    return caller, query
 
 
 @bp.route(route="ops/audit", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_search(req: Request) -> Response:
-    caller = await operator(req, ADMIN)
-    if isinstance(caller, Response):
-        return caller
-    query = _query(req)
-    if isinstance(query, Response):
-        return query
-    await hub().ops.audit.flush()  # what happened a moment ago is part of the answer
-    return json_response(await api.page(hub().ops.audit, query))
+    checked = await _admin_query(req)
+    if isinstance(checked, Response):
+        return checked
+    return json_response(await api.page(hub().ops.audit, checked[1]))
 
 
 @bp.route(route="ops/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_export(req: Request) -> Response:
-    caller = await operator(req, ADMIN)
-    if isinstance(caller, Response):
-        return caller
-    query = _query(req)
-    if isinstance(query, Response):
-        return query
+    checked = await _admin_query(req)
+    if isinstance(checked, Response):
+        return checked
+    caller, query = checked
     form = req.query_params.get("format", "jsonl")
     if form not in ("csv", "jsonl"):
         return bad_request("'format' must be csv or jsonl")
     audit("admin.audit_exported", user=caller.key, format=form, filters=query.filters, start=query.start, end=query.end)
-    await hub().ops.audit.flush()
     media = "text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson"
     name = f"mcphub-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.{form}"
     return StreamingResponse(
@@ -59,14 +59,11 @@ async def audit_export(req: Request) -> Response:
 
 @bp.route(route="ops/audit/verify", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 async def audit_verify(req: Request) -> Response:
-    caller = await operator(req, ADMIN)
-    if isinstance(caller, Response):
-        return caller
-    query = _query(req)
-    if isinstance(query, Response):
-        return query
+    checked = await _admin_query(req)
+    if isinstance(checked, Response):
+        return checked
+    caller, query = checked
     current = hub()
-    await current.ops.audit.flush()
     retained = int((time.time() - current.ops.settings.audit_retention_days * 86400) // 3600) + 1
     result = await current.ops.audit.verify(query.first_hour, query.last_hour, retained_from_hour=retained)
     audit("admin.audit_verified", user=caller.key, intact=result.intact, rows=result.rows)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 # The Azure SDK types its **kwargs loosely; strict mode would flag every call for it.
-# pyright: reportUnknownMemberType=false
+# pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false
 import contextlib
-from typing import Self
+from typing import Any, Self
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
 
@@ -27,6 +27,18 @@ class TableBacked:
                 await self._client.create_table()
             self._ready = True
         return self._client
+
+    async def _delete_where(self, query: str, parameters: dict[str, Any]) -> int:
+        """Delete every row matching `query` (retention, purges); returns how many went."""
+        table = await self._table()
+        deleted = 0
+        async for row in table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"]):
+            try:
+                await table.delete_entity(row["PartitionKey"], row["RowKey"])
+            except ResourceNotFoundError:
+                continue
+            deleted += 1
+        return deleted
 
     async def close(self) -> None:
         await self._client.close()

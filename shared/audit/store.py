@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableTransactionError
 
 from shared.tables import TableBacked
@@ -150,15 +150,4 @@ class TableAuditStore(TableBacked):
         return found
 
     async def delete_older_than(self, hour: int) -> int:
-        table = await self._table()
-        cutoff = f"{INVERTED_HOURS - hour:010d}~"
-        deleted = 0
-        async for row in table.query_entities(
-            "PartitionKey gt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
-        ):
-            try:
-                await table.delete_entity(row["PartitionKey"], row["RowKey"])
-            except ResourceNotFoundError:
-                continue
-            deleted += 1
-        return deleted
+        return await self._delete_where("PartitionKey gt @cutoff", {"cutoff": f"{INVERTED_HOURS - hour:010d}~"})

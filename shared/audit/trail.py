@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.audit.store import AuditConflict, AuditStore, Entity, Query, hour_of, partition_key, row_key
+from shared.background import FlushSoon
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,11 @@ class AuditTrail:
         self.writer = f"{instance}.{secrets.token_hex(3)}"
         self._region = region
         self._clock = clock
-        self._flush_seconds = flush_seconds
         self._pending: list[Entity] = []
         self._heads: dict[str, _Head] = {}
         self._last_partition: str | None = None
         self._lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[int]] = set()
+        self._soon = FlushSoon(flush_seconds, self.flush)
         self.dropped = 0
 
     # ---- writing -----------------------------------------------------------------------------
@@ -115,22 +114,7 @@ class AuditTrail:
             detail = {"truncated": True}
         record["detail"] = detail
         self._pending.append(record)
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (a synchronous caller): written by the next flush
-        self._timer = loop.call_later(self._flush_seconds, self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self.flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._soon.schedule()
 
     async def flush(self) -> int:
         """Write everything queued; returns how many rows were written."""
@@ -147,7 +131,7 @@ class AuditTrail:
                 except Exception as exc:  # storage down: keep the records for the next flush
                     log.warning("audit trail: %d record(s) not written yet: %s", len(records), type(exc).__name__)
                     self._pending[:0] = records
-                    self._schedule()
+                    self._soon.schedule()
                     continue
                 written += len(records)
             return written

@@ -93,14 +93,7 @@ class TableBudgetStore(TableBacked):
         raise TimeoutError(f"budget {key!r} stayed contended for {_ATTEMPTS} attempts")
 
     async def purge(self, now: float) -> int:
-        table = await self._table()
-        removed = 0
-        async for entity in table.query_entities(
-            "Expires lt @now", parameters={"now": now}, select=["PartitionKey", "RowKey"]
-        ):
-            await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-            removed += 1
-        return removed
+        return await self._delete_where("Expires lt @now", {"now": now})
 
 
 def _partition(key: str) -> str:

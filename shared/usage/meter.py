@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from shared.background import FlushSoon
 from shared.hub.calls import CallRecord
-from shared.usage.histogram import Histogram
 from shared.usage.store import Row, UsageStore, partition
+from shared.usage.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +26,6 @@ _DIMENSIONS = {
     "h1": ("total", "server", "region", "tool", "user", "tenant", "session"),
 }
 _KEEP_SECONDS = 2 * 3600  # windows stay in memory this long after they end (late calls, re-flush)
-
-
-@dataclass(slots=True)
-class Tally:
-    count: int = 0
-    errors: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict[str, int])
-    latency: Histogram = field(default_factory=Histogram)
-    sum_ms: float = 0.0
-    max_ms: float = 0.0
-
-    def add(self, record: CallRecord) -> None:
-        ms = record.seconds * 1000
-        self.count += 1
-        self.errors += record.outcome not in ("ok", "tool_error")
-        self.outcomes[record.outcome] = self.outcomes.get(record.outcome, 0) + 1
-        if record.outcome != "rate_limited":  # refused before reaching the upstream: no latency
-            self.latency.add(ms)
-            self.sum_ms += ms
-            self.max_ms = max(self.max_ms, ms)
 
 
 def _keys(record: CallRecord, dimension: str) -> str | None:
@@ -66,12 +45,10 @@ class UsageMeter:
         self._store = store
         self.writer = f"{instance}.{secrets.token_hex(3)}"
         self._clock = clock
-        self._flush_seconds = flush_seconds
         self._tallies: dict[tuple[str, int, str, str], Tally] = {}
         self._dirty: set[tuple[str, int, str, str]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[int]] = set()
         self._lock = asyncio.Lock()
+        self._soon = FlushSoon(flush_seconds, self.flush)
 
     def __call__(self, record: CallRecord) -> None:
         for granularity, seconds in GRANULARITIES.items():
@@ -83,22 +60,7 @@ class UsageMeter:
                 slot = (granularity, start, dimension, key)
                 self._tallies.setdefault(slot, Tally()).add(record)
                 self._dirty.add(slot)
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._timer = loop.call_later(self._flush_seconds, self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self.flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._soon.schedule()
 
     async def flush(self) -> int:
         """Write every aggregate that changed since the last flush; returns how many rows."""
@@ -110,7 +72,7 @@ class UsageMeter:
             except Exception as exc:  # storage down: the totals stay in memory and go with the next flush
                 log.warning("usage: %d aggregate(s) not written yet: %s", len(rows), type(exc).__name__)
                 self._dirty |= dirty
-                self._schedule()
+                self._soon.schedule()
                 return 0
             horizon = self._clock() - _KEEP_SECONDS
             for slot in [s for s in self._tallies if s[1] + GRANULARITIES[s[0]] < horizon and s not in self._dirty]:
@@ -125,10 +87,5 @@ class UsageMeter:
             "RowKey": f"{dimension}|{quote(key, safe='')}|{self.writer}",
             "Dimension": dimension,
             "Key": key,
-            "Count": tally.count,
-            "Errors": tally.errors,
-            "Outcomes": json.dumps(tally.outcomes, sort_keys=True),
-            "Latency": json.dumps(tally.latency.to_wire()),
-            "SumMs": round(tally.sum_ms, 3),
-            "MaxMs": round(tally.max_ms, 3),
+            **tally.fields(),
         }

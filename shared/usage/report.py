@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.usage.histogram import Histogram
 from shared.usage.meter import GRANULARITIES
-from shared.usage.store import Row, UsageStore
+from shared.usage.store import UsageStore
+from shared.usage.tally import Tally
 
 _TOP = 20
-
-
-@dataclass(slots=True)
-class Merged:
-    count: int = 0
-    errors: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict[str, int])
-    latency: Histogram = field(default_factory=Histogram)
-    max_ms: float = 0.0
-
-    def add(self, row: Row) -> None:
-        self.count += int(row["Count"])
-        self.errors += int(row["Errors"])
-        for outcome, n in json.loads(row.get("Outcomes") or "{}").items():
-            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(n)
-        self.latency.merge(Histogram.from_wire(json.loads(row.get("Latency") or "{}")))
-        self.max_ms = max(self.max_ms, float(row.get("MaxMs") or 0))
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "requests": self.count,
-            "errors": self.errors,
-            "errorRate": round(self.errors / self.count, 4) if self.count else 0.0,
-            "p50Ms": self.latency.quantile(0.50),
-            "p95Ms": self.latency.quantile(0.95),
-            "p99Ms": self.latency.quantile(0.99),
-            "maxMs": round(self.max_ms, 3),
-            "outcomes": dict(sorted(self.outcomes.items())),
-        }
 
 
 def _iso(epoch: float) -> str:
@@ -62,13 +31,13 @@ async def usage_report(store: UsageStore, start: float, end: float) -> dict[str,
         if granularity == "m5"
         else hourly
     )
-    groups: dict[tuple[str, str], Merged] = defaultdict(Merged)
+    groups: dict[tuple[str, str], Tally] = defaultdict(Tally)
     for row in hourly:
-        groups[(row["Dimension"], row["Key"])].add(row)
-    points: dict[int, Merged] = defaultdict(Merged)
+        groups[(row["Dimension"], row["Key"])].merge_row(row)
+    points: dict[int, Tally] = defaultdict(Tally)
     for row in series_rows:
         if row["Dimension"] == "total":
-            points[int(row["PartitionKey"].split("-", 1)[1])].add(row)
+            points[int(row["PartitionKey"].split("-", 1)[1])].merge_row(row)
 
     def breakdown(dimension: str) -> list[dict[str, Any]]:
         items = [{"key": key, **m.summary()} for (dim, key), m in groups.items() if dim == dimension]
@@ -78,7 +47,7 @@ async def usage_report(store: UsageStore, start: float, end: float) -> dict[str,
     return {
         "from": _iso(start),
         "to": _iso(end),
-        "totals": groups[("total", "*")].summary() if ("total", "*") in groups else Merged().summary(),
+        "totals": groups[("total", "*")].summary() if ("total", "*") in groups else Tally().summary(),
         "series": {
             "stepSeconds": step,
             "points": [{"at": _iso(at), **points[at].summary()} for at in sorted(points)],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.tables import TableBacked
@@ -78,17 +77,9 @@ class TableUsageStore(TableBacked):
         return [dict(row) async for row in rows]
 
     async def delete_before(self, start: int) -> int:
-        table = await self._table()
         deleted = 0
         for granularity in ("m5", "h1"):
-            async for row in table.query_entities(
-                "PartitionKey ge @low and PartitionKey lt @high",
-                parameters={"low": partition(granularity, 0), "high": partition(granularity, start)},
-                select=["PartitionKey", "RowKey"],
-            ):
-                try:
-                    await table.delete_entity(row["PartitionKey"], row["RowKey"])
-                except ResourceNotFoundError:
-                    continue
-                deleted += 1
+            low, high = partition(granularity, 0), partition(granularity, start)
+            where = "PartitionKey ge @low and PartitionKey lt @high"
+            deleted += await self._delete_where(where, {"low": low, "high": high})
         return deleted
