@@ -19,7 +19,6 @@ detectable from the chain alone: that is what the exported copies are for.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
@@ -30,18 +29,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.audit.blocks import Record, into_blocks, may_match, row_mac
 from shared.audit.store import AuditConflict, AuditStore, Entity, Query, hour_of, partition_key, row_key
 from shared.background import FlushSoon
 
 log = logging.getLogger(__name__)
 
 KeySource = Callable[[str | None], tuple[str, bytes] | None]  # kid (None: active) -> (kid, key)
-Record = dict[str, Any]
 FILTERABLE = ("event", "user", "tenant", "server", "tool", "outcome", "region")
-_BLOCK_CHARS = 28_000  # a Table string property holds 32K UTF-16 code units
-_BLOCK_RECORDS = 200
 _BATCH = 100  # blocks per transaction
-_SUMMARY_CHARS = 2_000
 _MAX_PENDING = 50_000
 
 
@@ -127,7 +123,7 @@ class AuditTrail:
             for partition in sorted(by_partition, reverse=True):  # oldest hour first: links follow time
                 records = by_partition[partition]
                 try:
-                    await self._append(partition, _blocks(records))
+                    await self._append(partition, into_blocks(records))
                 except Exception as exc:  # storage down: keep the records for the next flush
                     log.warning("audit trail: %d record(s) not written yet: %s", len(records), type(exc).__name__)
                     self._pending[:0] = records
@@ -207,7 +203,7 @@ class AuditTrail:
                 indexes = range(int(block["Count"]) - 1, -1, -1)
                 if resume is not None and (block["PartitionKey"], block["RowKey"]) == block_after:
                     indexes = range(resume - 1, -1, -1)
-                if not _may_match(block, filters):
+                if not may_match(block, filters):
                     continue
                 records: list[Record] = json.loads(block["Records"])
                 for index in indexes:
@@ -268,55 +264,3 @@ class AuditTrail:
 
     async def delete_older_than(self, hour: int) -> int:
         return await self._store.delete_older_than(hour)
-
-
-_HASHED = ("RowKey", "Seq", "Prev", "Kid", "PrevPartition", "First", "Last", "Count", "Records")
-_SUMMARIES = {"event": "Events", "user": "Users", "server": "Servers", "tool": "Tools", "outcome": "Outcomes"}
-
-
-def row_mac(key: bytes, partition: str, row: Mapping[str, Any]) -> str:
-    content = {name: row.get(name) for name in _HASHED}
-    content["Seq"] = int(content["Seq"] or 0)
-    content["PrevPartition"] = content["PrevPartition"] or ""
-    payload = json.dumps([partition, content], sort_keys=True, separators=(",", ":"), default=str)
-    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
-
-
-def _blocks(records: list[Record]) -> list[Entity]:
-    """Records in blocks of at most _BLOCK_RECORDS and _BLOCK_CHARS of JSON, in order."""
-    blocks: list[Entity] = []
-    current: list[Record] = []
-    size = 0
-    for record in records:
-        encoded = len(json.dumps(record))
-        if current and (size + encoded > _BLOCK_CHARS or len(current) >= _BLOCK_RECORDS):
-            blocks.append(_block(current))
-            current, size = [], 0
-        current.append(record)
-        size += encoded + 1
-    if current:
-        blocks.append(_block(current))
-    return blocks
-
-
-def _block(records: list[Record]) -> Entity:
-    block: Entity = {
-        "Records": json.dumps(records, separators=(",", ":")),
-        "Count": len(records),
-        "First": records[0]["at"],
-        "Last": records[-1]["at"],
-    }
-    for name, column in _SUMMARIES.items():
-        values = "|" + "|".join(sorted({str(r[name]) for r in records if name in r})) + "|"
-        block[column] = values if len(values) <= _SUMMARY_CHARS else "*"
-    return block
-
-
-def _may_match(block: Entity, filters: Mapping[str, str]) -> bool:
-    """False when a block's summary shows it holds no record the filters could match."""
-    for name, value in filters.items():
-        column = _SUMMARIES.get(name)
-        summary = str(block.get(column) or "*") if column else "*"
-        if summary != "*" and f"|{value}|" not in summary:
-            return False
-    return True

@@ -13,9 +13,10 @@ import pytest
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared.audit.blocks import row_mac
 from shared.audit.sources import vault_keys
 from shared.audit.store import AuditConflict, AuditStore, MemoryAuditStore, Query, TableAuditStore, partition_key
-from shared.audit.trail import AuditTrail, row_mac
+from shared.audit.trail import AuditTrail
 from shared.identity.sealing import Sealer
 
 pytestmark = pytest.mark.anyio

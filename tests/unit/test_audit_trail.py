@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
+from shared.audit.blocks import Record
 from shared.audit.redact import REDACTED, redact
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import Entity, MemoryAuditStore, Query
-from shared.audit.trail import AuditTrail, Record
+from shared.audit.trail import AuditTrail
 from shared.hub.calls import CallRecord
 from shared.identity.audit import audit
 from shared.identity.sealing import Sealer
