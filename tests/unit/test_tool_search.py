@@ -1,0 +1,72 @@
+"""Tool search: plain-word queries find the right tool, identifiers match in any spelling, tools of
+servers the caller cannot see never come back, and a changed list is searched at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from shared.search.index import Hit, ToolIndex, doc_from_tool, words
+
+GITHUB = [
+    {"name": "github__create_pull_request", "description": "Open a pull request from a branch",
+     "inputSchema": {"type": "object", "properties": {"base": {"description": "branch to merge into"}}}},
+    {"name": "github__list_issues", "description": "List issues of a repository, filtered by label or state"},
+    {"name": "github__search_code", "description": "Search source code across repositories"},
+]  # fmt: skip
+JIRA = [
+    {"name": "jira__createIssue", "description": "Create a Jira ticket in a project"},
+    {"name": "jira__transitionIssue", "description": "Move a ticket to another status, e.g. Done"},
+]
+HR = [{"name": "hr__salary_report", "description": "Salaries of every employee"}]
+
+
+def index() -> ToolIndex:
+    built = ToolIndex()
+    for server, tools in (("github", GITHUB), ("jira", JIRA), ("hr", HR)):
+        built.replace(server, [doc_from_tool(server, tool) for tool in tools])
+    return built
+
+
+def names(hits: list[Hit]) -> list[str]:
+    return [hit.doc.name for hit in hits]
+
+
+def test_identifiers_read_as_words_in_any_spelling() -> None:
+    assert words("github__create_pull_request") == "github create pull request"
+    assert words("transitionIssue") == "transition issue"
+
+
+def test_a_plain_words_query_finds_the_tool_that_does_it() -> None:
+    found = index()
+    assert names(found.search("open a PR to merge my branch", 1, None)) == ["github__create_pull_request"]
+    assert names(found.search("move ticket to done", 1, None)) == ["jira__transitionIssue"]
+    assert names(found.search("grep the codebase", 3, None))[0] == "github__search_code"
+
+
+def test_a_partial_or_misspelt_identifier_still_matches() -> None:
+    assert names(index().search("transitionIssu", 1, None)) == ["jira__transitionIssue"]
+
+
+def test_tools_of_servers_the_caller_cannot_see_are_never_returned() -> None:
+    hits = index().search("salary report of employees", 5, frozenset({"github", "jira"}))
+    assert "hr__salary_report" not in names(hits)
+    assert names(index().search("salary report of employees", 1, None)) == ["hr__salary_report"]
+
+
+def test_a_changed_list_is_searched_at_once() -> None:
+    found = index()
+    assert "jira__deploy_release" not in names(found.search("deploy a release to production", 5, None))
+    found.replace("jira", [doc_from_tool("jira", {"name": "jira__deploy_release", "description": "Deploy a release"})])
+    assert names(found.search("deploy a release to production", 1, None)) == ["jira__deploy_release"]
+    assert "jira__createIssue" not in names(found.search("create a jira ticket", 5, None))
+
+
+def test_scikit_learn_is_imported_only_by_the_first_search() -> None:
+    probe = (
+        "import sys; from shared.search.index import ToolIndex, doc_from_tool; i = ToolIndex(); "
+        "i.replace('s', [doc_from_tool('s', {'name': 's__t', 'description': 'x'})]); "
+        "print('sklearn' in sys.modules); i.search('x', 1, None); print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"]
