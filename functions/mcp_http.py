@@ -43,7 +43,8 @@ async def _serve(req: Request, route: str) -> Response:
         return render(error_reply(error))
     headers = dict(req.headers)
     origin = public_origin(hub().settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
-    incoming = HttpIn(method=req.method, headers=headers, body=body, route=route, origin=origin)
+    query = dict(req.query_params)
+    incoming = HttpIn(method=req.method, headers=headers, body=body, route=route, origin=origin, query=query)
     return render(await service.handle(incoming))
 
 

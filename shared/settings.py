@@ -146,6 +146,7 @@ class HubSettings(BaseSettings):
     allowed_origins: CsvList = Field(default_factory=list[str])
     relay_key: SecretStr | None = Field(default=None, description="HMAC key for relayed request IDs")
     list_ttl_seconds: float = Field(default=60.0, ge=0)
+    tool_search: Literal["off", "first", "only"] = Field(default="off", description="meta-tools on /mcp")
     fanout_deadline_seconds: float = Field(default=10.0, gt=0)
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)

@@ -22,6 +22,7 @@ class HttpIn:
     body: bytes = b""
     route: str = ""  # "" = aggregated /mcp, else the {server} of /mcp/{server}
     origin: str = "http://127.0.0.1:7071"  # the hub's origin as the client reached it (metadata URLs)
+    query: Mapping[str, str] = field(default_factory=dict[str, str])  # e.g. ?tool_search=only
     # Set by the hub once the bearer token is verified:
     principal: Principal = ANONYMOUS
     allowed: frozenset[str] | None = None  # the servers the principal may see

@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
@@ -21,6 +21,7 @@ from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
 from shared.hub.calls import Calls
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
+from shared.hub.tool_search import CALL, SEARCH, Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
@@ -42,10 +43,14 @@ class ModernEndpoint:
         upstreams: UpstreamSessions,
         aggregator: Aggregator,
         calls: Calls,
+        search: ToolSearch,
         *,
         list_ttl_seconds: float,
+        tool_search: Mode = "off",
     ) -> None:
         self._calls = calls
+        self._search = search
+        self._tool_search: Mode = tool_search
         self._servers = servers
         self._upstreams = upstreams
         self._aggregator = aggregator
@@ -97,11 +102,19 @@ class ModernEndpoint:
         ctx = self._pool(request.user, request.allowed)
         ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
         ctx.principal = request.principal
+        mode = mode_for(dict(request.query), self._tool_search)
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
+            if method == "tools/list":
+                listed = self._search.decorate(listed, mode)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
+        if mode != "off" and method == "tools/call" and message.params.get("name") == SEARCH:
+            tools = (await self._aggregator.list(ctx, "tools/list"))["tools"]
+            return self._result(message, await self._search.answer(message, cast(list[dict[str, Any]], tools)))
+        if mode != "off" and method == "tools/call" and message.params.get("name") == CALL:
+            message = self._search.unwrap(message)
         server, routed = await self._aggregator.route(ctx, message)
         await self._calls.admit(request.principal, server, routed)
         wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]

@@ -44,6 +44,7 @@ from shared.hub.http import (
 from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
+from shared.hub.tool_search import CALL, SEARCH, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, stepped_up, visible_servers
 from shared.identity.audit import audit
@@ -92,8 +93,15 @@ class HubService:
         self._clock = clock
         self._background = BackgroundTasks()
         self._calls = calls or Calls(None, [], region=settings.region, clock=clock)
+        self._search = ToolSearch()
         self._modern = ModernEndpoint(
-            servers, upstreams, aggregator, self._calls, list_ttl_seconds=settings.list_ttl_seconds
+            servers,
+            upstreams,
+            aggregator,
+            self._calls,
+            self._search,
+            list_ttl_seconds=settings.list_ttl_seconds,
+            tool_search=settings.tool_search,
         )
 
     async def handle(self, request: HttpIn) -> HttpOut:
@@ -249,12 +257,21 @@ class HubService:
         method = message.method
         if method == "ping":
             return json_reply(Response(message.id, {}).to_wire())
+        mode = mode_for(dict(request.query), self._settings.tool_search)
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             result = await self._aggregator.list(ctx, method)
+            if method == "tools/list":
+                result = self._search.decorate(result, mode)
             return json_reply(Response(message.id, result).to_wire())
         if method == "logging/setLevel":
             await self._aggregator.broadcast(ctx, message)
             return json_reply(Response(message.id, {}).to_wire())
+        if mode != "off" and method == "tools/call" and message.params.get("name") == SEARCH:
+            listed = await self._aggregator.list(ctx, "tools/list")
+            result = await self._search.answer(message, cast(list[dict[str, Any]], listed["tools"]))
+            return json_reply(Response(message.id, result).to_wire())
+        if mode != "off" and method == "tools/call" and message.params.get("name") == CALL:
+            message = self._search.unwrap(message)
         server, routed = await self._aggregator.route(ctx, message)
         await self._calls.admit(request.principal, server, routed, session)
         stream = self._aggregator.stream(ctx, server, routed)

@@ -1,0 +1,139 @@
+"""Tool search on the aggregated endpoint, for clients that take only so many tools (Cursor uses
+the first 40): two meta-tools, `search_tools(query, k)` and `call_tool(name, arguments)`.
+
+Modes: MCPHUB_TOOL_SEARCH=off (default), `first` (the meta-tools first, then every tool) or
+`only` (just the meta-tools); one client can ask for `only` with `/mcp?tool_search=only`.
+A search ranks the caller's own tools list, so it never returns a tool the caller cannot see;
+a `call_tool` becomes the `tools/call` it names and is checked, limited and audited like one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any, Literal, cast
+
+from shared.errors import InvalidParams
+from shared.mcp.jsonrpc import JsonObject, Request
+from shared.search.index import ToolIndex, doc_from_tool
+
+Mode = Literal["off", "first", "only"]
+MODES: tuple[Mode, ...] = ("off", "first", "only")
+SEARCH = "search_tools"
+CALL = "call_tool"
+_INDEXES = 32
+_MAX_K = 50
+
+META_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": SEARCH,
+        "title": "Search tools",
+        "description": (
+            "Find tools for a task among every tool this hub offers you. Describe the task in plain words; "
+            "returns the best matching tools with their input schemas. Then run one with call_tool."
+        ),
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "what you want to do, e.g. 'open a pull request'"},
+                "k": {"type": "integer", "minimum": 1, "maximum": _MAX_K, "default": 8},
+            },
+            "required": ["query"],
+        },
+    },
+    {
+        "name": CALL,
+        "title": "Call a tool",
+        "description": "Run a tool found with search_tools, by its exact name, with arguments matching its schema.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "the tool's name as search_tools returned it"},
+                "arguments": {"type": "object", "description": "the tool's arguments"},
+            },
+            "required": ["name"],
+        },
+    },
+]
+
+
+def mode_for(query: dict[str, str], default: Mode) -> Mode:
+    asked = query.get("tool_search")
+    return asked if asked in MODES else default
+
+
+class ToolSearch:
+    def __init__(self) -> None:
+        # One index per distinct tools list: users who see the same tools share it, and a changed
+        # list (list_changed, another role) is a new key, so an index never mixes two views.
+        self._indexes: OrderedDict[str, ToolIndex] = OrderedDict()
+
+    def decorate(self, listed: JsonObject, mode: Mode) -> JsonObject:
+        """The aggregated tools/list answer as `mode` presents it."""
+        if mode == "off":
+            return listed
+        tools = cast(list[dict[str, Any]], listed.get("tools") or [])
+        return {**listed, "tools": META_TOOLS + ([] if mode == "only" else tools)}
+
+    def unwrap(self, request: Request) -> Request:
+        """`call_tool(name, arguments)` as the `tools/call` it stands for."""
+        arguments = request.params.get("arguments")
+        inner = cast(dict[str, Any], arguments) if isinstance(arguments, dict) else {}
+        name = inner.get("name")
+        if not isinstance(name, str) or not name or name in (SEARCH, CALL):
+            raise InvalidParams("call_tool needs 'name': a tool name that search_tools returned")
+        params: dict[str, Any] = {"name": name, "arguments": inner.get("arguments") or {}}
+        if "_meta" in request.params:
+            params["_meta"] = request.params["_meta"]
+        return Request(request.id, "tools/call", params)
+
+    async def answer(self, request: Request, visible_tools: list[dict[str, Any]]) -> JsonObject:
+        """The result of `search_tools` over the caller's own tools."""
+        arguments = request.params.get("arguments")
+        given = cast(dict[str, Any], arguments) if isinstance(arguments, dict) else {}
+        query, k = given.get("query"), given.get("k", 8)
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidParams("search_tools needs 'query': the task in plain words")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
+            raise InvalidParams(f"search_tools: 'k' must be a whole number from 1 to {_MAX_K}")
+        index = self._index(visible_tools)
+        # The first search fits the index (and imports scikit-learn): off the event loop.
+        hits = await asyncio.to_thread(index.search, query, k, None)
+        by_name = {str(t.get("name")): t for t in visible_tools}
+        found = [
+            {
+                "name": hit.doc.name,
+                "description": hit.doc.description,
+                "inputSchema": by_name[hit.doc.name].get("inputSchema", {"type": "object"}),
+                "score": round(hit.score, 4),
+            }
+            for hit in hits
+            if hit.doc.name in by_name
+        ]
+        lines = [f"{t['name']}: {t['description']}" for t in found] or ["No tool matches; try other words."]
+        return {
+            "content": [{"type": "text", "text": "\n".join(lines)}],
+            "structuredContent": {"tools": found},
+            "isError": False,
+        }
+
+    def _index(self, tools: list[dict[str, Any]]) -> ToolIndex:
+        searchable = [t for t in tools if t.get("name") not in (SEARCH, CALL)]
+        signature = hashlib.sha256(
+            json.dumps([[t.get("name"), t.get("description")] for t in searchable], sort_keys=True).encode()
+        ).hexdigest()
+        index = self._indexes.get(signature)
+        if index is None:
+            index = ToolIndex()
+            by_server: dict[str, list[dict[str, Any]]] = {}
+            for tool in searchable:
+                by_server.setdefault(str(tool.get("name", "")).split("__", 1)[0], []).append(tool)
+            for server, items in by_server.items():
+                index.replace(server, [doc_from_tool(server, item) for item in items])
+            self._indexes[signature] = index
+            if len(self._indexes) > _INDEXES:
+                self._indexes.popitem(last=False)
+        self._indexes.move_to_end(signature)
+        return index
