@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps haproxy chromium run test lint types unit bench eval-risk drill conformance backup restore clean
+.PHONY: deps haproxy chromium run test lint types unit bench eval-risk eval-search drill conformance backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -56,6 +56,9 @@ bench: $(STAMP) $(NODE_STAMP)
 
 eval-risk: $(STAMP)
 	$(PY) -m infra.eval_risk
+
+eval-search: $(STAMP)
+	$(PY) -m infra.search_eval
 
 drill: $(STAMP) $(NODE_STAMP) haproxy
 	$(PY) -m infra.drill

@@ -16,6 +16,33 @@ from typing import Any, cast
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[_\-./:]+")
 _WORD_WEIGHT = 0.65  # the rest goes to character n-grams
+# Words developers use for the same thing in different tools: each side gains the other's words.
+_SYNONYMS: dict[str, str] = {
+    "pr": "pull request",
+    "prs": "pull requests",
+    "mr": "merge request",
+    "email": "mail message",
+    "mail": "email",
+    "ticket": "issue",
+    "tickets": "issues",
+    "bug": "issue",
+    "exception": "error",
+    "exceptions": "errors",
+    "crash": "error",
+    "meeting": "event",
+    "meetings": "events",
+    "alert": "monitor",
+    "alerts": "monitors",
+    "silence": "mute",
+    "ship": "release",
+    "shipped": "release",
+    "plan": "subscription",
+    "screenshot": "file",
+    "attachment": "file",
+    "repo": "repository",
+    "wiki": "page",
+}
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +54,7 @@ class ToolDoc:
 
     @property
     def text(self) -> str:
-        return " ".join((words(self.name), words(self.server), self.description, words(self.parameters)))
+        return expand(" ".join((words(self.name), words(self.server), self.description, words(self.parameters))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +66,12 @@ class Hit:
 def words(identifier: str) -> str:
     """`listPullRequests` / `list_pull_requests` → "list pull requests"."""
     return _SEPARATORS.sub(" ", _CAMEL.sub(" ", identifier)).lower()
+
+
+def expand(text: str) -> str:
+    """`text` plus the synonyms of its words (applied to tools and queries alike)."""
+    extra = [_SYNONYMS[token] for token in _TOKEN.findall(text.lower()) if token in _SYNONYMS]
+    return f"{text} {' '.join(extra)}" if extra else text
 
 
 def doc_from_tool(server: str, tool: Mapping[str, Any]) -> ToolDoc:
@@ -86,7 +119,7 @@ class ToolIndex:
         model = self._fitted()
         if model is None:
             return []
-        text = words(query) + " " + query.lower()
+        text = expand(words(query) + " " + query.lower())
         scores: Any = 0.0
         for weight, (vectorizer, matrix) in zip((_WORD_WEIGHT, 1 - _WORD_WEIGHT), model, strict=True):
             if vectorizer is not None:

@@ -1,0 +1,1 @@
+"""`make eval-search`: tool search scored on a labelled query set over a realistic tool catalog."""
