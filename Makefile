@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: deps haproxy chromium run test lint types unit bench eval-risk eval-search drill conformance backup restore clean
+.PHONY: deps haproxy chromium run test lint types unit bench eval-risk eval-search eval-forecast drill conformance backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -59,6 +59,9 @@ eval-risk: $(STAMP)
 
 eval-search: $(STAMP)
 	$(PY) -m infra.search_eval
+
+eval-forecast: $(STAMP)
+	$(PY) -m infra.eval_forecast
 
 drill: $(STAMP) $(NODE_STAMP) haproxy
 	$(PY) -m infra.drill

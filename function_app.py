@@ -6,6 +6,7 @@ from functions import (
     audit_http,
     auth_http,
     connect_http,
+    forecast_http,
     health_http,
     health_timer,
     keys_timer,
@@ -32,3 +33,4 @@ app.register_functions(retention_timer.bp)
 app.register_functions(usage_http.bp)
 app.register_functions(operator_http.bp)
 app.register_functions(pages_http.bp)
+app.register_functions(forecast_http.bp)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import AuditStore, MemoryAuditStore, TableAuditStore
 from shared.audit.trail import AuditTrail
+from shared.forecast.capacity import CapacitySettings
+from shared.forecast.service import Forecasts
 from shared.hub.calls import Calls, CallSink
 from shared.identity.sealing import Sealer
 from shared.limits.budget import BudgetStore, MemoryBudgetStore, TableBudgetStore
@@ -31,6 +33,7 @@ class Operations:
     audit: AuditTrail
     usage_store: UsageStore
     usage: UsageMeter
+    forecasts: Forecasts
 
 
 def build_operations(
@@ -69,4 +72,5 @@ def build_operations(
     usage = UsageMeter(usage_store, instance=hub.instance_name, clock=clock, flush_seconds=settings.usage_flush_seconds)
     sinks: list[CallSink] = [CallsToTrail(trail), usage]
     calls = Calls(limiter, sinks, region=hub.region, clock=clock, tracer=OtelTracer())
-    return Operations(settings, budgets, limiter, calls, trail, usage_store, usage)
+    forecasts = Forecasts(usage_store, CapacitySettings(), clock=clock)
+    return Operations(settings, budgets, limiter, calls, trail, usage_store, usage, forecasts)

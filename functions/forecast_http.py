@@ -1,0 +1,29 @@
+"""`GET /ops/forecast?region=`: today's request rate in 5-minute steps for a region, learned from
+its usage aggregates, with Flex Consumption always-ready and maximum instances and a monthly
+cost estimate (Hub.Admin and Hub.Operator)."""
+
+from __future__ import annotations
+
+import re
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from functions._deps import hub
+from functions._operator import OPERATORS, bad_request, json_response, operator
+
+bp = func.Blueprint()
+_REGION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@bp.route(route="ops/forecast", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def forecast(req: Request) -> Response:
+    caller = await operator(req, OPERATORS)
+    if isinstance(caller, Response):
+        return caller
+    current = hub()
+    region = req.query_params.get("region", current.settings.region)
+    if not _REGION.match(region):
+        return bad_request("'region' must be a region name such as westeurope")
+    await current.ops.usage.flush()
+    return json_response(await current.ops.forecasts.next_day(region))
