@@ -112,8 +112,18 @@ async function servers() {
     ], body.servers)];
 }
 
+function forecastSection(f) {
+  if (!f.ready) return [h("h2", {}, `Forecast for ${f.region}`), h("p", {}, `The forecast needs ${f.neededDays} days of usage; ${f.historyDays} recorded so far.`)];
+  const plan = f.recommendation;
+  return [h("h2", {}, `Today's forecast for ${f.region}`),
+    chart(f.points.map((p) => ({ at: p.at, requests: Math.round(p.requests), p95Ms: null })), "Forecast requests per 5 minutes"),
+    h("div", { class: "cards" }, card("peak req/s", fmt(plan.peak_rps, 2)), card("busy-hours req/s", fmt(plan.busy_rps, 2)),
+      card("always-ready instances", fmt(plan.always_ready)), card("maximum instances", fmt(plan.maximum_instances)),
+      card("requests a month", fmt(plan.monthly_requests)), card("cost a month (USD)", "$" + fmt(plan.monthly_cost_usd, 2)))];
+}
+
 async function regions() {
-  const body = await api("/routing");
+  const [body, forecast] = await Promise.all([api("/routing"), api("/ops/forecast")]);
   const states = Object.entries(body.regions).map(([region, s]) => ({ region, ...s }));
   return [h("h1", {}, "Regions"), h("p", {}, "Routing controller: " + body.controller),
     table("Regions and their latest risk assessment", [
@@ -127,10 +137,11 @@ async function regions() {
     table("What the controller did and why, newest first", [
       ["When", (d) => new Date(d.at * 1000).toLocaleString()], ["Region", (d) => d.region], ["Action", (d) => d.action],
       ["Applied", (d) => pill(d.applied ? "yes" : "no: " + d.error, d.applied)], ["Why", (d) => d.reason],
-    ], body.decisions)];
+    ], body.decisions),
+    ...forecastSection(forecast)];
 }
 
-function chart(points) {
+function chart(points, what = "Requests per interval (bars) and p95 latency (line)") {
   const width = 800, height = 200, pad = 28;
   const max = Math.max(1, ...points.map((p) => p.requests));
   const maxP95 = Math.max(1, ...points.map((p) => p.p95Ms || 0));
@@ -140,7 +151,7 @@ function chart(points) {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `Requests per interval (bars, peak ${max}) and p95 latency (line, peak ${fmt(maxP95, 1)} ms); ${total} requests in all`);
+  svg.setAttribute("aria-label", `${what}: peak ${max} requests per interval, ${total} in all`);
   const add = (tag, attrs) => { const el = document.createElementNS(svg.namespaceURI, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); svg.append(el); return el; };
   const barWidth = Math.max(1, Math.min(40, step - 2));
   points.forEach((p, i) => {
@@ -154,7 +165,7 @@ function chart(points) {
   const line = points.filter((p) => p.p95Ms !== null).map((p) => `${pad + points.indexOf(p) * step + step / 2},${height - pad - ((p.p95Ms || 0) / maxP95) * (height - 2 * pad)}`);
   if (line.length) add("polyline", { class: "line", points: line.join(" ") });
   add("text", { x: pad, y: 16 }).textContent = `${max} req`;
-  add("text", { x: width - pad - 90, y: 16 }).textContent = `p95 ${fmt(maxP95, 1)} ms`;
+  if (line.length) add("text", { x: width - pad - 90, y: 16 }).textContent = `p95 ${fmt(maxP95, 1)} ms`;
   return svg;
 }
 
