@@ -5,6 +5,7 @@ import azure.functions as func
 from functions import (
     audit_http,
     auth_http,
+    configure_http,
     connect_http,
     forecast_http,
     health_http,
@@ -34,3 +35,4 @@ app.register_functions(usage_http.bp)
 app.register_functions(operator_http.bp)
 app.register_functions(pages_http.bp)
 app.register_functions(forecast_http.bp)
+app.register_functions(configure_http.bp)

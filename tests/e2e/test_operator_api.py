@@ -140,3 +140,22 @@ async def test_live_sessions_count_open_sessions_and_not_closed_ones(calls_made:
         await client.list_tools()
         assert (await get(hub, "/ops/usage", operator)).json()["liveSessions"] == before + 1
     assert (await get(hub, "/ops/usage", operator)).json()["liveSessions"] == before
+
+
+async def test_an_operator_gets_servers_and_settings_for_needs_in_plain_words(calls_made: dict[str, Any]) -> None:
+    hub, operator = calls_made["hub"], calls_made["operator"]
+    reply = await get(hub, "/ops/recommend", operator, need="we track bugs in Jira and keep code on GitHub", k="3")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert {s["name"] for s in body["servers"][:2]} == {"github", "atlassian"}
+    assert body["settings"]["MCPHUB_SERVER_GITHUB__URL"].startswith("https://")
+    assert "MCPHUB_SERVER_ATLASSIAN__OAUTH_CLIENT_SECRET" in body["placeholders"]
+    assert (await get(hub, "/ops/recommend", operator)).status_code == 400
+    assert (await get(hub, "/ops/recommend", calls_made["user"], need="x")).status_code == 404
+
+
+async def test_usage_advice_names_what_the_week_showed(calls_made: dict[str, Any]) -> None:
+    body = (await get(calls_made["hub"], "/ops/advice", calls_made["operator"])).json()
+    # notes answers in milliseconds against the default 30 s timeout
+    assert ("notes", "timeout-loose") in {(a["server"], a["kind"]) for a in body["advice"]}
+    assert "period" in body
