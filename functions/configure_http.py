@@ -41,7 +41,10 @@ async def recommend(req: Request) -> Response:
         return bad_request("'k' must be between 1 and 20")
     suggestions = await asyncio.to_thread(recommender().recommend, need, k)  # the first one fits the index
     configured = {str(s.url) for s in hub().servers.values()}
-    fresh = [s.entry for s in suggestions if s.entry.url not in configured]
+    # Settings for the clear matches only: within half the best score (the rest are listed, not added).
+    top = suggestions[0].score if suggestions else 0.0
+    chosen = [s for s in suggestions if s.score >= 0.5 * top]
+    fresh = [s.entry for s in chosen if s.entry.url not in configured]
     env = settings_for(fresh)
     return json_response(
         {
@@ -56,6 +59,7 @@ async def recommend(req: Request) -> Response:
                     "score": s.score,
                     "because": s.reasons,
                     "alreadyConfigured": s.entry.url in configured,
+                    "inSettings": s in chosen,
                 }
                 for s in suggestions
             ],

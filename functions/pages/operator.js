@@ -233,6 +233,32 @@ async function audit() {
   return [h("h1", {}, "Audit"), form, actions, results, more];
 }
 
+async function setup() {
+  const results = h("div", {});
+  const advised = await api("/ops/advice");
+  async function ask(need) {
+    const body = await api("/ops/recommend?" + new URLSearchParams({ need, k: "5" }));
+    results.replaceChildren(
+      table("Servers for that need, best first", [
+        ["Server", (s) => s.title], ["Name", (s) => s.name], ["URL", (s) => s.url], ["Credentials", (s) => s.auth],
+        ["Because of", (s) => s.because.join(", ") || "–"],
+        ["Settings", (s) => (s.alreadyConfigured ? "configured already" : s.inSettings ? "below" : "weaker match: not added")],
+      ], body.servers),
+      h("h2", {}, "Settings to add"),
+      h("p", {}, body.placeholders.length ? `Fill in: ${body.placeholders.join(", ")}.` : "Nothing to fill in."),
+      h("pre", { tabindex: 0, "aria-label": "Settings as environment variables" }, Object.entries(body.settings).map(([k, v]) => `${k}=${v}`).join("\n") || "(all already configured)"),
+      h("h2", {}, "Bicep"),
+      h("pre", { tabindex: 0, "aria-label": "Settings as Bicep" }, body.bicep));
+    say("");
+  }
+  const form = h("form", { class: "ask", onsubmit: (e) => { e.preventDefault(); ask(document.getElementById("need").value).catch(fail); } },
+    h("label", { for: "need" }, "What does your team need?", h("input", { id: "need", name: "need", placeholder: "we track bugs in Jira and keep code on GitHub", autocomplete: "off" })),
+    h("button", { type: "submit", class: "primary" }, "Recommend servers"));
+  return [h("h1", {}, "Setup"), form, results,
+    h("h2", {}, "Advice from the last week"),
+    table("What usage says about the servers configured now", [["Server", (a) => a.server], ["Kind", (a) => a.kind], ["Advice", (a) => a.advice]], advised.advice)];
+}
+
 async function config() {
   const body = await api("/ops/config");
   return [h("h1", {}, "Configuration"), h("p", {}, "The settings this instance runs with. Secrets are masked."),
@@ -240,7 +266,7 @@ async function config() {
 }
 
 // ---- router -------------------------------------------------------------------------------
-const PAGES = { overview, servers, regions, usage, audit, config };
+const PAGES = { overview, servers, regions, usage, audit, setup, config };
 function fail(error) { say(error.message || String(error), true); }
 
 async function show() {

@@ -35,12 +35,12 @@ def advice(report: Mapping[str, Any], servers: Mapping[str, ServerSettings]) -> 
                 f"raise {variable} if the upstream is just slow, or look at the upstream",
             )
         elif p99 >= 0.8 * server.timeout * 1000:
-            note(name, "timeout-tight", f"p99 {p99 / 1000:.1f} s is close to the {limit} timeout: raise {variable}")
+            note(name, "timeout-tight", f"p99 {_duration(p99)} is close to the {limit} timeout: raise {variable}")
         elif server.timeout >= 30 and p99 and p99 * 20 < server.timeout * 1000:
             note(
                 name,
                 "timeout-loose",
-                f"p99 is {p99 / 1000:.2f} s but the timeout is {limit}: "
+                f"p99 is {_duration(p99)} but the timeout is {limit}: "
                 f"a lower {variable} frees clients sooner when it hangs",
             )
         if row.get("errorRate", 0) >= 0.05:
@@ -49,3 +49,7 @@ def advice(report: Mapping[str, Any], servers: Mapping[str, ServerSettings]) -> 
         if (tool.get("p95Ms") or 0) >= _SLOW_TOOL_MS:
             note(tool["key"].split("/", 1)[0], "slow-tool", f"{tool['key']} takes {tool['p95Ms'] / 1000:.1f} s at p95")
     return items
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"

@@ -151,6 +151,17 @@ async def test_an_admin_searches_the_audit_trail_and_verifies_its_chains(world: 
     assert (await anyio.Path(saved).read_text()).startswith("at,event,user")
 
 
+async def test_an_operator_describes_a_need_and_gets_servers_and_settings(world: dict[str, Any], page: Page) -> None:
+    await open_page(page, world["hub"].url, "setup")
+    await page.get_by_label("What does your team need?").fill("we track bugs in Jira and keep code on GitHub")
+    await page.get_by_role("button", name="Recommend servers").click()
+    await expect(page.locator("pre").first).to_contain_text("MCPHUB_SERVER_GITHUB__URL=https://")
+    assert "Atlassian" in await page.inner_text("table")
+    assert "advice" in (await page.inner_text("main")).lower()
+    await accessible(page)
+    await snapshot(page, "setup")
+
+
 async def test_a_user_without_an_operator_role_is_told_so(world: dict[str, Any], page: Page) -> None:
     await page.goto(f"{world['hub'].url}/operator?login_hint={quote('dana@tenant-a#Hub.User')}")
     await expect(page.locator("#status.error")).to_contain_text("no operator role", timeout=20_000)
