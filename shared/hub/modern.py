@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
@@ -21,7 +21,7 @@ from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
 from shared.hub.calls import Calls
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
-from shared.hub.tool_search import CALL, SEARCH, Mode, ToolSearch, mode_for
+from shared.hub.tool_search import Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
@@ -110,11 +110,10 @@ class ModernEndpoint:
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
-        if mode != "off" and method == "tools/call" and message.params.get("name") == SEARCH:
-            tools = (await self._aggregator.list(ctx, "tools/list"))["tools"]
-            return self._result(message, await self._search.answer(message, cast(list[dict[str, Any]], tools)))
-        if mode != "off" and method == "tools/call" and message.params.get("name") == CALL:
-            message = self._search.unwrap(message)
+        handled = await self._search.intercept(message, mode, lambda: self._aggregator.list(ctx, "tools/list"))
+        if not isinstance(handled, Request):
+            return self._result(message, handled)
+        message = handled
         server, routed = await self._aggregator.route(ctx, message)
         await self._calls.admit(request.principal, server, routed)
         wants_logs = isinstance(message.params.get("_meta"), dict) and LOG_LEVEL_META_KEY in message.params["_meta"]

@@ -44,7 +44,7 @@ from shared.hub.http import (
 from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
-from shared.hub.tool_search import CALL, SEARCH, ToolSearch, mode_for
+from shared.hub.tool_search import ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, stepped_up, visible_servers
 from shared.identity.audit import audit
@@ -266,12 +266,10 @@ class HubService:
         if method == "logging/setLevel":
             await self._aggregator.broadcast(ctx, message)
             return json_reply(Response(message.id, {}).to_wire())
-        if mode != "off" and method == "tools/call" and message.params.get("name") == SEARCH:
-            listed = await self._aggregator.list(ctx, "tools/list")
-            result = await self._search.answer(message, cast(list[dict[str, Any]], listed["tools"]))
-            return json_reply(Response(message.id, result).to_wire())
-        if mode != "off" and method == "tools/call" and message.params.get("name") == CALL:
-            message = self._search.unwrap(message)
+        handled = await self._search.intercept(message, mode, lambda: self._aggregator.list(ctx, "tools/list"))
+        if not isinstance(handled, Request):
+            return json_reply(Response(message.id, handled).to_wire())
+        message = handled
         server, routed = await self._aggregator.route(ctx, message)
         await self._calls.admit(request.principal, server, routed, session)
         stream = self._aggregator.stream(ctx, server, routed)

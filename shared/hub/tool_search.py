@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, cast
 
 from shared.errors import InvalidParams
@@ -76,6 +77,20 @@ class ToolSearch:
             return listed
         tools = cast(list[dict[str, Any]], listed.get("tools") or [])
         return {**listed, "tools": META_TOOLS + ([] if mode == "only" else tools)}
+
+    async def intercept(
+        self, request: Request, mode: Mode, listed: Callable[[], Awaitable[JsonObject]]
+    ) -> JsonObject | Request:
+        """A `tools/call` of a meta-tool: the search's result, or the `tools/call` that `call_tool`
+        stands for. Any other request comes back as it was."""
+        if mode == "off" or request.method != "tools/call":
+            return request
+        name = request.params.get("name")
+        if name == SEARCH:
+            return await self.answer(request, cast(list[dict[str, Any]], (await listed())["tools"]))
+        if name == CALL:
+            return self.unwrap(request)
+        return request
 
     def unwrap(self, request: Request) -> Request:
         """`call_tool(name, arguments)` as the `tools/call` it stands for."""
