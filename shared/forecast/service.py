@@ -1,4 +1,5 @@
-"""Forecasts of each region's load from the usage aggregates, refitted once a day per region."""
+"""Forecasts of each region's load from the usage aggregates: read, fitted and answered once a day
+per region (the answer uses whole past days only), then served from memory until midnight UTC."""
 
 from __future__ import annotations
 
@@ -44,12 +45,21 @@ class Forecasts:
         self._store = store
         self._settings = settings
         self._clock = clock
-        self._fitted: dict[tuple[str, int], LoadForecaster] = {}
+        # Today's answer depends only on whole past days, so it holds until midnight UTC.
+        self._answers: dict[tuple[str, int], dict[str, Any]] = {}
 
     async def next_day(self, region: str) -> dict[str, Any]:
         """Today's 24 hours of `region` from midnight UTC (learned from the whole days before it),
         with the capacity and monthly cost they need."""
         today = int(self._clock() // 86400)
+        key = (region, today)
+        if key not in self._answers:
+            answer = await self._compute(region, today)
+            self._answers = {k: v for k, v in self._answers.items() if k[1] == today}
+            self._answers[key] = answer
+        return self._answers[key]
+
+    async def _compute(self, region: str, today: int) -> dict[str, Any]:
         history = await region_history(self._store, region, today=today, days=HISTORY_DAYS)
         first = _first_active_day(history)
         recorded = HISTORY_DAYS - first
@@ -57,13 +67,8 @@ class Forecasts:
             return {"region": region, "ready": False, "historyDays": recorded, "neededDays": NEEDED_DAYS}
         history = history[first * SLOTS_PER_DAY :]
         start_weekday = datetime.fromtimestamp((today - recorded) * 86400, UTC).weekday()
-        key = (region, today)
-        forecaster = self._fitted.get(key)
-        if forecaster is None:
-            # Fitting takes about a second of CPU: off the event loop, once a day per region.
-            forecaster = await asyncio.to_thread(LoadForecaster().fit, history, start_weekday=start_weekday)
-            self._fitted = {k: v for k, v in self._fitted.items() if k[1] == today}
-            self._fitted[key] = forecaster
+        # Fitting takes about a second of CPU: off the event loop, once a day per region.
+        forecaster = await asyncio.to_thread(LoadForecaster().fit, history, start_weekday=start_weekday)
         forecast = await asyncio.to_thread(forecaster.predict_next_day, history)
         plan = recommend(forecast, self._settings)
         return {

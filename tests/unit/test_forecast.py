@@ -88,3 +88,28 @@ async def test_a_region_with_too_little_history_is_told_how_much_is_needed() -> 
     await store.upsert(region_rows(generate(1)[: 5 * SLOTS_PER_DAY], 20_395, "a"))
     answer = await Forecasts(store, CapacitySettings(), clock=lambda: 20_400 * 86400.0).next_day("weu")
     assert answer == {"region": "weu", "ready": False, "historyDays": 5, "neededDays": 15}
+
+
+class CountingStore(MemoryUsageStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read(self, granularity: str, start: int, end: int) -> list[dict[str, object]]:
+        self.reads += 1
+        return await super().read(granularity, start, end)
+
+
+@pytest.mark.anyio
+async def test_the_days_forecast_is_read_and_fitted_once_and_again_the_next_day() -> None:
+    store = CountingStore()
+    await store.upsert(region_rows(generate(3, seed=9), 20_379, "a"))
+    now = [20_400 * 86400.0]
+    forecasts = Forecasts(store, CapacitySettings(), clock=lambda: now[0])
+    first = await forecasts.next_day("weu")
+    now[0] += 3600
+    assert await forecasts.next_day("weu") == first
+    assert store.reads == 1
+    now[0] += 86400
+    await forecasts.next_day("weu")
+    assert store.reads == 2
