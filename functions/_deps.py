@@ -25,6 +25,7 @@ from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
 from shared.health.samples import MemorySampleStore, SampleStore, TableSampleStore
 from shared.hub.aggregate import Aggregator
+from shared.hub.asks import Asks
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
@@ -134,6 +135,7 @@ def hub() -> Hub:
         verifier=identity.verifier,
         clock=clock,
         calls=ops.calls,
+        asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
     sample_store: SampleStore = (

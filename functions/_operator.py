@@ -10,15 +10,21 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from functions._deps import hub
 from shared.errors import AuthError, UnknownServer
 from shared.hub.http import HttpIn, error_reply, public_origin
+from shared.identity.access import ADMIN, OPERATORS
 from shared.identity.audit import audit
 from shared.identity.principal import Principal
 
-ADMIN = frozenset({"Hub.Admin"})
-OPERATORS = frozenset({"Hub.Admin", "Hub.Operator"})
+__all__ = ["ADMIN", "OPERATORS", "bad_request", "json_response", "operator", "operator_request"]
 
 
 async def operator(req: Request, roles: frozenset[str]) -> Principal | Response:
     """The caller, or the response refusing them (401 with a challenge, or 404 like any hidden route)."""
+    request = await operator_request(req, roles)
+    return request if isinstance(request, Response) else request.principal
+
+
+async def operator_request(req: Request, roles: frozenset[str]) -> HttpIn | Response:
+    """Like `operator`, but the whole authenticated request (with the servers the caller may see)."""
     current = hub()
     headers = dict(req.headers)
     origin = public_origin(current.settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
@@ -35,7 +41,7 @@ async def operator(req: Request, roles: frozenset[str]) -> Principal | Response:
     except UnknownServer as error:
         out = error_reply(error)
         return Response(out.body, status_code=out.status, headers=out.headers)
-    return request.principal
+    return request
 
 
 def json_response(body: Any, status: int = 200) -> Response:

@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import cache
 
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, json_response, operator
+from functions._operator import OPERATORS, bad_request, json_response, operator, operator_request
 from shared.configure.advice import advice
-from shared.configure.recommend import Recommender, bicep_for, settings_for
+from shared.configure.recommend import default_recommender, recommendation
 from shared.usage.report import usage_report
 
 bp = func.Blueprint()
-
-
-@cache
-def recommender() -> Recommender:
-    return Recommender()  # once per worker; scikit-learn loads on its first search
 
 
 @bp.route(route="ops/recommend", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -39,35 +33,21 @@ async def recommend(req: Request) -> Response:
         return bad_request("'k' must be a whole number")
     if not 1 <= k <= 20:
         return bad_request("'k' must be between 1 and 20")
-    suggestions = await asyncio.to_thread(recommender().recommend, need, k)  # the first one fits the index
-    configured = {str(s.url) for s in hub().servers.values()}
-    # Settings for the clear matches only: within half the best score (the rest are listed, not added).
-    top = suggestions[0].score if suggestions else 0.0
-    chosen = [s for s in suggestions if s.score >= 0.5 * top]
-    fresh = [s.entry for s in chosen if s.entry.url not in configured]
-    env = settings_for(fresh)
-    return json_response(
-        {
-            "need": need,
-            "servers": [
-                {
-                    "name": s.entry.key,
-                    "title": s.entry.title,
-                    "registryName": s.entry.registry_name,
-                    "url": s.entry.url,
-                    "auth": s.entry.auth,
-                    "score": s.score,
-                    "because": s.reasons,
-                    "alreadyConfigured": s.entry.url in configured,
-                    "inSettings": s in chosen,
-                }
-                for s in suggestions
-            ],
-            "settings": env,
-            "bicep": bicep_for(env),
-            "placeholders": sorted(name for name, value in env.items() if "REPLACE-ME" in value),
-        }
-    )
+    configured = frozenset(str(s.url) for s in hub().servers.values())
+    # The first recommendation fits the index: off the event loop.
+    return json_response(await asyncio.to_thread(recommendation, default_recommender(), need, k, configured))
+
+
+@bp.route(route="ops/workflow", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def workflow(req: Request) -> Response:
+    """A plan of tool calls for `goal` from the caller's own tools (search only: a browser has no model)."""
+    caller = await operator_request(req, OPERATORS)
+    if isinstance(caller, Response):
+        return caller
+    goal = (req.query_params.get("goal") or "").strip()
+    if not goal or len(goal) > 2000:
+        return bad_request("'goal' must say in plain words (up to 2,000 characters) what to get done")
+    return json_response(await hub().service.plan_workflow(caller, goal))
 
 
 @bp.route(route="ops/advice", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)

@@ -147,6 +147,9 @@ class HubSettings(BaseSettings):
     relay_key: SecretStr | None = Field(default=None, description="HMAC key for relayed request IDs")
     list_ttl_seconds: float = Field(default=60.0, ge=0)
     tool_search: Literal["off", "first", "only"] = Field(default="off", description="meta-tools on /mcp")
+    ask_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=600, description="how long the hub waits for a client to answer its sampling request"
+    )
     fanout_deadline_seconds: float = Field(default=10.0, gt=0)
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)

@@ -254,7 +254,24 @@ async function setup() {
   const form = h("form", { class: "ask", onsubmit: (e) => { e.preventDefault(); ask(document.getElementById("need").value).catch(fail); } },
     h("label", { for: "need" }, "What does your team need?", h("input", { id: "need", name: "need", placeholder: "we track bugs in Jira and keep code on GitHub", autocomplete: "off" })),
     h("button", { type: "submit", class: "primary" }, "Recommend servers"));
+  const planned = h("div", {});
+  async function plan(goal) {
+    const body = await api("/ops/workflow?" + new URLSearchParams({ goal }));
+    planned.replaceChildren(
+      h("p", {}, body.ready ? "Every step fits its tool's schema." : "Fill in the arguments named below before running it."),
+      table("Plan, in order", [
+        ["Step", (s) => body.steps.indexOf(s) + 1], ["Tool", (s) => s.tool], ["For", (s) => s.purpose],
+        ["Fill in", (s) => (s.fillIn || []).join(", ") || "–"], ["Problems", (s) => (s.problems || []).join("; ") || "–"],
+      ], body.steps));
+    say("");
+  }
+  const planForm = h("form", { class: "ask", onsubmit: (e) => { e.preventDefault(); plan(document.getElementById("goal").value).catch(fail); } },
+    h("label", { for: "goal" }, "What do you want to get done with your tools?", h("input", { id: "goal", name: "goal", placeholder: "add a note, then tell me the time", autocomplete: "off" })),
+    h("button", { type: "submit", class: "primary" }, "Plan a workflow"));
   return [h("h1", {}, "Setup"), form, results,
+    h("h2", {}, "Plan a workflow"),
+    h("p", {}, "From the tools you can use. In an IDE whose client offers sampling, the hub_plan_workflow tool lets its model write the plan instead."),
+    planForm, planned,
     h("h2", {}, "Advice from the last week"),
     table("What usage says about the servers configured now", [["Server", (a) => a.server], ["Kind", (a) => a.kind], ["Advice", (a) => a.advice]], advised.advice)];
 }

@@ -162,3 +162,37 @@ def bicep_for(env: dict[str, str]) -> str:
         escaped = value.replace("\\", "\\\\").replace("'", "\\'")
         lines.append(f"{name}: '{escaped}'")
     return "\n".join(lines)
+
+
+@cache
+def default_recommender() -> Recommender:
+    return Recommender()  # once per worker; scikit-learn loads on its first search
+
+
+def recommendation(recommender: Recommender, need: str, k: int, configured: frozenset[str]) -> dict[str, Any]:
+    """Ranked servers for `need` with why, and the settings and Bicep lines that add the clear
+    matches (within half the best score) not `configured` (by URL) yet; secrets left REPLACE-ME."""
+    suggestions = recommender.recommend(need, k)
+    top = suggestions[0].score if suggestions else 0.0
+    chosen = [s for s in suggestions if s.score >= 0.5 * top]
+    env = settings_for([s.entry for s in chosen if s.entry.url not in configured])
+    return {
+        "need": need,
+        "servers": [
+            {
+                "name": s.entry.key,
+                "title": s.entry.title,
+                "registryName": s.entry.registry_name,
+                "url": s.entry.url,
+                "auth": s.entry.auth,
+                "score": s.score,
+                "because": s.reasons,
+                "alreadyConfigured": s.entry.url in configured,
+                "inSettings": s in chosen,
+            }
+            for s in suggestions
+        ],
+        "settings": env,
+        "bicep": bicep_for(env),
+        "placeholders": sorted(name for name, value in env.items() if "REPLACE-ME" in value),
+    }

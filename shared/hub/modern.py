@@ -13,16 +13,19 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
+from shared.hub.assistant import TOOLS as ASSISTANT_TOOLS
+from shared.hub.assistant import Assistant
 from shared.hub.calls import Calls
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
 from shared.hub.tool_search import Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.identity.access import is_operator
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
@@ -47,7 +50,11 @@ class ModernEndpoint:
         *,
         list_ttl_seconds: float,
         tool_search: Mode = "off",
+        assistant: Assistant,
+        auth_off: bool,
     ) -> None:
+        self._assistant = assistant
+        self._auth_off = auth_off
         self._calls = calls
         self._search = search
         self._tool_search: Mode = tool_search
@@ -99,17 +106,22 @@ class ModernEndpoint:
             return self._result(message, self.discover_result())
         if method == "ping":
             return self._result(message, {})
-        ctx = self._pool(request.user, request.allowed)
-        ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
-        ctx.principal = request.principal
+        ctx = self.context(request)
         mode = mode_for(dict(request.query), self._tool_search)
+        operates = is_operator(request.principal, auth_off=self._auth_off)
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
             if method == "tools/list":
+                if operates:
+                    listed = {**listed, "tools": [*listed["tools"], *ASSISTANT_TOOLS]}
                 listed = self._search.decorate(listed, mode)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
+        if method == "tools/call" and operates and self._assistant.offers(message.params.get("name")):
+            # No back channel in this era: the hub's own tools answer with search alone.
+            answer = await self._assistant.call(message, tools=lambda: self.tools(ctx), sample=None)
+            return self._result(message, answer)
         handled = await self._search.intercept(message, mode, lambda: self._aggregator.list(ctx, "tools/list"))
         if not isinstance(handled, Request):
             return self._result(message, handled)
@@ -130,6 +142,17 @@ class ModernEndpoint:
         return await relay_reply(
             message, upstream, rewrite, on_abandon=lambda: self._cancel(ctx, server, pooled), modern=True
         )
+
+    def context(self, request: HttpIn) -> SessionContext:
+        """The caller's pooled upstream sessions, carrying their latest token and principal."""
+        ctx = self._pool(request.user, request.allowed)
+        ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
+        ctx.principal = request.principal
+        return ctx
+
+    async def tools(self, ctx: SessionContext) -> list[dict[str, Any]]:
+        """Every tool the caller of `ctx` can use, aggregated."""
+        return cast(list[dict[str, Any]], (await self._aggregator.list(ctx, "tools/list"))["tools"])
 
     def discover_result(self) -> JsonObject:
         return {

@@ -29,6 +29,9 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.hub.aggregate import Aggregator, hub_initialize_result
+from shared.hub.asks import Asks
+from shared.hub.assistant import PLAN, Assistant
+from shared.hub.assistant import TOOLS as ASSISTANT_TOOLS
 from shared.hub.calls import Calls
 from shared.hub.http import (
     JSON,
@@ -46,13 +49,13 @@ from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
 from shared.hub.tool_search import ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
-from shared.identity.access import check_step_up, stepped_up, visible_servers
+from shared.identity.access import check_step_up, is_operator, stepped_up, visible_servers
 from shared.identity.audit import audit
 from shared.identity.principal import ANONYMOUS
 from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc, sse
-from shared.mcp.jsonrpc import Message, Notification, Request, Response
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
 from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id
@@ -80,6 +83,7 @@ class HubService:
         keepalive_seconds: float = 15.0,
         clock: Callable[[], float],
         calls: Calls | None = None,
+        asks: Asks,
     ) -> None:
         self._settings = settings
         self._auth = auth
@@ -94,6 +98,8 @@ class HubService:
         self._background = BackgroundTasks()
         self._calls = calls or Calls(None, [], region=settings.region, clock=clock)
         self._search = ToolSearch()
+        self._asks = asks
+        self._assistant = Assistant(self._search, servers)
         self._modern = ModernEndpoint(
             servers,
             upstreams,
@@ -102,6 +108,8 @@ class HubService:
             self._search,
             list_ttl_seconds=settings.list_ttl_seconds,
             tool_search=settings.tool_search,
+            assistant=self._assistant,
+            auth_off=auth.mode == "off",
         )
 
     async def handle(self, request: HttpIn) -> HttpOut:
@@ -261,11 +269,15 @@ class HubService:
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             result = await self._aggregator.list(ctx, method)
             if method == "tools/list":
+                if self._operates(request):
+                    result = {**result, "tools": [*result["tools"], *ASSISTANT_TOOLS]}
                 result = self._search.decorate(result, mode)
             return json_reply(Response(message.id, result).to_wire())
         if method == "logging/setLevel":
             await self._aggregator.broadcast(ctx, message)
             return json_reply(Response(message.id, {}).to_wire())
+        if method == "tools/call" and self._assistant.offers(message.params.get("name")) and self._operates(request):
+            return await self._assisted(ctx, request, message)
         handled = await self._search.intercept(message, mode, lambda: self._aggregator.list(ctx, "tools/list"))
         if not isinstance(handled, Request):
             return json_reply(Response(message.id, handled).to_wire())
@@ -275,6 +287,28 @@ class HubService:
         stream = self._aggregator.stream(ctx, server, routed)
         upstream = self._calls.watch(request.principal, server, routed, stream, session)
         return await self._relay_stream(ctx, server, message, upstream)
+
+    def _operates(self, request: HttpIn) -> bool:
+        return is_operator(request.principal, auth_off=self._auth.mode == "off")
+
+    async def _assisted(self, ctx: SessionContext, request: HttpIn, message: Request) -> HttpOut:
+        """One of the hub's own tools: it may ask the client's model (sampling) before it answers."""
+        audit("assistant.call", user=request.user, tool=message.params.get("name"))
+        replies = self._assistant.stream(
+            message,
+            tools=lambda: self._modern.tools(ctx),
+            asks=self._asks,
+            hub_session=ctx.record.session_id,
+            can_sample="sampling" in ctx.record.client_capabilities,
+        )
+        return await relay_reply(message, replies, lambda item: item, on_abandon=lambda: None)
+
+    async def plan_workflow(self, request: HttpIn, goal: str) -> JsonObject:
+        """`hub_plan_workflow` for an authenticated HTTP caller (the operator page): search alone."""
+        ctx = self._modern.context(request)
+        call = Request("plan", "tools/call", {"name": PLAN, "arguments": {"goal": goal}})
+        result = await self._assistant.call(call, tools=lambda: self._modern.tools(ctx), sample=None)
+        return cast(JsonObject, result["structuredContent"])
 
     async def _relay_stream(
         self,
@@ -330,6 +364,9 @@ class HubService:
         await asyncio.gather(*(self._upstreams.deliver(ctx, server, message) for server in targets))
 
     async def _client_response(self, ctx: SessionContext, message: Response) -> None:
+        if self._asks.owns(message.id):
+            await self._asks.deliver(ctx.record.session_id, message)
+            return
         target = self._relay.decode(ctx.record.session_id, message.id) if message.id is not None else None
         if target is None or target.server not in self._servers:
             raise InvalidRequest("this response answers no request the hub relayed to this session")

@@ -113,19 +113,14 @@ class ToolSearch:
             raise InvalidParams("search_tools needs 'query': the task in plain words")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
             raise InvalidParams(f"search_tools: 'k' must be a whole number from 1 to {_MAX_K}")
-        index = self._index(visible_tools)
-        # The first search fits the index (and imports scikit-learn): off the event loop.
-        hits = await asyncio.to_thread(index.search, query, k, None)
-        by_name = {str(t.get("name")): t for t in visible_tools}
         found = [
             {
-                "name": hit.doc.name,
-                "description": hit.doc.description,
-                "inputSchema": by_name[hit.doc.name].get("inputSchema", {"type": "object"}),
-                "score": round(hit.score, 4),
+                "name": tool.get("name"),
+                "description": tool.get("description") or "",
+                "inputSchema": tool.get("inputSchema", {"type": "object"}),
+                "score": round(score, 4),
             }
-            for hit in hits
-            if hit.doc.name in by_name
+            for tool, score in await self.rank(visible_tools, query, k)
         ]
         lines = [f"{t['name']}: {t['description']}" for t in found] or ["No tool matches; try other words."]
         return {
@@ -133,6 +128,14 @@ class ToolSearch:
             "structuredContent": {"tools": found},
             "isError": False,
         }
+
+    async def rank(self, visible_tools: list[dict[str, Any]], query: str, k: int) -> list[tuple[dict[str, Any], float]]:
+        """The `k` tools of `visible_tools` that best fit `query`, with their scores, best first."""
+        index = self._index(visible_tools)
+        # The first search fits the index (and imports scikit-learn): off the event loop.
+        hits = await asyncio.to_thread(index.search, query, k, None)
+        by_name = {str(t.get("name")): t for t in visible_tools}
+        return [(by_name[hit.doc.name], hit.score) for hit in hits if hit.doc.name in by_name]
 
     def _index(self, tools: list[dict[str, Any]]) -> ToolIndex:
         searchable = [t for t in tools if t.get("name") not in (SEARCH, CALL)]

@@ -16,6 +16,15 @@ from shared.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
+# App roles of the hub's own Entra app that reach the operator endpoints and tools.
+ADMIN = frozenset({"Hub.Admin"})
+OPERATORS = frozenset({"Hub.Admin", "Hub.Operator"})
+
+
+def is_operator(principal: Principal, *, auth_off: bool) -> bool:
+    """With sign-in off (local runs) everyone operates the hub."""
+    return auth_off or bool(principal.roles & OPERATORS)
+
 
 def may_see(principal: Principal, server: ServerSettings) -> bool:
     if not server.enabled:

@@ -158,6 +158,11 @@ async def test_an_operator_describes_a_need_and_gets_servers_and_settings(world:
     await expect(page.locator("pre").first).to_contain_text("MCPHUB_SERVER_GITHUB__URL=https://")
     assert "Atlassian" in await page.inner_text("table")
     assert "advice" in (await page.inner_text("main")).lower()
+    await page.get_by_label("What do you want to get done with your tools?").fill("add a note, then echo it")
+    await page.get_by_role("button", name="Plan a workflow").click()
+    plan = page.get_by_role("table", name="Plan, in order")
+    await expect(plan).to_contain_text("notes__add_note")
+    await expect(plan).to_contain_text("name, text")
     await accessible(page)
     await snapshot(page, "setup")
 
