@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PEERS_STAMP := .venv-peers/.installed
 
-.PHONY: deps haproxy chromium run test lint types unit bench eval-risk eval-search eval-forecast drill conformance backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -17,6 +18,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# mcp-proxy from PyPI, the peer `make loadtest` compares with: its own venv (it pins another MCP SDK).
+$(PEERS_STAMP):
+	test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet mcp-proxy==0.13.0
+	touch $@
+
+peers: $(PEERS_STAMP)
 
 # HAProxy (Debian's package) is the local stand-in for Front Door: the routing tests and the drill drive it.
 haproxy:
@@ -30,7 +39,7 @@ chromium:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		{ echo "Chromium is needed for the browser tests: install Debian's chromium package"; exit 1; }
 
-deps: $(STAMP) $(NODE_STAMP) haproxy chromium
+deps: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP) haproxy chromium
 
 run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.run
@@ -42,7 +51,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/pyright
 
-test: lint types $(NODE_STAMP) haproxy chromium
+test: lint types $(NODE_STAMP) $(PEERS_STAMP) haproxy chromium
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -53,6 +62,15 @@ conformance: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.bench
+
+loadtest: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP)
+	$(PY) -m infra.loadtest --json .artifacts/loadtest.json
+
+coldstart: $(STAMP) $(NODE_STAMP)
+	$(PY) -m infra.coldstart
+
+profile: $(STAMP) $(NODE_STAMP)
+	$(PY) -m infra.profile
 
 eval-risk: $(STAMP)
 	$(PY) -m infra.eval_risk

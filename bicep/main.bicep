@@ -35,6 +35,8 @@ param wafEnabled bool = true
 @description('Always-ready instances per region (0 = scale to zero, with cold starts)')
 param alwaysReady int = 1
 param maximumInstances int = 100
+@description('Concurrent HTTP requests per instance before the platform adds one (the hub is async; every open MCP stream holds one)')
+param httpConcurrency int = 200
 
 @description('VNet integration and private endpoints (the private deployment)')
 param privateNetworking bool = false
@@ -126,6 +128,7 @@ module apps 'modules/functionapp.bicep' = [for (region, i) in regions: {
     settings: hubSettings
     alwaysReady: alwaysReady
     maximumInstances: maximumInstances
+    httpConcurrency: httpConcurrency
     subnetId: privateNetworking ? network[i].outputs.appsSubnetId : ''
     allowedIpRanges: allowedIpRanges
     frontDoorId: frontDoor.outputs.frontDoorId

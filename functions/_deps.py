@@ -34,7 +34,7 @@ from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
 from shared.settings import AuthSettings, HubSettings, RoutingSettings, ServerSettings, load_auth, load_servers
-from shared.upstreams.aiohttp_transport import upstream_http_client
+from shared.upstreams.aiohttp_transport import upstream_transport
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
 from shared.upstreams.client import HttpUpstreamClient
@@ -58,7 +58,7 @@ class Hub:
     sample_store: SampleStore
     routing: Routing | None
     ops: Operations
-    http: httpx.AsyncClient
+    http: httpx.AsyncBaseTransport  # the upstream connection pool
     catalog: Catalog
 
     async def aclose(self) -> None:
@@ -101,7 +101,7 @@ def hub() -> Hub:
         touch_seconds=settings.session_touch_seconds,
         max_entries=settings.session_cache_size,
     )
-    http = upstream_http_client()
+    http = upstream_transport()
     monotonic = time.monotonic
     breakers = {
         name: CircuitBreaker(

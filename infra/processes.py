@@ -93,13 +93,15 @@ class Processes:
             raise RuntimeError(f"{name} did not start: {exc}; see {log}") from exc
         return child
 
-    def azurite(self, port: int | None = None) -> Child:
+    def azurite(self, port: int | None = None, *, access_log: bool = False) -> Child:
+        """Azurite's table service in memory; with `access_log`, a line per request in its log."""
         port = port or free_port()
         binary = ROOT / "node_modules" / ".bin" / "azurite-table"
         if not binary.exists():
             raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
         argv = [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence"]
-        return self.start("azurite", [*argv, "--skipApiVersionCheck", "--loose", "--silent"], port)
+        argv += ["--skipApiVersionCheck", "--loose", "--disableTelemetry"]  # loopback only: no usage reports
+        return self.start("azurite", argv if access_log else [*argv, "--silent"], port)
 
     def demo(self, name: str, port: int | None = None) -> Child:
         port = port or free_port()

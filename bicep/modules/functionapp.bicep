@@ -10,6 +10,10 @@ param settings object
 param alwaysReady int = 1
 param maximumInstances int = 100
 param instanceMemoryMB int = 2048
+@description('Concurrent HTTP requests per instance before the platform adds one (the hub is async; an open MCP stream holds one)')
+@minValue(1)
+@maxValue(1000)
+param httpConcurrency int = 200
 @description('Subnet for VNet integration; empty for none')
 param subnetId string = ''
 @description('Company IP ranges allowed besides Front Door; empty list = Front Door only')
@@ -108,6 +112,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         alwaysReady: alwaysReady > 0 ? [ { name: 'http', instanceCount: alwaysReady } ] : []
         maximumInstanceCount: maximumInstances
         instanceMemoryMB: instanceMemoryMB
+        triggers: { http: { perInstanceConcurrency: httpConcurrency } }
       }
     }
     siteConfig: {

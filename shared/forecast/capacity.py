@@ -24,6 +24,8 @@ class CapacitySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MCPHUB_FORECAST__", extra="ignore", frozen=True)
 
     requests_per_second_per_instance: float = Field(default=150.0, gt=0)
+    # Wall time of a request, mostly waiting for the upstream: how long it keeps an instance billing.
+    mean_request_seconds: float = Field(default=0.25, gt=0)
     target_utilisation: float = Field(default=0.7, gt=0, le=1)
     instance_memory_gb: float = Field(default=2.048, gt=0)
     on_demand_gb_second: float = Field(default=0.000026, ge=0)
@@ -52,8 +54,13 @@ def recommend(forecast: Sequence[float], settings: CapacitySettings) -> Recommen
     always_ready = max(1, math.ceil(busy / capacity))
     maximum = max(always_ready, math.ceil(1.5 * peak / capacity))
     gb = settings.instance_memory_gb
-    # Instance-seconds busy each day: how many instances the rate needs, slot by slot.
-    busy_seconds = sum(max(1, math.ceil(count / SLOT_SECONDS / capacity)) * SLOT_SECONDS for count in forecast)
+    # Flex bills an instance's execution time while at least one request runs on it. With requests
+    # arriving at random (rate λ per instance, each lasting d), that is a share 1 - e^(-λd) of the time.
+    busy_seconds = 0.0
+    for count in forecast:
+        rate = count / SLOT_SECONDS
+        instances = max(1, math.ceil(rate / capacity))
+        busy_seconds += instances * (1 - math.exp(-rate / instances * settings.mean_request_seconds)) * SLOT_SECONDS
     ready_seconds = always_ready * 86400
     on_demand_seconds = max(0.0, busy_seconds - ready_seconds)
     daily_requests = sum(forecast)

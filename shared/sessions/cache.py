@@ -102,9 +102,9 @@ class SessionCache:
         return merged
 
     async def delete(self, session_id: str, owner: str) -> None:
-        record = await self.load(session_id, owner)
+        record = await self.load(session_id, owner)  # the owner's check; found, or SessionNotFound
         self._entries.pop(record.session_id, None)
-        await self._store.delete(record.session_id)
+        await self._store.discard(record.session_id)
 
     def forget(self, session_id: str) -> None:
         self._entries.pop(session_id, None)

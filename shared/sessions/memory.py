@@ -39,6 +39,9 @@ class MemorySessionStore:
     async def delete(self, session_id: str) -> bool:
         return self._records.pop(session_id, None) is not None
 
+    async def discard(self, session_id: str) -> None:
+        self._records.pop(session_id, None)
+
     async def count_live(self, *, now: float, ttl_seconds: float) -> int:
         return sum(not record.expired(now, ttl_seconds) for record in self._records.values())
 

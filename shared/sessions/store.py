@@ -27,6 +27,10 @@ class SessionStore(Protocol):
 
     async def delete(self, session_id: str) -> bool: ...
 
+    async def discard(self, session_id: str) -> None:
+        """Delete without finding out whether it existed (one round trip fewer than `delete`)."""
+        ...
+
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int: ...
 
     async def count_live(self, *, now: float, ttl_seconds: float) -> int:

@@ -108,6 +108,10 @@ class TableSessionStore(TableBacked):
         await self._client.delete_entity(session_id, _ROW)
         return True
 
+    async def discard(self, session_id: str) -> None:
+        await self._table()
+        await self._client.delete_entity(session_id, _ROW)  # a missing entity is no error here
+
     async def count_live(self, *, now: float, ttl_seconds: float) -> int:
         await self._table()
         entities = self._client.query_entities(

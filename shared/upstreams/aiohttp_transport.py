@@ -16,7 +16,6 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Generator
 from contextlib import contextmanager
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
 import httpx
@@ -129,19 +128,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-def upstream_http_client(*, max_connections: int = 200, keepalive_seconds: float = 4.0) -> httpx.AsyncClient:
-    """The worker's one client for every upstream call.
+def upstream_transport(*, max_connections: int = 200, keepalive_seconds: float = 4.0) -> AiohttpTransport:
+    """The worker's one connection pool for every upstream call.
 
-    Keeps no cookies: the client is shared by all users, so a cookie one upstream set for one
-    user's call would otherwise ride along on everybody's next call. Idle connections are dropped
-    before common servers' 5 s keep-alive timeout (uvicorn's default), so the hub never sends on a
-    connection the upstream is closing. Redirects are not followed: an MCP endpoint that moves is
-    a configuration error to report, not to chase with the request body.
+    Keeps no cookies: it is shared by all users, so a cookie one upstream set for one user's call
+    would otherwise ride along on everybody's next call. Idle connections are dropped before common
+    servers' 5 s keep-alive timeout (uvicorn's default), so the hub never sends on a connection the
+    upstream is closing. Redirects are not followed: an MCP endpoint that moves is a configuration
+    error to report, not to chase with the request body.
     """
-    limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_seconds)
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits),
-        timeout=httpx.Timeout(30.0, connect=5.0),
-        follow_redirects=False,
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-    )
+    return AiohttpTransport(limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_seconds))

@@ -136,6 +136,7 @@ class _Target:
 def _target(server: ServerSettings) -> _Target:
     headers = {name: secret.get_secret_value() for name, secret in server.headers.items()}
     headers["Accept"] = "application/json, text/event-stream"
+    headers["User-Agent"] = "mcphub"
     timeout = httpx.Timeout(server.timeout, connect=server.connect_timeout)
     return _Target(server, httpx.URL(str(server.url)), timeout, headers)
 
@@ -164,19 +165,34 @@ def _parse(server: ServerSettings, data: str | bytes) -> Message:
 
 
 class HttpUpstreamClient:
+    """MCP over HTTP to upstreams, straight through an httpx transport.
+
+    No `httpx.AsyncClient` in between: the hub needs none of its request merging, cookie handling
+    or redirects, and skipping them saves about a third of a millisecond of CPU per call (`make
+    profile`). The transport is the worker's one connection pool.
+    """
+
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         *,
         breakers: dict[str, CircuitBreaker] | None = None,
         observer: Callable[[str, float, Outcome], None] | None = None,
     ) -> None:
         """`observer(server, seconds, outcome)` hears of every call, for health samples."""
-        self._http = http
+        self._transport = transport
         self._observer = observer
         self._background = BackgroundTasks()
         self._breakers = breakers if breakers is not None else {}
         self._targets: dict[str, _Target] = {}
+
+    async def _open(
+        self, method: str, url: httpx.URL, headers: Mapping[str, str], limits: httpx.Timeout, body: bytes = b""
+    ) -> httpx.Response:
+        """The upstream's response, its body still to be read (and closed by the caller)."""
+        extensions = {"timeout": limits.as_dict()}
+        request = httpx.Request(method, url, headers=headers, content=body or None, extensions=extensions)
+        return await self._transport.handle_async_request(request)
 
     def _target(self, server: ServerSettings) -> _Target:
         target = self._targets.get(server.name)
@@ -254,9 +270,8 @@ class HttpUpstreamClient:
         headers = _headers(target, session_id, protocol_version, credentials)
         headers["Content-Type"] = "application/json"
         body = jsonrpc.dumps(message.to_wire())
-        request = self._http.build_request("POST", target.url, content=body, headers=headers, timeout=target.timeout)
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._open("POST", target.url, headers, target.timeout, body)
             handed_off = False
             try:
                 if exchange is not None:
@@ -359,7 +374,8 @@ class HttpUpstreamClient:
         headers["Accept"] = "text/event-stream"
         timeout = httpx.Timeout(None, connect=server.connect_timeout)
         try:
-            async with self._http.stream("GET", target.url, headers=headers, timeout=timeout) as response:
+            response = await self._open("GET", target.url, headers, timeout)
+            try:
                 if response.status_code == 404:
                     raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
                 if response.status_code != 200:
@@ -367,6 +383,8 @@ class HttpUpstreamClient:
                 async for item in self._read_sse(server, response):
                     if not isinstance(item, _HandedOff):
                         yield item
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
 
@@ -391,9 +409,8 @@ class HttpUpstreamClient:
         forwarded.update((name, secret.get_secret_value()) for name, secret in server.headers.items())
         forwarded.update(credentials or {})
         target = self._target(server)
-        request = self._http.build_request("POST", target.url, content=body, headers=forwarded, timeout=target.timeout)
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._open("POST", target.url, forwarded, target.timeout, body)
         except httpx.TimeoutException as exc:
             if breaker is not None:
                 breaker.record_failure()
@@ -419,7 +436,11 @@ class HttpUpstreamClient:
         target = self._target(server)
         headers = _headers(target, session_id, protocol_version, credentials)
         try:
-            await self._http.delete(target.url, headers=headers, timeout=server.connect_timeout)
+            response = await self._open("DELETE", target.url, headers, httpx.Timeout(server.connect_timeout))
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         except httpx.HTTPError:
             log.info("could not end session on upstream %r", server.name)
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from shared.background import FlushSoon
 from shared.hub.calls import CallRecord
 from shared.usage.store import Row, UsageStore, partition
-from shared.usage.tally import Tally
+from shared.usage.tally import Counted, Tally
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,21 @@ class UsageMeter:
         self._soon = FlushSoon(flush_seconds, self.flush)
 
     def __call__(self, record: CallRecord) -> None:
+        call = Counted.of(record)
+        keys = {dimension: _keys(record, dimension) for dimension in _DIMENSIONS["h1"]}
+        tallies, dirty = self._tallies, self._dirty
         for granularity, seconds in GRANULARITIES.items():
             start = int(record.at // seconds * seconds)
             for dimension in _DIMENSIONS[granularity]:
-                key = _keys(record, dimension)
+                key = keys[dimension]
                 if key is None:
                     continue
                 slot = (granularity, start, dimension, key)
-                self._tallies.setdefault(slot, Tally()).add(record)
-                self._dirty.add(slot)
+                tally = tallies.get(slot)
+                if tally is None:
+                    tally = tallies[slot] = Tally()
+                tally.count_call(call)
+                dirty.add(slot)
         self._soon.schedule()
 
     async def flush(self) -> int:

@@ -7,10 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.hub.calls import CallRecord
-from shared.usage.histogram import Histogram
+from shared.usage.histogram import Histogram, bucket
 
 # Outcomes that are answers, not failures of the hub or the upstream (a tool may report an error).
 _ANSWERED = ("ok", "tool_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What every aggregate a call lands in counts of it, worked out once per call."""
+
+    outcome: str
+    failed: bool
+    ms: float
+    bucket: int | None  # None: refused before reaching the upstream, so no latency
+
+    @classmethod
+    def of(cls, record: CallRecord) -> Counted:
+        ms = record.seconds * 1000
+        timed = record.outcome != "rate_limited"
+        return cls(record.outcome, record.outcome not in _ANSWERED, ms, bucket(ms) if timed else None)
 
 
 @dataclass(slots=True)
@@ -23,14 +39,18 @@ class Tally:
     max_ms: float = 0.0
 
     def add(self, record: CallRecord) -> None:
-        ms = record.seconds * 1000
+        self.count_call(Counted.of(record))
+
+    def count_call(self, call: Counted) -> None:
         self.count += 1
-        self.errors += record.outcome not in _ANSWERED
-        self.outcomes[record.outcome] = self.outcomes.get(record.outcome, 0) + 1
-        if record.outcome != "rate_limited":  # refused before reaching the upstream: no latency
-            self.latency.add(ms)
-            self.sum_ms += ms
-            self.max_ms = max(self.max_ms, ms)
+        self.errors += call.failed
+        self.outcomes[call.outcome] = self.outcomes.get(call.outcome, 0) + 1
+        if call.bucket is not None:
+            counts = self.latency.counts
+            counts[call.bucket] = counts.get(call.bucket, 0) + 1
+            self.sum_ms += call.ms
+            if call.ms > self.max_ms:
+                self.max_ms = call.ms
 
     def fields(self) -> dict[str, Any]:
         """As the properties of a stored row."""

@@ -96,6 +96,15 @@ async def test_writes_to_a_deleted_session_report_it_gone(store: SessionStore) -
     assert await store.get(created.session_id, now=1000.0, ttl_seconds=TTL) is None
 
 
+async def test_a_discarded_session_is_gone_and_discarding_it_again_is_no_error(store: SessionStore) -> None:
+    created = record()
+    await store.create(created)
+    await store.discard(created.session_id)
+    assert await store.get(created.session_id, now=1000.0, ttl_seconds=TTL) is None
+    await store.discard(created.session_id)
+    assert not await store.delete(created.session_id)
+
+
 async def test_purge_removes_only_expired_sessions(store: SessionStore) -> None:
     old, fresh = record(last_seen=10.0), record(last_seen=1000.0)
     await store.create(old)

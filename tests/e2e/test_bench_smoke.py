@@ -1,10 +1,15 @@
-"""`make bench` still runs end to end (tiny counts; the figures themselves are not asserted)."""
+"""`make bench`, `make coldstart` and `make profile` still run end to end (tiny counts; the figures
+themselves are not asserted)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from infra import bench
+from infra import bench, coldstart
+from infra.processes import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -15,3 +20,23 @@ def test_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[s
     assert set(results) == {"direct", "hub/notes", "hub"}
     assert all(row["p50_ms"] > 0 and row["rps_c4"] > 0 for row in results.values())
     assert "hub CPU ms/call" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(180)
+def test_cold_start_runs_and_no_heavy_module_is_loaded_before_the_first_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    medians = coldstart.main(["--rounds", "1"])
+    assert medians["first_call"] > 0
+    out = capsys.readouterr().out
+    assert "heavy modules loaded by then: none" in out  # scikit-learn & co. wait for their first use
+
+
+@pytest.mark.timeout(180)
+def test_profile_runs_and_attributes_time_to_the_hubs_own_code() -> None:
+    # Its own process: it builds the Function App in process, which tests here do once per process.
+    argv = [sys.executable, "-m", "infra.profile", "--calls", "80", "--top", "5"]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=170, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CPU ms per call" in done.stdout
+    assert "hub: shared/" in done.stdout

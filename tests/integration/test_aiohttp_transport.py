@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from infra.processes import free_port
-from shared.upstreams.aiohttp_transport import AiohttpTransport, upstream_http_client
+from shared.upstreams.aiohttp_transport import AiohttpTransport, upstream_transport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -139,7 +139,7 @@ async def test_a_server_that_never_answers_is_a_read_timeout(client: httpx.Async
         await server.wait_closed()
 
 
-async def test_the_shared_upstream_client_never_keeps_or_replays_cookies() -> None:
+async def test_the_shared_upstream_transport_never_keeps_or_replays_cookies() -> None:
     cookies: list[str | None] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -148,10 +148,14 @@ async def test_the_shared_upstream_client_never_keeps_or_replays_cookies() -> No
 
     runner, url = await serve(handler)
     try:
-        async with upstream_http_client() as http:
-            await http.get(url)
-            await http.get(url)
-            assert not http.cookies
+        transport = upstream_transport()
+        try:
+            for _ in range(2):
+                response = await transport.handle_async_request(httpx.Request("GET", url))
+                await response.aread()
+                await response.aclose()
+        finally:
+            await transport.aclose()
     finally:
         await runner.cleanup()
     assert cookies == [None, None]

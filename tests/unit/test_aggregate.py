@@ -51,7 +51,7 @@ def aggregator() -> Aggregator:
     async def route(request: httpx.Request) -> httpx.Response:
         return await transports[request.url.host].handle_async_request(request)
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(route))
+    http = httpx.MockTransport(route)
     sessions = SessionCache(MemorySessionStore(), clock=lambda: 0.0, ttl_seconds=60, touch_seconds=60, max_entries=10)
     upstreams = UpstreamSessions(HttpUpstreamClient(http), sessions)
     return Aggregator(servers, upstreams, Catalog(ttl_seconds=60, clock=lambda: 0.0), fanout_deadline=5)

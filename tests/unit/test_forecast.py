@@ -9,7 +9,7 @@ from contextlib import redirect_stdout
 import pytest
 
 from infra.eval_forecast import main
-from shared.forecast.capacity import CapacitySettings, recommend
+from shared.forecast.capacity import SECONDS_PER_MONTH, CapacitySettings, recommend
 from shared.forecast.model import LoadForecaster, mape, seasonal_naive
 from shared.forecast.service import Forecasts, region_history
 from shared.forecast.traffic import SLOTS_PER_DAY, generate
@@ -113,3 +113,13 @@ async def test_the_days_forecast_is_read_and_fitted_once_and_again_the_next_day(
     now[0] += 86400
     await forecasts.next_day("weu")
     assert store.reads == 2
+
+
+def test_an_always_ready_instance_bills_execution_only_while_requests_run_on_it() -> None:
+    settings = CapacitySettings(mean_request_seconds=0.25)
+    day = recommend([300.0] * SLOTS_PER_DAY, settings)  # 1 req/s: busy 1 - e^-0.25 = 22 % of the time
+    gb_month = settings.instance_memory_gb * SECONDS_PER_MONTH
+    baseline = gb_month * settings.always_ready_baseline_gb_second
+    executing = 0.2212 * gb_month * settings.always_ready_execution_gb_second
+    executions = 86400 * 30 / 1e6 * settings.per_million_executions
+    assert day.monthly_cost_usd == pytest.approx(baseline + executing + executions, rel=0.01)
