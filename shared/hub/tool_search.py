@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from shared.errors import InvalidParams
 from shared.mcp.jsonrpc import JsonObject, Request
-from shared.search.index import ToolIndex, doc_from_tool
+from shared.search.index import Hit, ToolIndex, doc_from_tool
 
 Mode = Literal["off", "first", "only"]
 MODES: tuple[Mode, ...] = ("off", "first", "only")
@@ -65,11 +67,20 @@ def mode_for(query: dict[str, str], default: Mode) -> Mode:
     return asked if asked in MODES else default
 
 
+@dataclass
+class _View:
+    """One index over a set of servers, kept current server by server."""
+
+    index: ToolIndex = field(default_factory=ToolIndex)
+    signatures: dict[str, str] = field(default_factory=dict[str, str])
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class ToolSearch:
     def __init__(self) -> None:
-        # One index per distinct tools list: users who see the same tools share it, and a changed
-        # list (list_changed, another role) is a new key, so an index never mixes two views.
-        self._indexes: OrderedDict[str, ToolIndex] = OrderedDict()
+        # One index per set of servers a caller sees. A server whose list changed (list_changed,
+        # per-user credentials) is refolded alone: the index does not start over.
+        self._views: OrderedDict[frozenset[str], _View] = OrderedDict()
 
     def decorate(self, listed: JsonObject, mode: Mode) -> JsonObject:
         """The aggregated tools/list answer as `mode` presents it."""
@@ -130,28 +141,42 @@ class ToolSearch:
         }
 
     async def rank(self, visible_tools: list[dict[str, Any]], query: str, k: int) -> list[tuple[dict[str, Any], float]]:
-        """The `k` tools of `visible_tools` that best fit `query`, with their scores, best first."""
-        index = self._index(visible_tools)
-        # The first search fits the index (and imports scikit-learn): off the event loop.
-        hits = await asyncio.to_thread(index.search, query, k, None)
+        """The `k` tools of `visible_tools` that best fit `query`, with their scores, best first.
+
+        Only the caller's own tools can come back: hits are looked up in `visible_tools`, so a tool
+        another caller of the same view saw (a per-user list) is never returned to this one."""
+        by_server: dict[str, list[dict[str, Any]]] = {}
+        for tool in visible_tools:
+            name = str(tool.get("name", ""))
+            if name not in (SEARCH, CALL):
+                by_server.setdefault(name.split("__", 1)[0], []).append(tool)
+        view = self._view(frozenset(by_server))
+
+        def update_and_search() -> list[Hit]:
+            with view.lock:  # one caller at a time per view: no update while another search reads it
+                for server, tools in by_server.items():
+                    signature = _signature(tools)
+                    if view.signatures.get(server) != signature:
+                        view.index.replace(server, [doc_from_tool(server, tool) for tool in tools])
+                        view.signatures[server] = signature
+                return view.index.search(query, k, None)
+
+        # Off the event loop: the first search fits the index (and imports scikit-learn).
+        hits = await asyncio.to_thread(update_and_search)
         by_name = {str(t.get("name")): t for t in visible_tools}
         return [(by_name[hit.doc.name], hit.score) for hit in hits if hit.doc.name in by_name]
 
-    def _index(self, tools: list[dict[str, Any]]) -> ToolIndex:
-        searchable = [t for t in tools if t.get("name") not in (SEARCH, CALL)]
-        signature = hashlib.sha256(
-            json.dumps([[t.get("name"), t.get("description")] for t in searchable], sort_keys=True).encode()
-        ).hexdigest()
-        index = self._indexes.get(signature)
-        if index is None:
-            index = ToolIndex()
-            by_server: dict[str, list[dict[str, Any]]] = {}
-            for tool in searchable:
-                by_server.setdefault(str(tool.get("name", "")).split("__", 1)[0], []).append(tool)
-            for server, items in by_server.items():
-                index.replace(server, [doc_from_tool(server, item) for item in items])
-            self._indexes[signature] = index
-            if len(self._indexes) > _INDEXES:
-                self._indexes.popitem(last=False)
-        self._indexes.move_to_end(signature)
-        return index
+    def _view(self, servers: frozenset[str]) -> _View:
+        view = self._views.get(servers)
+        if view is None:
+            view = self._views[servers] = _View()
+            if len(self._views) > _INDEXES:
+                self._views.popitem(last=False)
+        self._views.move_to_end(servers)
+        return view
+
+
+def _signature(tools: list[dict[str, Any]]) -> str:
+    """What the index reads of a server's tools, hashed: names, descriptions, parameters."""
+    shown = [[t.get("name"), t.get("description"), t.get("inputSchema")] for t in tools]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()

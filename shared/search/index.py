@@ -1,5 +1,5 @@
 """A ranked index over upstream tools: TF-IDF on words (identifiers split into words) and on
-character n-grams (for partial and misspelt identifiers), rebuilt when a server's list changes.
+character n-grams (for partial and misspelt identifiers), updated server by server as lists change.
 
 scikit-learn is imported on the first search, not at start (it costs about 2 s of cold start).
 Results only ever come from the servers the caller may see: the others are masked out before
@@ -95,18 +95,38 @@ def _properties(schema: object) -> dict[str, object]:
 
 
 class ToolIndex:
+    """Tools of many servers, searchable together.
+
+    The first search fits the vocabulary and weights on every tool. After that, a server whose
+    list changed is folded in alone: only its tools are vectorised again, with the fitted
+    vocabulary (words it has never seen count from the next full fit). A full fit happens again
+    once the tools changed since the last one make up a quarter of the index.
+    """
+
+    REFIT_SHARE = 0.25
+
     def __init__(self) -> None:
         self._by_server: dict[str, list[ToolDoc]] = {}
+        self._vectorizers: list[Any] | None = None  # fitted (words, character n-grams), None: fit anew
+        self._rows: dict[str, list[Any]] = {}  # server → its rows under each vectorizer (None: no terms)
+        self._model: Any = None  # [(vectorizer, matrix) for each half] over `_docs`, stacked lazily
         self._docs: list[ToolDoc] = []
-        self._model: Any = None  # [(vectorizer, matrix) for words, for character n-grams], built lazily
+        self._changed = 0  # tools replaced since the last full fit
+        self.fits = 0  # full fits so far (the incremental path is observable)
 
     def replace(self, server: str, docs: Iterable[ToolDoc]) -> None:
-        """Set `server`'s tools (after its list was fetched or changed); the next search refits."""
+        """Set `server`'s tools (after its list was fetched or changed); the next search sees them."""
+        before = set(self._by_server.get(server, []))
         self._by_server[server] = list(docs)
+        self._rows.pop(server, None)
         self._model = None
+        self._changed += len(before.symmetric_difference(self._by_server[server]))  # tools added, changed or gone
+        if self._changed > self.REFIT_SHARE * len(self):
+            self._vectorizers = None
 
     def remove(self, server: str) -> None:
         self._by_server.pop(server, None)
+        self._rows.pop(server, None)
         self._model = None
 
     def __len__(self) -> int:
@@ -139,21 +159,50 @@ class ToolIndex:
     def _fitted(self) -> Any:
         if self._model is not None:
             return self._model
-        self._docs = [doc for server in sorted(self._by_server) for doc in self._by_server[server]]
-        if not self._docs:
+        order = [server for server in sorted(self._by_server) if self._by_server[server]]
+        if not order:
             return None
+        if self._vectorizers is None:
+            self._fit(order)
+        vectorizers = cast(list[Any], self._vectorizers)
+        for server in order:
+            if server not in self._rows:
+                texts = [doc.text for doc in self._by_server[server]]
+                self._rows[server] = [v.transform(texts) if v is not None else None for v in vectorizers]
+        from scipy import sparse  # pyright: ignore[reportMissingTypeStubs] - comes with scikit-learn
+
+        stack = cast(Any, sparse).vstack
+        self._docs = [doc for server in order for doc in self._by_server[server]]
+        self._model = [
+            (vectorizer, stack([self._rows[server][half] for server in order]).tocsr() if vectorizer else None)
+            for half, vectorizer in enumerate(vectorizers)
+        ]
+        return self._model
+
+    def _fit(self, order: list[str]) -> None:
+        """Vocabulary and weights from every tool, and every server's rows."""
         from sklearn.feature_extraction.text import TfidfVectorizer  # pyright: ignore[reportMissingTypeStubs] - heavy: imported on first search only
 
-        texts = [doc.text for doc in self._docs]
-        parts: list[tuple[Any, Any]] = []
-        vectorizers: list[Any] = [
+        texts = [doc.text for server in order for doc in self._by_server[server]]
+        vectorizers: list[Any] = []
+        matrices: list[Any] = []
+        candidates: list[Any] = [
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english"),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
         ]
-        for vectorizer in vectorizers:
+        for vectorizer in candidates:
             try:
-                parts.append((vectorizer, vectorizer.fit_transform(texts)))
+                matrices.append(vectorizer.fit_transform(texts))
+                vectorizers.append(vectorizer)
             except ValueError:  # no terms at all (e.g. one-letter names): this half cannot score
-                parts.append((None, None))
-        self._model = parts
-        return self._model
+                matrices.append(None)
+                vectorizers.append(None)
+        self._rows = {}
+        start = 0
+        for server in order:
+            end = start + len(self._by_server[server])
+            self._rows[server] = [m[start:end] if m is not None else None for m in matrices]
+            start = end
+        self._vectorizers = vectorizers
+        self._changed = 0
+        self.fits += 1

@@ -70,3 +70,44 @@ def test_scikit_learn_is_imported_only_by_the_first_search() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.split() == ["False", "True"]
+
+
+def many_tools(server: str, count: int, topic: str) -> list[dict[str, str]]:
+    return [{"name": f"{server}__{topic}_{n}", "description": f"{topic} number {n} of {server}"} for n in range(count)]
+
+
+def test_a_changed_server_is_folded_in_without_refitting_the_rest() -> None:
+    found = ToolIndex()
+    for server, topic in (("alpha", "report"), ("beta", "invoice"), ("gamma", "deploy")):
+        found.replace(server, [doc_from_tool(server, t) for t in many_tools(server, 12, topic)])
+    found.replace("delta", [doc_from_tool("delta", {"name": "delta__ping", "description": "ping"})])
+    assert found.search("invoice number 3", 1, None)[0].doc.name == "beta__invoice_3"
+    assert found.fits == 1
+    # One small server changed: only its tools are vectorised again, with the vocabulary as fitted.
+    found.replace("delta", [doc_from_tool("delta", {"name": "delta__deploy_report", "description": "deploy report"})])
+    assert found.search("deploy report", 1, None)[0].doc.name == "delta__deploy_report"
+    assert "delta__ping" not in names(found.search("ping", 5, None))
+    assert found.fits == 1
+    # Once a quarter of the index changed, the next search fits everything again.
+    found.replace("alpha", [doc_from_tool("alpha", t) for t in many_tools("alpha", 12, "release")])
+    assert found.search("release number 4", 1, None)[0].doc.name == "alpha__release_4"
+    assert found.fits == 2
+
+
+def test_tool_search_refolds_only_the_server_whose_list_changed() -> None:
+    import asyncio
+
+    from shared.hub.tool_search import ToolSearch
+
+    search = ToolSearch()
+    tools = many_tools("alpha", 12, "report") + many_tools("beta", 12, "invoice")
+    asyncio.run(search.rank(tools, "report number 2", 1))
+    changed = [
+        *many_tools("alpha", 12, "report"),
+        *many_tools("beta", 11, "invoice"),
+        {"name": "beta__refund", "description": "refund an invoice"},
+    ]
+    ranked = asyncio.run(search.rank(changed, "refund an invoice", 1))
+    assert ranked[0][0]["name"] == "beta__refund"
+    (view,) = search._views.values()
+    assert view.index.fits == 1
