@@ -132,6 +132,10 @@ class Aggregator:
             body["_meta"] = meta
         return body
 
+    async def tools(self, ctx: SessionContext) -> list[dict[str, Any]]:
+        """Every tool the caller of `ctx` can use, as the aggregated list names them."""
+        return cast(list[dict[str, Any]], (await self.list(ctx, "tools/list"))["tools"])
+
     def _expose(self, server: ServerSettings, method: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         exposed: list[dict[str, Any]] = []
         for item in items:

@@ -90,6 +90,11 @@ class Assistant:
     def offers(name: object) -> bool:
         return name in (RECOMMEND, PLAN)
 
+    @staticmethod
+    def offer(listed: JsonObject, operator: bool) -> JsonObject:
+        """The aggregated tools/list answer, with the hub's own tools after the servers' for operators."""
+        return {**listed, "tools": [*listed["tools"], *TOOLS]} if operator else listed
+
     async def call(self, request: Request, *, tools: Tools, sample: Sampler | None) -> JsonObject:
         """The result of a `tools/call` of one of the hub's tools."""
         raw = request.params.get("arguments")

@@ -13,12 +13,11 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
-from shared.hub.assistant import TOOLS as ASSISTANT_TOOLS
 from shared.hub.assistant import Assistant
 from shared.hub.calls import Calls
 from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
@@ -112,15 +111,13 @@ class ModernEndpoint:
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             listed = await self._aggregator.list(ctx, method)
             if method == "tools/list":
-                if operates:
-                    listed = {**listed, "tools": [*listed["tools"], *ASSISTANT_TOOLS]}
-                listed = self._search.decorate(listed, mode)
+                listed = self._search.decorate(self._assistant.offer(listed, operates), mode)
             return self._result(message, {**listed, "ttlMs": self._ttl_ms, "cacheScope": "private"})
         if method in ("initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"):
             raise MethodNotFound(f"method {method!r} does not exist in protocol {env.protocol_version}")
         if method == "tools/call" and operates and self._assistant.offers(message.params.get("name")):
             # No back channel in this era: the hub's own tools answer with search alone.
-            answer = await self._assistant.call(message, tools=lambda: self.tools(ctx), sample=None)
+            answer = await self._assistant.call(message, tools=lambda: self._aggregator.tools(ctx), sample=None)
             return self._result(message, answer)
         handled = await self._search.intercept(message, mode, lambda: self._aggregator.list(ctx, "tools/list"))
         if not isinstance(handled, Request):
@@ -149,10 +146,6 @@ class ModernEndpoint:
         ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
         ctx.principal = request.principal
         return ctx
-
-    async def tools(self, ctx: SessionContext) -> list[dict[str, Any]]:
-        """Every tool the caller of `ctx` can use, aggregated."""
-        return cast(list[dict[str, Any]], (await self._aggregator.list(ctx, "tools/list"))["tools"])
 
     def discover_result(self) -> JsonObject:
         return {

@@ -31,7 +31,6 @@ from shared.errors import (
 from shared.hub.aggregate import Aggregator, hub_initialize_result
 from shared.hub.asks import Asks
 from shared.hub.assistant import PLAN, Assistant
-from shared.hub.assistant import TOOLS as ASSISTANT_TOOLS
 from shared.hub.calls import Calls
 from shared.hub.http import (
     JSON,
@@ -269,9 +268,7 @@ class HubService:
         if method in ("tools/list", "prompts/list", "resources/list", "resources/templates/list"):
             result = await self._aggregator.list(ctx, method)
             if method == "tools/list":
-                if self._operates(request):
-                    result = {**result, "tools": [*result["tools"], *ASSISTANT_TOOLS]}
-                result = self._search.decorate(result, mode)
+                result = self._search.decorate(self._assistant.offer(result, self._operates(request)), mode)
             return json_reply(Response(message.id, result).to_wire())
         if method == "logging/setLevel":
             await self._aggregator.broadcast(ctx, message)
@@ -296,7 +293,7 @@ class HubService:
         audit("assistant.call", user=request.user, tool=message.params.get("name"))
         replies = self._assistant.stream(
             message,
-            tools=lambda: self._modern.tools(ctx),
+            tools=lambda: self._aggregator.tools(ctx),
             asks=self._asks,
             hub_session=ctx.record.session_id,
             can_sample="sampling" in ctx.record.client_capabilities,
@@ -307,7 +304,7 @@ class HubService:
         """`hub_plan_workflow` for an authenticated HTTP caller (the operator page): search alone."""
         ctx = self._modern.context(request)
         call = Request("plan", "tools/call", {"name": PLAN, "arguments": {"goal": goal}})
-        result = await self._assistant.call(call, tools=lambda: self._modern.tools(ctx), sample=None)
+        result = await self._assistant.call(call, tools=lambda: self._aggregator.tools(ctx), sample=None)
         return cast(JsonObject, result["structuredContent"])
 
     async def _relay_stream(
