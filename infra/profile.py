@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
+from infra.bench import Session
 from infra.oidc import LocalAuthority
 from infra.processes import ROOT, Processes, azurite_connection_string
 
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 GROUPS = (
     ("shared/", "hub: shared/"),
     ("functions/", "hub: functions/"),
@@ -48,20 +48,14 @@ GROUPS = (
 )
 
 
-async def calls(http: httpx.AsyncClient, token: str, count: int, concurrency: int) -> None:
+async def calls(http: httpx.AsyncClient, count: int, concurrency: int) -> None:
+    """`count` calls of `notes__echo` on `/mcp`, from `concurrency` sessions of `make bench`'s client."""
+
     async def session(n: int) -> None:
-        headers = {**HEADERS, "Authorization": f"Bearer {token}"}
-        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "profile", "version": "1"}}
-        reply = await http.post(
-            "/mcp", json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init}, headers=headers
-        )
-        headers |= {"Mcp-Session-Id": reply.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
-        for i in range(n):
-            params = {"name": "notes__echo", "arguments": {"text": "p"}}
-            body = {"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": params}
-            reply = await http.post("/mcp", json=body, headers=headers)
-            if reply.status_code != 200 or '"result"' not in reply.text:
-                raise RuntimeError(f"call failed: {reply.status_code} {reply.text[:200]}")
+        client = Session(http, "/mcp")
+        await client.open()
+        for _ in range(n):
+            await client.call("notes__echo")
 
     await asyncio.gather(*(session(count // concurrency) for _ in range(concurrency)))
 
@@ -99,14 +93,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         async def run() -> tuple[float, float, pstats.Stats]:
             transport = httpx.ASGITransport(app=host)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub", timeout=30) as http:
-                await calls(http, token, 400, 8)  # warm-up: sessions, caches, upstream pool
+            signed_in = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://hub", headers=signed_in, timeout=30
+            ) as http:
+                await calls(http, 400, 8)  # warm-up: sessions, caches, upstream pool
                 cpu, wall = time.process_time(), time.perf_counter()
-                await calls(http, token, args.calls, 8)
+                await calls(http, args.calls, 8)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 profiler = cProfile.Profile()
                 profiler.enable()
-                await calls(http, token, args.calls, 8)
+                await calls(http, args.calls, 8)
                 profiler.disable()
             from functions._deps import hub
 
