@@ -173,6 +173,6 @@ def build_identity(
         refresh_seconds=auth.refresh_token_days * 24 * 3600,
     )
     log.info("OAuth facade on at %s (sign-in through %s)", issuer, auth.oidc_authority or auth.msal_authority)
-    limiter = RegistrationLimiter(clock=clock)
+    limiter = RegistrationLimiter(limit=auth.registrations_per_hour, clock=clock)
     verifier = CachedVerifier(HubOrEntraVerifier(tokens, entra), clock=clock)
     return Identity(verifier, oauth, [issuer], sealer, grants, limiter)

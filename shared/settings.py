@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigError
+from shared.identity.redirects import RedirectRefused, parse_redirect
 
 SERVER_PREFIX = "MCPHUB_SERVER_"
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
@@ -212,6 +213,9 @@ class AuthSettings(BaseSettings):
     web_redirects: CsvList = Field(
         default_factory=lambda: ["https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect"]
     )
+    registrations_per_hour: int = Field(
+        default=20, ge=1, le=100_000, description="client registrations one address may attempt per hour"
+    )
 
     @property
     def facade(self) -> bool:
@@ -235,6 +239,11 @@ class AuthSettings(BaseSettings):
             for name, template in (("ISSUER", self.issuer), ("JWKS_URL", self.jwks_url)):
                 if not template.startswith("https://"):
                     raise ValueError(f"MCPHUB_AUTH__{name}: must be an https URL")
+        for uri in self.web_redirects:
+            try:
+                parse_redirect(uri)
+            except RedirectRefused as refused:
+                raise ValueError(f"MCPHUB_AUTH__WEB_REDIRECTS: {uri!r}: {refused}") from None
         return self
 
     def issuer_for(self, tenant: str) -> str:

@@ -24,6 +24,8 @@ class TrailHandler(logging.Handler):
             return
         copied: dict[str, Any] = {str(k): v for k, v in fields.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
         event = str(copied.pop("event", "event"))
+        if "at" in copied:  # the record's own time is `at`; an event's field of that name is kept apart
+            copied["field_at"] = copied.pop("at")
         self._trail.record(event, at=record.created, **copied)
 
 

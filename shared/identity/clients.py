@@ -3,7 +3,8 @@ Documents (MCP 2025-11-25), and which redirect URIs they may use.
 
 Every client is public (IDEs cannot keep a secret), so PKCE carries the security and the
 redirect URI is what keeps a code from being delivered elsewhere: only loopback addresses
-(any port, RFC 8252) and the custom schemes of known IDEs are accepted.
+(any port, RFC 8252), the custom schemes of known IDEs and listed web redirects are accepted,
+each judged as a browser parses it (shared/identity/redirects.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from shared.identity.grants import GrantStore
+from shared.identity.redirects import RedirectRefused, check_redirect, parse_redirect, redirect_matches
 
 KIND = "client"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
 # VS Code's hosted redirect broker, which it registers next to its loopback address.
 DEFAULT_WEB_REDIRECTS = ("https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect")
@@ -48,34 +49,20 @@ class Client:
     name: str = ""
 
     def redirect_allowed(self, uri: str) -> bool:
-        """Exact match, except that a loopback redirect may use any port (RFC 8252 §7.3)."""
-        if uri in self.redirect_uris:
-            return True
-        asked = urlsplit(uri)
-        if asked.scheme != "http" or asked.hostname not in LOOPBACK_HOSTS:
+        """Exact match on the canonical form, except that a loopback redirect may use any port (RFC 8252 §7.3)."""
+        try:
+            asked = parse_redirect(uri)
+        except RedirectRefused:
             return False
-        for registered in map(urlsplit, self.redirect_uris):
-            same = (registered.scheme, registered.hostname, registered.path or "/")
-            if same == (asked.scheme, asked.hostname, asked.path or "/"):
-                return True
-        return False
+        return redirect_matches(asked, self.redirect_uris)
 
 
 def check_redirect_uri(uri: object, schemes: Sequence[str], web: Sequence[str] = DEFAULT_WEB_REDIRECTS) -> str:
-    if not isinstance(uri, str) or not uri or len(uri) > 2000:
-        raise ClientError("invalid_redirect_uri", "redirect_uris must be a list of URLs")
-    parts = urlsplit(uri)
-    if parts.fragment:
-        raise ClientError("invalid_redirect_uri", "a redirect URI must not have a fragment")
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return uri
-    if parts.scheme in schemes or uri in web:
-        return uri
-    raise ClientError(
-        "invalid_redirect_uri",
-        f"redirect URI {uri!r} is not allowed: use a loopback address (http://127.0.0.1:<port>/...) "
-        f"one of the IDE schemes {', '.join(schemes)}, or a listed web redirect (MCPHUB_AUTH__WEB_REDIRECTS)",
-    )
+    """`uri` if a client may register it (shared/identity/redirects.py says which), else ClientError."""
+    try:
+        return check_redirect(uri, schemes, web).href
+    except RedirectRefused as refused:
+        raise ClientError("invalid_redirect_uri", str(refused)) from None
 
 
 class ClientRegistry:
@@ -135,7 +122,16 @@ class ClientRegistry:
         record = await self._grants.get(KIND, client_id, now=self._clock())
         if record is None:
             return None
-        return Client(client_id, tuple(record["redirect_uris"]), str(record.get("name", "")))
+        # Registered before today's rules? Only what passes them now may still be used.
+        uris = tuple(uri for uri in record["redirect_uris"] if self._registrable(uri))
+        return Client(client_id, uris, str(record.get("name", "")))
+
+    def _registrable(self, uri: object) -> bool:
+        try:
+            check_redirect(uri, self._schemes, self._web)
+        except RedirectRefused:
+            return False
+        return True
 
     async def _document(self, url: str) -> Client | None:
         """A Client ID Metadata Document: the client_id is an HTTPS URL serving the client's metadata."""

@@ -31,6 +31,7 @@ from shared.identity.clients import ClientError, ClientRegistry
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
+from shared.identity.redirects import RedirectRefused, parse_redirect
 from shared.mcp.jsonrpc import JsonObject
 
 PENDING_SECONDS = 600
@@ -65,6 +66,20 @@ def _page(status: int, message: str) -> HttpOut:
 
 def _oauth_error(error: str, description: str, status: int = 400) -> HttpOut:
     return json_reply({"error": error, "error_description": description}, status=status, headers=_NO_STORE)
+
+
+def _redirect_refused(presented: str | None, authorized: str, required: bool) -> str | None:
+    """Why /token refuses the redirect_uri it was sent, or None (RFC 6749 §4.1.3): required when
+    /authorize had one, and then identical; and, like everywhere, one a browser reads as we do."""
+    if presented is None:
+        return "redirect_uri is required: send the one sent to /authorize" if required else None
+    try:
+        parse_redirect(presented)
+    except RedirectRefused as refused:
+        return f"redirect_uri refused: {refused}"
+    if presented != authorized:
+        return "redirect_uri differs from the one the code was issued for"
+    return None
 
 
 class AuthorizationServer:
@@ -134,9 +149,11 @@ class AuthorizationServer:
         client = await self._clients.get(client_id) if client_id else None
         if client is None:
             return _page(400, "This application is not registered with the hub. Reconnect it from your IDE.")
-        if not redirect_uri and len(client.redirect_uris) == 1:
+        redirect_given = "redirect_uri" in query
+        if not redirect_given and len(client.redirect_uris) == 1:
             redirect_uri = client.redirect_uris[0]
         if not client.redirect_allowed(redirect_uri):
+            audit("oauth.redirect_refused", client_id=client.client_id, endpoint="authorize")
             return _page(400, "The application asked to return to an address it did not register.")
         state = query.get("state")
 
@@ -156,6 +173,7 @@ class AuthorizationServer:
         pending = {
             "client_id": client.client_id,
             "redirect_uri": redirect_uri,
+            "redirect_given": redirect_given,
             "state": state,
             "challenge": challenge,
             "resource": resource,
@@ -191,6 +209,7 @@ class AuthorizationServer:
         grant = {
             "client_id": pending["client_id"],
             "redirect_uri": pending["redirect_uri"],
+            "redirect_given": pending.get("redirect_given", True),
             "challenge": pending["challenge"],
             "resource": pending["resource"],
             "user": user,
@@ -213,11 +232,14 @@ class AuthorizationServer:
         grant = await self._grants.take("code", _digest(form.get("code", "")), now=self._clock())
         if grant is None:
             return _oauth_error("invalid_grant", "the authorization code is unknown, expired or already used")
-        if (
-            form.get("client_id") != grant["client_id"]
-            or form.get("redirect_uri", grant["redirect_uri"]) != grant["redirect_uri"]
-        ):
-            return _oauth_error("invalid_grant", "the code was issued to another client or redirect URI")
+        if form.get("client_id") != grant["client_id"]:
+            return _oauth_error("invalid_grant", "the code was issued to another client")
+        refused = _redirect_refused(
+            form.get("redirect_uri"), str(grant["redirect_uri"]), grant.get("redirect_given", True)
+        )
+        if refused:
+            audit("oauth.redirect_refused", client_id=str(grant["client_id"]), endpoint="token")
+            return _oauth_error("invalid_grant", refused)
         verifier = form.get("code_verifier", "")
         if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(_s256(verifier), str(grant["challenge"])):
             return _oauth_error("invalid_grant", "code_verifier does not match the code_challenge")

@@ -7,6 +7,7 @@ import pytest
 
 from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
 from shared.identity.grants import MemoryGrantStore
+from tests.redirect_corpus import CORPUS, REGISTERED
 
 pytestmark = pytest.mark.anyio
 SCHEMES = ("cursor", "vscode")
@@ -124,3 +125,26 @@ def test_registrations_are_limited_per_caller() -> None:
     assert limiter.retry_after("5.6.7.8") == 0
     now[0] = 61.0
     assert limiter.retry_after("1.2.3.4") == 0
+
+
+@pytest.mark.parametrize(("uri", "registrable"), [(u, r) for u, r, _ in CORPUS], ids=[w for _, _, w in CORPUS])
+def test_the_hostile_redirect_corpus_is_refused_and_never_matches_the_registered_uri(
+    uri: str, registrable: bool
+) -> None:
+    if registrable:
+        assert check_redirect_uri(uri, SCHEMES) == uri
+    else:
+        with pytest.raises(ClientError):
+            check_redirect_uri(uri, SCHEMES)
+    assert not Client("c", (REGISTERED,)).redirect_allowed(uri)
+
+
+async def test_a_redirect_stored_before_the_rules_is_no_longer_usable() -> None:
+    grants = MemoryGrantStore()
+    hostile = "http://evil.example\\@127.0.0.1:1/cb"
+    record = {"redirect_uris": [hostile, "http://127.0.0.1:1/cb"], "name": "old"}
+    await grants.add("client", "mcphub-old", record, expires_at=None, now=0.0)
+    client = await ClientRegistry(grants, clock=lambda: 1000.0, schemes=SCHEMES).get("mcphub-old")
+    assert client is not None
+    assert client.redirect_uris == ("http://127.0.0.1:1/cb",)
+    assert not client.redirect_allowed(hostile)
