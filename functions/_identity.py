@@ -25,6 +25,7 @@ from shared.identity.hub_tokens import HubTokens, SigningKeys
 from shared.identity.idp import MsalIdentityProvider, MsalOnBehalfOf
 from shared.identity.jwks import JwksCache
 from shared.identity.managed import ManagedIdentityTokens
+from shared.identity.public_fetch import PublicFetcher
 from shared.identity.sealing import Sealer, parse_keys, read_or_create_key_file
 from shared.identity.tokens import (
     CachedVerifier,
@@ -158,7 +159,8 @@ def build_identity(
         clock=clock,
         schemes=auth.redirect_schemes,
         web_redirects=auth.web_redirects,
-        fetch=httpx.AsyncClient(),
+        # Client ID metadata documents: fetched only from checked public addresses (public_fetch.py).
+        fetch=PublicFetcher(httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False)),
         first_party=[operator_page],
     )
     oauth = AuthorizationServer(

@@ -9,24 +9,22 @@ each judged as a browser parses it (shared/identity/redirects.py).
 
 from __future__ import annotations
 
-import ipaddress
 import json
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
-
-import httpx
 
 from shared.identity.grants import GrantStore
+from shared.identity.public_fetch import FetchRefused, PublicFetcher
 from shared.identity.redirects import RedirectRefused, check_redirect, parse_redirect, redirect_matches
 
 KIND = "client"
 DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
 # VS Code's hosted redirect broker, which it registers next to its loopback address.
 DEFAULT_WEB_REDIRECTS = ("https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect")
-_MAX_DOCUMENT_BYTES = 64 * 1024
+log = logging.getLogger("mcphub")
 
 
 # The hub's own operator page: a first-party public client whose one redirect is `<hub>/operator`.
@@ -73,7 +71,7 @@ class ClientRegistry:
         clock: Callable[[], float],
         schemes: Sequence[str] = DEFAULT_SCHEMES,
         web_redirects: Sequence[str] = DEFAULT_WEB_REDIRECTS,
-        fetch: httpx.AsyncClient | None = None,
+        fetch: PublicFetcher | None = None,
         first_party: Sequence[Client] = (),
     ) -> None:
         self._first_party = {client.client_id: client for client in first_party}
@@ -138,14 +136,14 @@ class ClientRegistry:
         cached = self._documents.get(url)
         if cached is not None and cached[1] > self._clock():
             return cached[0]
-        if self._fetch is None or not _public_https(url):
+        if self._fetch is None:
             return None
         try:
-            response = await self._fetch.get(url, timeout=5.0, follow_redirects=False)
-            if response.status_code != 200 or len(response.content) > _MAX_DOCUMENT_BYTES:
-                return None
-            document = json.loads(response.content)
-        except (httpx.HTTPError, ValueError):
+            document = json.loads(await self._fetch.get(url))
+        except FetchRefused as refused:
+            log.info("client metadata document %s not used: %s", url[:200], refused)
+            return None
+        except ValueError:
             return None
         if not isinstance(document, dict) or cast(dict[str, Any], document).get("client_id") != url:
             return None
@@ -158,21 +156,11 @@ class ClientRegistry:
         if not uris:
             return None
         client = Client(url, tuple(uris), str(fields.get("client_name") or "")[:200])
+        if len(self._documents) >= 1000:  # strangers choose these URLs: forget the oldest rather than grow
+            for stale in list(self._documents)[:500]:
+                del self._documents[stale]
         self._documents[url] = (client, self._clock() + 3600)
         return client
-
-
-def _public_https(url: str) -> bool:
-    """An https URL with a path, naming no loopback or private address (no SSRF into the hub's network)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "https" or not host or parts.path in ("", "/") or host == "localhost":
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return "." in host
-    return address.is_global
 
 
 class RegistrationLimiter:

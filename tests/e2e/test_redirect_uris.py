@@ -27,6 +27,8 @@ from tests.e2e.clients import signed_in_hub
 from tests.e2e.test_oauth_facade import Browser, _pkce
 from tests.e2e.test_operator_page import CHROMIUM, FLAGS
 from tests.redirect_corpus import CORPUS, MATCHING, REGISTERED
+from tests.unit.test_public_fetch import LITERALS
+from tests.unit.test_public_fetch import Listener as TcpListener
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 IDS = [why for _, _, why in CORPUS]
@@ -232,3 +234,21 @@ async def test_chromium_never_takes_a_code_to_a_foreign_host(
         assert all(urlsplit(url).hostname in ("127.0.0.1", "localhost") for url in requested), (uri, requested)
         assert carrying_code == [], (uri, carrying_code)
     assert listener.seen == []
+
+
+# ---- client ID metadata documents ----------------------------------------------------------------
+
+
+def test_a_client_id_url_naming_an_internal_address_is_never_fetched(world: dict[str, Any]) -> None:
+    hub: Child = world["hub"]
+    tcp = TcpListener()
+    try:
+        for template in LITERALS:
+            client_id = template.format(port=tcp.port)
+            query = {**_authorize_query(hub, client_id, REGISTERED, _pkce()[1])}
+            response = httpx.get(f"{hub.url}/oauth/authorize", params=query)
+            assert response.status_code == 400, client_id
+            assert "not registered" in response.text
+    finally:
+        tcp.close()
+    assert tcp.accepted == 0

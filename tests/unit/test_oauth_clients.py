@@ -7,6 +7,7 @@ import pytest
 
 from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
 from shared.identity.grants import MemoryGrantStore
+from shared.identity.public_fetch import PublicFetcher
 from tests.redirect_corpus import CORPUS, REGISTERED
 
 pytestmark = pytest.mark.anyio
@@ -79,8 +80,12 @@ def _registry(document: object, status: int = 200) -> tuple[ClientRegistry, list
         fetched.append(str(request.url))
         return httpx.Response(status, json=document)
 
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"client.example": ["93.184.215.14"]}.get(host, ["10.0.0.1"])
+
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return ClientRegistry(MemoryGrantStore(), clock=lambda: 1000.0, schemes=SCHEMES, fetch=http), fetched
+    fetcher = PublicFetcher(http, resolver=resolve)
+    return ClientRegistry(MemoryGrantStore(), clock=lambda: 1000.0, schemes=SCHEMES, fetch=fetcher), fetched
 
 
 async def test_a_client_id_metadata_document_is_fetched_and_cached() -> None:
@@ -88,7 +93,7 @@ async def test_a_client_id_metadata_document_is_fetched_and_cached() -> None:
     registry, fetched = _registry({"client_id": url, "client_name": "Tool", "redirect_uris": ["http://127.0.0.1/cb"]})
     assert await registry.get(url) == Client(url, ("http://127.0.0.1/cb",), "Tool")
     await registry.get(url)
-    assert fetched == [url]
+    assert fetched == ["https://93.184.215.14/oauth/metadata.json"]
 
 
 @pytest.mark.parametrize(
