@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import httpx
@@ -29,6 +29,8 @@ from shared.hub.asks import Asks
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
+from shared.identity.client_address import warn_if_untrusted
+from shared.identity.clients import RegistrationLimiter
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
@@ -114,6 +116,9 @@ def hub() -> Hub:
     identity = build_identity(settings, auth, connection, clock, contexts)
     identity = with_credentials(identity, settings, auth, servers, clock)
     ops = build_operations(settings, servers, connection, clock, identity.sealer)
+    limiter = RegistrationLimiter(ops.budgets, per_hour=auth.registrations_per_hour, clock=clock)
+    identity = replace(identity, registrations=limiter)
+    warn_if_untrusted(settings.front_door_id)
     # Wall-clock time: samples of every instance and region are compared by when they were taken.
     health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock)
     client = HttpUpstreamClient(
@@ -135,6 +140,7 @@ def hub() -> Hub:
         verifier=identity.verifier,
         clock=clock,
         calls=ops.calls,
+        refused=lambda kind: health.record(f"refused:{kind}", 0.0, "error"),
         asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
@@ -145,7 +151,8 @@ def hub() -> Hub:
     )
     flusher = SampleFlusher(health, sample_store, interval=settings.health_flush_seconds, clock=monotonic)
     probe = HealthProbe(
-        check_storage=lambda: store.get("health-probe", now=clock(), ttl_seconds=1.0),
+        # A well-formed ID that is never issued: malformed ones are refused before storage is asked.
+        check_storage=lambda: store.get("health-probe".ljust(43, "0"), now=clock(), ttl_seconds=1.0),
         breakers=breakers,
         region=settings.region,
         instance=settings.instance_name,

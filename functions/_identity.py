@@ -46,7 +46,7 @@ class Identity:
     authorization_servers: list[str]
     sealer: Sealer
     grants: GrantStore
-    registrations: RegistrationLimiter
+    registrations: RegistrationLimiter | None = None  # set by _deps once the shared budgets exist
     credentials: UpstreamCredentials | None = None
     connect: ConnectPages | None = None
 
@@ -130,14 +130,13 @@ def build_identity(
             "AUTHENTICATION IS OFF (MCPHUB_AUTH__MODE=off): anyone who reaches this hub uses every server "
             "as one shared anonymous user. Never run it like this outside your own machine."
         )
-        return Identity(NoAuthentication(), None, [], sealer, grants, RegistrationLimiter(clock=clock))
+        return Identity(NoAuthentication(), None, [], sealer, grants)
     http = _authority_client(auth)
     entra = EntraTokenVerifier(auth, JwksCache(http, clock=clock, refresh_interval=auth.jwks_refresh_seconds))
     log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
     if not auth.facade:
-        limiter = RegistrationLimiter(clock=clock)
         verifier = CachedVerifier(entra, clock=clock)
-        return Identity(verifier, None, auth.metadata_authorization_servers, sealer, grants, limiter)
+        return Identity(verifier, None, auth.metadata_authorization_servers, sealer, grants)
     if settings.public_url is None:
         raise ConfigError("MCPHUB_PUBLIC_URL: the OAuth facade needs the hub's public origin (its token issuer)")
     issuer = str(settings.public_url).rstrip("/")
@@ -175,6 +174,5 @@ def build_identity(
         refresh_seconds=auth.refresh_token_days * 24 * 3600,
     )
     log.info("OAuth facade on at %s (sign-in through %s)", issuer, auth.oidc_authority or auth.msal_authority)
-    limiter = RegistrationLimiter(limit=auth.registrations_per_hour, clock=clock)
     verifier = CachedVerifier(HubOrEntraVerifier(tokens, entra), clock=clock)
-    return Identity(verifier, oauth, [issuer], sealer, grants, limiter)
+    return Identity(verifier, oauth, [issuer], sealer, grants)

@@ -17,6 +17,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from functions._deps import hub
 from shared.errors import HubError
 from shared.hub.http import HttpOut, public_origin, read_limited
+from shared.identity.client_address import client_address
 from shared.identity.facade import AuthorizationServer
 from shared.identity.resource import metadata
 
@@ -80,9 +81,11 @@ async def oauth_register(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:
         return Response(status_code=404)
-    forwarded = req.headers.get("x-forwarded-for", "")
-    caller = forwarded.split(",")[0].strip() or (req.client.host if req.client else "unknown")
-    wait = hub().identity.registrations.retry_after(caller)
+    deps = hub()
+    peer = req.client.host if req.client else None
+    caller = client_address(dict(req.headers), peer, front_door_id=deps.settings.front_door_id)
+    limiter = deps.identity.registrations
+    wait = await limiter.retry_after(caller) if limiter else 0
     if wait:
         body = {"error": "too_many_requests", "error_description": f"too many registrations; retry in {wait} s"}
         return _json(body, {"Retry-After": str(wait)}, status=429)

@@ -20,11 +20,14 @@ async def apply_retention(timer: func.TimerRequest) -> None:
     now = time.time()
     audit_rows = await ops.audit.delete_older_than(int((now - ops.settings.audit_retention_days * 86400) // 3600))
     windows = await ops.budgets.purge(now)
+    grants = await hub().identity.grants.purge(now)
     usage_rows = await ops.usage_store.delete_before(int(now - ops.settings.usage_retention_days * 86400))
-    audit("retention.applied", audit_rows=audit_rows, usage_rows=usage_rows, limit_windows=windows)
+    audit("retention.applied", audit_rows=audit_rows, usage_rows=usage_rows, limit_windows=windows, grants=grants)
     log.info(
-        "retention: deleted %d audit record(s), %d usage aggregate(s) and %d rate-limit window(s)",
+        "retention: deleted %d audit record(s), %d usage aggregate(s), %d rate-limit window(s) and %d expired "
+        "grant(s) (codes, refresh tokens, unused client registrations...)",
         audit_rows,
         usage_rows,
         windows,
+        grants,
     )

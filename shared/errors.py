@@ -18,7 +18,8 @@
     │   └── UnsupportedProtocolVersion -32022 400  2026-07-28: data = {supported, requested}
     ├── SessionError
     │   ├── SessionRequired       -32600  400  no Mcp-Session-Id on a non-initialize request
-    │   └── SessionNotFound       -32001  404  unknown, expired, or someone else's session
+    │   └── SessionNotFound       -32001  404  unknown, expired, malformed, or someone else's session
+    │       └── ForeignSession    (the same answer) someone else's session, audited as such
     ├── UnknownServer             -32601  404  /mcp/{server} names no server the caller may use
     ├── RateLimited               -32029  429  a rate limit (MCPHUB_LIMIT_<NAME>) is spent; Retry-After
     │                                           and data = {limit, retryAfter} say which and for how long
@@ -165,6 +166,10 @@ class SessionRequired(SessionError):
 class SessionNotFound(SessionError):
     code = SESSION_NOT_FOUND
     status = 404
+
+
+class ForeignSession(SessionNotFound):
+    """Another user's session: answered exactly as an unknown one, told apart only for the audit trail."""
 
 
 class UnknownServer(HubError):

@@ -156,6 +156,9 @@ class HubSettings(BaseSettings):
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     instance_name: str = "local"
     region: str = Field(default="local", description="this deployment's region, as health samples and /health name it")
+    front_door_id: str | None = Field(
+        default=None, description="X-Azure-FDID of this hub's Front Door: only then is X-Azure-ClientIP believed"
+    )
     health_table: str = Field(default="mcphubhealth", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     health_flush_seconds: float = Field(default=15.0, gt=0, description="how often samples are written")
     grants_table: str = Field(default="mcphubgrants", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")

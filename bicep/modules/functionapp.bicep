@@ -124,6 +124,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         AzureWebJobsStorage__credential: 'managedidentity'
         AzureWebJobsStorage__clientId: identityClientId
         AZURE_CLIENT_ID: identityClientId
+        // Only requests carrying this Front Door's ID have their X-Azure-ClientIP believed (client_address.py).
+        MCPHUB_FRONT_DOOR_ID: frontDoorId
         APPLICATIONINSIGHTS_CONNECTION_STRING: insightsConnectionString
         APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
         // The Python worker configures azure-monitor-opentelemetry (with host.json telemetryMode

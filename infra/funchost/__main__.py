@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     faults = os.environ.get("MCPHUB_LOCAL_FAULTS_FILE")
     if faults:  # the failover drill degrades this "region" on purpose
         served = FaultInjector(host, Path(faults), on_error=_record_injected_error)
-    uvicorn.run(served, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    # proxy_headers=False: uvicorn would otherwise take the client address from X-Forwarded-For sent
+    # from 127.0.0.1, which any local caller can forge; the Functions host does not do that either.
+    uvicorn.run(served, host=args.host, port=args.port, log_level="warning", lifespan="on", proxy_headers=False)
 
 
 def _record_injected_error(seconds: float) -> None:

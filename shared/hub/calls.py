@@ -80,6 +80,11 @@ class Calls:
             self._emit(self._record(principal, server, request, "rate_limited", 0.0, self._clock(), session))
             raise
 
+    async def admit_refusal(self, principal: Principal, route: str) -> None:
+        """A refused request (e.g. a session ID never issued) still spends the caller's rate limits."""
+        if self._limiter is not None:
+            await self._limiter.admit(principal, route)
+
     def watch(
         self,
         principal: Principal,

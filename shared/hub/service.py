@@ -16,6 +16,7 @@ from shared.background import BackgroundTasks
 from shared.errors import (
     AuthError,
     ForbiddenOrigin,
+    ForeignSession,
     HubError,
     InvalidRequest,
     MethodNotAllowed,
@@ -57,7 +58,7 @@ from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
 from shared.sessions.cache import SESSION_GONE, SessionCache
-from shared.sessions.model import SessionRecord, new_session_id
+from shared.sessions.model import SessionRecord, new_session_id, well_formed_session_id
 from shared.settings import AuthSettings, HubSettings, ServerSettings
 from shared.upstreams.client import Exchange, UpstreamSessionExpired
 
@@ -83,6 +84,7 @@ class HubService:
         clock: Callable[[], float],
         calls: Calls | None = None,
         asks: Asks,
+        refused: Callable[[str], None] = lambda kind: None,
     ) -> None:
         self._settings = settings
         self._auth = auth
@@ -98,6 +100,7 @@ class HubService:
         self._calls = calls or Calls(None, [], region=settings.region, clock=clock)
         self._search = ToolSearch()
         self._asks = asks
+        self._refused = refused  # counts refusals worth watching (health samples, scope "refused:<kind>")
         self._assistant = Assistant(self._search, servers)
         self._modern = ModernEndpoint(
             servers,
@@ -173,7 +176,18 @@ class HubService:
         session_id = request.header(SESSION_HEADER)
         if not session_id:
             raise SessionRequired("Mcp-Session-Id header is required; send initialize first to get one")
-        record = await self._sessions.load(session_id, request.user)
+        if not well_formed_session_id(session_id):
+            # Never issued by this hub: answered at once, before any storage access, and watched.
+            audit("session.malformed_id", user=request.user, route=request.route or "*", length=len(session_id))
+            self._refused("session")
+            await self._calls.admit_refusal(request.principal, request.route)
+            raise SessionNotFound(SESSION_GONE)
+        try:
+            record = await self._sessions.load(session_id, request.user)
+        except ForeignSession:
+            audit("session.foreign", user=request.user, route=request.route or "*", session=session_id[:8])
+            self._refused("session")
+            raise
         if record.route != request.route:
             raise SessionNotFound(SESSION_GONE)
         version = request.header(VERSION_HEADER)

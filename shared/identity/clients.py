@@ -9,6 +9,7 @@ each judged as a browser parses it (shared/identity/redirects.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -19,6 +20,7 @@ from typing import Any, cast
 from shared.identity.grants import GrantStore
 from shared.identity.public_fetch import FetchRefused, PublicFetcher
 from shared.identity.redirects import RedirectRefused, check_redirect, parse_redirect, redirect_matches
+from shared.limits.budget import BudgetStore
 
 KIND = "client"
 DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
@@ -73,7 +75,9 @@ class ClientRegistry:
         web_redirects: Sequence[str] = DEFAULT_WEB_REDIRECTS,
         fetch: PublicFetcher | None = None,
         first_party: Sequence[Client] = (),
+        unused_seconds: float = 24 * 3600,
     ) -> None:
+        self._unused = unused_seconds
         self._first_party = {client.client_id: client for client in first_party}
         self._web = tuple(web_redirects)
         self._grants = grants
@@ -101,7 +105,8 @@ class ClientRegistry:
         client_id = "mcphub-" + secrets.token_urlsafe(18)
         now = self._clock()
         record = {"redirect_uris": redirect_uris, "name": name, "issued_at": int(now)}
-        await self._grants.add(KIND, client_id, record, expires_at=None, now=now)
+        # A registration nobody signs in with is gone in a day (keep() extends one that is used).
+        await self._grants.add(KIND, client_id, record, expires_at=now + self._unused, now=now)
         return {
             "client_id": client_id,
             "client_id_issued_at": int(now),
@@ -111,6 +116,14 @@ class ClientRegistry:
             "response_types": ["code"],
             "token_endpoint_auth_method": "none",
         }
+
+    async def keep(self, client_id: str, *, until: float) -> None:
+        """A registered client was used: keep it until `until` (when its sign-in could last no longer)."""
+        if client_id in self._first_party or client_id.startswith("https://"):
+            return
+        record = await self._grants.get(KIND, client_id, now=self._clock())
+        if record is not None:
+            await self._grants.put(KIND, client_id, record, expires_at=until)
 
     async def get(self, client_id: str) -> Client | None:
         if client_id in self._first_party:
@@ -164,27 +177,36 @@ class ClientRegistry:
 
 
 class RegistrationLimiter:
-    """At most `limit` registrations per `window` seconds per caller (IP), on this instance.
+    """Bounds on unauthenticated client registration, shared by every instance (BudgetStore).
 
-    Registration is unauthenticated, so without a bound anyone could fill the client table.
+    Registration needs no sign-in, so without bounds anyone could fill the client table: each
+    address may attempt `per_hour` an hour and `per_day` a day, and everyone together `overall_per_day`.
+    Registrations that are never used expire (ClientRegistry), so the live count stays bounded too.
     """
 
-    def __init__(self, *, limit: int = 20, window: float = 3600.0, clock: Callable[[], float]) -> None:
-        self._limit = limit
-        self._window = window
+    def __init__(
+        self,
+        budgets: BudgetStore,
+        *,
+        per_hour: int = 20,
+        per_day: int = 100,
+        overall_per_day: int = 10_000,
+        clock: Callable[[], float],
+    ) -> None:
+        self._budgets = budgets
+        self._windows = ((f"h|{per_hour}", 3600, per_hour), (f"d|{per_day}", 86400, per_day))
+        self._overall = overall_per_day
         self._clock = clock
-        self._seen: dict[str, list[float]] = {}
 
-    def retry_after(self, caller: str) -> int:
-        """0 when `caller` may register now (and counts it), else seconds to wait."""
+    async def retry_after(self, caller: str) -> int:
+        """0 when `caller` (an address) may register now (and counts it), else seconds to wait."""
         now = self._clock()
-        recent = [t for t in self._seen.get(caller, []) if t > now - self._window]
-        if len(recent) >= self._limit:
-            self._seen[caller] = recent
-            return max(1, int(recent[0] + self._window - now) + 1)
-        recent.append(now)
-        self._seen[caller] = recent
-        if len(self._seen) > 10_000:  # forget the oldest callers rather than grow without end
-            for stale in list(self._seen)[:5_000]:
-                del self._seen[stale]
+        subject = hashlib.sha256(caller.encode()).hexdigest()[:32]
+        checks = [(f"register|{name}|{subject}", seconds, cap) for name, seconds, cap in self._windows]
+        checks.append((f"register|all|{self._overall}", 86400, self._overall))
+        for key, seconds, cap in checks:
+            window = int(now // seconds)
+            grant = await self._budgets.take(key, window, 1, cap, expires=(window + 1) * seconds + 60)
+            if grant.granted == 0:
+                return max(1, int((window + 1) * seconds - now) + 1)
         return 0

@@ -249,6 +249,7 @@ class AuthorizationServer:
         family = secrets.token_urlsafe(16)
         now = self._clock()
         await self._grants.put("family", family, {"user": grant["user"]}, expires_at=now + self._family_seconds)
+        await self._clients.keep(str(grant["client_id"]), until=now + self._family_seconds)
         return await self._issue(grant["user"], str(grant["client_id"]), str(resource), family)
 
     async def _refresh(self, form: Mapping[str, str]) -> HttpOut:

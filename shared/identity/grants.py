@@ -48,6 +48,10 @@ class GrantStore(Protocol):
         """Every live (key, value) of a kind; for small kinds only (signing keys)."""
         ...
 
+    async def purge(self, now: float) -> int:
+        """Delete every grant that expired before `now` (the retention timer); returns how many."""
+        ...
+
 
 class MemoryGrantStore:
     def __init__(self) -> None:
@@ -89,6 +93,13 @@ class MemoryGrantStore:
             for (k, key), (value, expires_at) in self._data.items()
             if k == kind and (expires_at is None or expires_at > now)
         ]
+
+
+    async def purge(self, now: float) -> int:
+        gone = [k for k, (_, expires_at) in self._data.items() if expires_at is not None and expires_at <= now]
+        for k in gone:
+            del self._data[k]
+        return len(gone)
 
 
 def _row(key: str) -> str:
@@ -186,3 +197,6 @@ class TableGrantStore(TableBacked):
             if value is not None:
                 found.append((str(entity["K"]), value))
         return found
+
+    async def purge(self, now: float) -> int:
+        return await self._delete_where("ExpiresAt gt 0.0 and ExpiresAt le @now", {"now": float(now)})

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from shared.background import BackgroundTasks
-from shared.errors import SessionNotFound
+from shared.errors import ForeignSession, SessionNotFound
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.sessions.store import SessionStore
 
@@ -73,7 +73,9 @@ class SessionCache:
                 record = replace(record, last_seen=now)
                 self._background.spawn(self._revalidate(session_id, now))
             self._remember(record, now)
-        if record.owner != owner or record.expired(now, self._ttl):
+        if record.owner != owner:
+            raise ForeignSession(SESSION_GONE)  # the same answer as unknown: no oracle, but audited
+        if record.expired(now, self._ttl):
             raise SessionNotFound(SESSION_GONE)
         return record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,6 +41,15 @@ class SessionRecord:
         return now - self.last_seen > ttl_seconds
 
 
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
 def new_session_id() -> str:
     """256 random bits, URL-safe and visible ASCII as the transport spec requires."""
     return secrets.token_urlsafe(32)
+
+
+def well_formed_session_id(session_id: str) -> bool:
+    """True for what `new_session_id` makes: anything else was never issued, and must not reach storage
+    (Table Storage refuses `/`, `\\`, `#`, `?` and control characters in keys)."""
+    return _SESSION_ID.fullmatch(session_id) is not None

@@ -15,7 +15,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from shared.sessions.model import SessionRecord, UpstreamSession
+from shared.sessions.model import SessionRecord, UpstreamSession, well_formed_session_id
 from shared.tables import TableBacked
 
 _ROW = "s"
@@ -75,6 +75,8 @@ class TableSessionStore(TableBacked):
             raise ValueError("session id already exists") from None
 
     async def get(self, session_id: str, *, now: float, ttl_seconds: float) -> SessionRecord | None:
+        if not well_formed_session_id(session_id):
+            return None  # never issued; and not a key to send to storage
         await self._table()
         try:
             entity = await self._client.get_entity(session_id, _ROW)
@@ -84,6 +86,8 @@ class TableSessionStore(TableBacked):
         return None if record.expired(now, ttl_seconds) else record
 
     async def _merge(self, session_id: str, properties: dict[str, Any]) -> bool:
+        if not well_formed_session_id(session_id):
+            return False
         await self._table()
         entity = {"PartitionKey": session_id, "RowKey": _ROW, **properties}
         try:
@@ -100,6 +104,8 @@ class TableSessionStore(TableBacked):
         return await self._merge(session_id, {"LastSeen": last_seen})
 
     async def delete(self, session_id: str) -> bool:
+        if not well_formed_session_id(session_id):
+            return False
         await self._table()
         try:
             await self._client.get_entity(session_id, _ROW, select=["PartitionKey"])
@@ -109,6 +115,8 @@ class TableSessionStore(TableBacked):
         return True
 
     async def discard(self, session_id: str) -> None:
+        if not well_formed_session_id(session_id):
+            return
         await self._table()
         await self._client.delete_entity(session_id, _ROW)  # a missing entity is no error here
 

@@ -78,3 +78,14 @@ async def test_delete_reports_whether_there_was_something(grants: GrantStore) ->
     await grants.put("family", "f1", {}, expires_at=None)
     assert await grants.delete("family", "f1")
     assert not await grants.delete("family", "f1")
+
+
+async def test_purge_deletes_expired_grants_and_keeps_live_and_lasting_ones(grants: GrantStore) -> None:
+    await grants.put("code", "old", {"n": 1}, expires_at=100.0)
+    await grants.put("client", "old-client", {"n": 2}, expires_at=150.0)
+    await grants.put("code", "live", {"n": 3}, expires_at=300.0)
+    await grants.put("key", "forever", {"n": 4}, expires_at=None)
+    assert await grants.purge(200.0) == 2
+    assert await grants.get("code", "live", now=200.0) == {"n": 3}
+    assert await grants.get("key", "forever", now=200.0) == {"n": 4}
+    assert await grants.purge(200.0) == 0

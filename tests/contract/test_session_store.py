@@ -117,3 +117,15 @@ async def test_live_sessions_are_counted_and_expired_ones_are_not(store: Session
     for seen in (10.0, 900.0, 1000.0):
         await store.create(record(last_seen=seen))
     assert await store.count_live(now=1000.0, ttl_seconds=TTL) == 2
+
+
+MALFORMED = ["a/b", "../x", "x#y", "x?y", "a\\b", "\x00" * 43, "é" * 43, "", "A" * 42, "A" * 44, "A" * 10_000]
+
+
+@pytest.mark.parametrize("session_id", MALFORMED, ids=range(len(MALFORMED)))
+async def test_a_malformed_session_id_is_simply_not_found(store: SessionStore, session_id: str) -> None:
+    assert await store.get(session_id, now=1000.0, ttl_seconds=TTL) is None
+    assert await store.touch(session_id, 1001.0) is False
+    assert await store.put_upstream(session_id, "notes", UpstreamSession("u", "2025-11-25")) is False
+    assert await store.delete(session_id) is False
+    await store.discard(session_id)

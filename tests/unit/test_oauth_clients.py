@@ -8,6 +8,7 @@ import pytest
 from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.public_fetch import PublicFetcher
+from shared.limits.budget import MemoryBudgetStore
 from tests.redirect_corpus import CORPUS, REGISTERED
 
 pytestmark = pytest.mark.anyio
@@ -121,15 +122,17 @@ async def test_unusable_metadata_documents_and_internal_addresses_are_refused(ur
     assert await registry.get(url) is None
 
 
-def test_registrations_are_limited_per_caller() -> None:
+async def test_registrations_are_limited_per_address_per_hour_and_for_everyone() -> None:
     now = [0.0]
-    limiter = RegistrationLimiter(limit=2, window=60, clock=lambda: now[0])
-    assert limiter.retry_after("1.2.3.4") == 0
-    assert limiter.retry_after("1.2.3.4") == 0
-    assert limiter.retry_after("1.2.3.4") > 0
-    assert limiter.retry_after("5.6.7.8") == 0
-    now[0] = 61.0
-    assert limiter.retry_after("1.2.3.4") == 0
+    limiter = RegistrationLimiter(MemoryBudgetStore(), per_hour=2, per_day=3, overall_per_day=4, clock=lambda: now[0])
+    assert await limiter.retry_after("1.2.3.4") == 0
+    assert await limiter.retry_after("1.2.3.4") == 0
+    assert 0 < await limiter.retry_after("1.2.3.4") <= 3601
+    assert await limiter.retry_after("5.6.7.8") == 0
+    now[0] = 3601.0
+    assert await limiter.retry_after("1.2.3.4") == 0  # a new hour
+    assert await limiter.retry_after("1.2.3.4") > 3600  # but the day's 3 are spent
+    assert await limiter.retry_after("9.9.9.9") > 0  # and everyone's 4 are too
 
 
 @pytest.mark.parametrize(("uri", "registrable"), [(u, r) for u, r, _ in CORPUS], ids=[w for _, _, w in CORPUS])
@@ -153,3 +156,14 @@ async def test_a_redirect_stored_before_the_rules_is_no_longer_usable() -> None:
     assert client is not None
     assert client.redirect_uris == ("http://127.0.0.1:1/cb",)
     assert not client.redirect_allowed(hostile)
+
+
+async def test_a_registration_never_used_expires_and_one_used_is_kept() -> None:
+    now = [1000.0]
+    registry = ClientRegistry(MemoryGrantStore(), clock=lambda: now[0], schemes=SCHEMES, unused_seconds=60)
+    unused = (await registry.register({"redirect_uris": ["http://127.0.0.1:1/cb"]}))["client_id"]
+    used = (await registry.register({"redirect_uris": ["http://127.0.0.1:1/cb"]}))["client_id"]
+    await registry.keep(used, until=now[0] + 3600)
+    now[0] += 61
+    assert await registry.get(unused) is None
+    assert await registry.get(used) is not None
