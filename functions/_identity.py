@@ -17,7 +17,7 @@ import httpx
 
 from shared.errors import ConfigError
 from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry, RegistrationLimiter
-from shared.identity.connect import ConnectPages
+from shared.identity.connect import CONNECT_PAGE_CLIENT, ConnectPages
 from shared.identity.credentials import ConnectTickets, CredentialVault, UpstreamCredentials
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore, MemoryGrantStore, TableGrantStore
@@ -78,9 +78,26 @@ def with_credentials(
     credentials = UpstreamCredentials(
         vault, tickets, public_url=public_url, http=http, clock=clock, obo=obo, managed=managed
     )
+    if user_modes and identity.oauth is None and auth.mode != "off":
+        raise ConfigError(
+            f"servers {user_modes} let users connect their own credentials: the connect page signs them in "
+            "through the hub's OAuth facade, so set MCPHUB_AUTH__CLIENT_ID and MCPHUB_AUTH__CLIENT_SECRET"
+        )
     connect = ConnectPages(
-        servers, vault, tickets, credentials, sealer=identity.sealer, public_url=public_url, http=http, clock=clock
+        servers,
+        vault,
+        tickets,
+        credentials,
+        grants=identity.grants,
+        sealer=identity.sealer,
+        public_url=public_url,
+        http=http,
+        clock=clock,
+        oauth=identity.oauth,
     )
+    if identity.oauth is not None and user_modes:
+        pages = tuple(connect.signed_in_uri(name) for name in user_modes)
+        identity.oauth.trust_first_party(Client(CONNECT_PAGE_CLIENT, pages, "MCPHub connect page"))
     return replace(identity, credentials=credentials, connect=connect)
 
 

@@ -23,7 +23,15 @@ def _render(out: HttpOut) -> Response:
 @bp.route(route="connect/callback", methods=["GET"], auth_level=_ANON)
 async def connect_callback(req: Request) -> Response:
     pages = hub().identity.connect
-    return _render(await pages.callback(dict(req.query_params))) if pages else Response(status_code=404)
+    return _render(await pages.callback(dict(req.query_params), req.cookies)) if pages else Response(status_code=404)
+
+
+@bp.route(route="connect/{server}/signed-in", methods=["GET"], auth_level=_ANON)
+async def connect_signed_in(req: Request) -> Response:
+    pages = hub().identity.connect
+    if pages is None:
+        return Response(status_code=404)
+    return _render(await pages.signed_in(req.path_params["server"], dict(req.query_params), req.cookies))
 
 
 @bp.route(route="connect/{server}", methods=["GET", "POST"], auth_level=_ANON)
@@ -33,9 +41,10 @@ async def connect(req: Request) -> Response:
         return Response(status_code=404)
     server = req.path_params["server"]
     if req.method == "GET":
-        return _render(await pages.start(server, req.query_params.get("ticket", "")))
+        query = req.query_params
+        return _render(await pages.start(server, query.get("ticket", ""), query.get("login_hint")))
     try:
         form = dict(parse_qsl((await read_limited(req.stream(), _FORM_LIMIT)).decode()))
     except (HubError, UnicodeDecodeError):
         return Response("the form could not be read", status_code=400)
-    return _render(await pages.submit(server, form))
+    return _render(await pages.submit(server, form, req.cookies))

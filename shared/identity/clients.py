@@ -117,6 +117,9 @@ class ClientRegistry:
             "token_endpoint_auth_method": "none",
         }
 
+    def add_first_party(self, client: Client) -> None:
+        self._first_party[client.client_id] = client
+
     async def keep(self, client_id: str, *, until: float) -> None:
         """A registered client was used: keep it until `until` (when its sign-in could last no longer)."""
         if client_id in self._first_party or client_id.startswith("https://"):

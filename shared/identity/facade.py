@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from shared.errors import Unauthenticated
 from shared.hub.http import HttpOut, json_reply
 from shared.identity.audit import audit
-from shared.identity.clients import ClientError, ClientRegistry
+from shared.identity.clients import Client, ClientError, ClientRegistry
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
@@ -107,6 +107,10 @@ class AuthorizationServer:
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._family_seconds = family_seconds
+
+    def trust_first_party(self, client: Client) -> None:
+        """One of the hub's own pages signs people in through this facade as `client`."""
+        self._clients.add_first_party(client)
 
     @property
     def callback_uri(self) -> str:
@@ -228,7 +232,27 @@ class AuthorizationServer:
             return await self._refresh(form)
         return _oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
 
+    async def first_party_sign_in(
+        self, *, code: str, client_id: str, redirect_uri: str, verifier: str
+    ) -> dict[str, Any] | None:
+        """The signed-in user's claims for one of the hub's own pages (no tokens issued), or None."""
+        form = {"code": code, "client_id": client_id, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        redeemed = await self._redeem(form)
+        return None if isinstance(redeemed, HttpOut) else dict(redeemed[0]["user"])
+
     async def _code(self, form: Mapping[str, str]) -> HttpOut:
+        redeemed = await self._redeem(form)
+        if isinstance(redeemed, HttpOut):
+            return redeemed
+        grant, resource = redeemed
+        family = secrets.token_urlsafe(16)
+        now = self._clock()
+        await self._grants.put("family", family, {"user": grant["user"]}, expires_at=now + self._family_seconds)
+        await self._clients.keep(str(grant["client_id"]), until=now + self._family_seconds)
+        return await self._issue(grant["user"], str(grant["client_id"]), str(resource), family)
+
+    async def _redeem(self, form: Mapping[str, str]) -> tuple[dict[str, Any], str] | HttpOut:
+        """The code's grant and resource, once (codes are single use), or the OAuth error to answer."""
         grant = await self._grants.take("code", _digest(form.get("code", "")), now=self._clock())
         if grant is None:
             return _oauth_error("invalid_grant", "the authorization code is unknown, expired or already used")
@@ -246,11 +270,7 @@ class AuthorizationServer:
         resource = form.get("resource") or grant["resource"]
         if resource != grant["resource"]:
             return _oauth_error("invalid_target", "resource differs from the one authorized")
-        family = secrets.token_urlsafe(16)
-        now = self._clock()
-        await self._grants.put("family", family, {"user": grant["user"]}, expires_at=now + self._family_seconds)
-        await self._clients.keep(str(grant["client_id"]), until=now + self._family_seconds)
-        return await self._issue(grant["user"], str(grant["client_id"]), str(resource), family)
+        return grant, str(resource)
 
     async def _refresh(self, form: Mapping[str, str]) -> HttpOut:
         presented = form.get("refresh_token", "")

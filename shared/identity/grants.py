@@ -94,7 +94,6 @@ class MemoryGrantStore:
             if k == kind and (expires_at is None or expires_at > now)
         ]
 
-
     async def purge(self, now: float) -> int:
         gone = [k for k, (_, expires_at) in self._data.items() if expires_at is not None and expires_at <= now]
         for k in gone:

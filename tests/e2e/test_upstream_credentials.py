@@ -4,11 +4,13 @@ token, a refused token is forgotten with a request to reconnect, and nothing is 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import httpx
@@ -35,7 +37,7 @@ def hub_with_secured(
         "MCPHUB_SERVER_SECURED__AUTH": "user_token",
     }
     directory = Path(tmp_path_factory.mktemp("credentials"))
-    with signed_in_hub(directory, "hub-credentials", env, upstreams=("secured",)) as world:
+    with signed_in_hub(directory, "hub-credentials", env, facade=True, upstreams=("secured",)) as world:
         yield world
 
 
@@ -49,14 +51,32 @@ def text(result: types.CallToolResult) -> str:
     return block.text
 
 
-async def connect(link: str, token: str) -> httpx.Response:
-    """What the user does in the browser: open the link, paste the token, submit."""
-    async with httpx.AsyncClient() as browser:
-        page = await browser.get(link)
-        assert page.status_code == 200
+def browser_for(authority: LocalAuthority) -> httpx.AsyncClient:
+    """A browser: keeps cookies, follows redirects, trusts the local authority's certificate."""
+    return httpx.AsyncClient(verify=ssl.create_default_context(cafile=authority.ca_file), follow_redirects=True)
+
+
+async def open_link(browser: httpx.AsyncClient, link: str, account: str) -> httpx.Response:
+    """Open a connect link and sign in (at the local authority) as `account` (`<oid>@<tid>`)."""
+    return await browser.get(f"{link}&{urlencode({'login_hint': account})}")
+
+
+def form_grant(page: httpx.Response) -> str:
+    found = re.search(r'name="grant" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return html.unescape(found.group(1))
+
+
+async def connect(
+    world: dict[str, Any], link: str, token: str, account: str, *, replace: bool = False
+) -> httpx.Response:
+    """What the user does in the browser: open the link, sign in, paste the token, submit."""
+    async with browser_for(world["authority"]) as browser:
+        page = await open_link(browser, link, account)
+        assert page.status_code == 200, page.text
         assert 'type="password"' in page.text
-        ticket = parse_qs(urlsplit(link).query)["ticket"][0]
-        return await browser.post(link.split("?")[0], data={"ticket": ticket, "token": token})
+        form = {"grant": form_grant(page), "token": token, **({"replace": "yes"} if replace else {})}
+        return await browser.post(link.split("?")[0], data=form)
 
 
 async def ask_for_link(hub: Child, user_token: str) -> str:
@@ -89,7 +109,8 @@ async def test_each_user_calls_the_upstream_with_only_their_own_token(hub_with_s
     users = {"alice": "ghp_alice_secret_1", "bob": "ghp_bob_secret_2"}
     hub_tokens = {name: authority.mint(tenant="tenant-a", user=name) for name in users}
     for name, upstream_token in users.items():
-        assert (await connect(await ask_for_link(hub, hub_tokens[name]), upstream_token)).status_code == 200
+        link = await ask_for_link(hub, hub_tokens[name])
+        assert (await connect(hub_with_secured, link, upstream_token, f"{name}@tenant-a")).status_code == 200
     seen: dict[str, set[str]] = {name: set() for name in users}
 
     async def calls(name: str) -> None:
@@ -108,7 +129,8 @@ async def test_a_token_the_upstream_refuses_is_forgotten_and_the_user_is_asked_t
 ) -> None:
     hub: Child = hub_with_secured["hub"]
     token = hub_with_secured["authority"].mint(tenant="tenant-a", user="carol")
-    assert (await connect(await ask_for_link(hub, token), "revoked-by-the-upstream")).status_code == 200
+    link = await ask_for_link(hub, token)
+    assert (await connect(hub_with_secured, link, "revoked-by-the-upstream", "carol@tenant-a")).status_code == 200
     assert stored_credential(storage_connection_string, "tenant-a:carol") is not None
     async with client_for(f"{hub.url}/mcp", token) as client:
         # The SDK lists tools before calling one: that first use meets the upstream's 401.
@@ -131,8 +153,9 @@ async def test_a_connect_link_works_only_for_its_server_and_cannot_be_forged(hub
     ticket = parse_qs(urlsplit(link).query)["ticket"][0]
     forged = ticket[:-6] + ("AAAAAA" if not ticket.endswith("AAAAAA") else "BBBBBB")
     async with httpx.AsyncClient() as browser:
+        assert (await browser.get(f"{hub.url}/connect/secured?ticket={forged}")).status_code == 400
         assert (
-            await browser.post(f"{hub.url}/connect/secured", data={"ticket": forged, "token": "x"})
+            await browser.post(f"{hub.url}/connect/secured", data={"grant": forged, "token": "x"})
         ).status_code == 400
         assert (await browser.get(f"{hub.url}/connect/notes?ticket={ticket}")).status_code == 404
 
@@ -143,7 +166,7 @@ async def test_credentials_are_stored_sealed_never_in_clear(
     hub: Child = hub_with_secured["hub"]
     secret = "ghp_erin_never_in_clear"
     link = await ask_for_link(hub, hub_with_secured["authority"].mint(tenant="tenant-a", user="erin"))
-    assert (await connect(link, secret)).status_code == 200
+    assert (await connect(hub_with_secured, link, secret, "erin@tenant-a")).status_code == 200
     stored = stored_credential(storage_connection_string, "tenant-a:erin")
     assert stored is not None
     assert secret not in str(stored)
@@ -175,3 +198,87 @@ async def test_an_on_behalf_of_server_gets_a_token_exchanged_for_each_user_never
     assert all(len(prints) == 1 for prints in seen.values())  # one exchanged token per user
     assert seen["alice"] != seen["bob"]
     assert not {fingerprint(token) for token in tokens.values()} & (seen["alice"] | seen["bob"])
+
+
+# ---- who may use a connect link -----------------------------------------------------------------
+
+
+async def audited(world: dict[str, Any], event: str, user: str) -> list[dict[str, Any]]:
+    admin = world["authority"].mint(tenant="tenant-a", user="auditor", roles=("Hub.User", "Hub.Admin"))
+    with anyio.fail_after(20):
+        async with httpx.AsyncClient(timeout=10) as http:
+            while True:
+                reply = await http.get(
+                    f"{world['hub'].url}/ops/audit",
+                    params={"event": event, "user": user},
+                    headers={"Authorization": f"Bearer {admin}"},
+                )
+                items: list[dict[str, Any]] = reply.json()["items"]
+                if items:
+                    return items
+                await anyio.sleep(0.2)
+
+
+async def test_a_link_opened_by_another_user_connects_nothing(
+    hub_with_secured: dict[str, Any], storage_connection_string: str
+) -> None:
+    """The attacker sends the victim his own link: the victim signs in as herself and is refused."""
+    hub: Child = hub_with_secured["hub"]
+    link = await ask_for_link(hub, hub_with_secured["authority"].mint(tenant="tenant-a", user="mallory"))
+    async with browser_for(hub_with_secured["authority"]) as browser:
+        page = await open_link(browser, link, "victim@tenant-a")
+    assert page.status_code == 403
+    assert "You are signed in as <strong>victim@tenant-a</strong>" in page.text
+    assert 'type="password"' not in page.text
+    assert stored_credential(storage_connection_string, "tenant-a:mallory") is None
+    refused = await audited(hub_with_secured, "credential.connect_refused", "tenant-a:victim")
+    assert refused[0]["server"] == "secured"
+
+
+async def test_the_page_names_the_account_and_the_server(hub_with_secured: dict[str, Any]) -> None:
+    hub: Child = hub_with_secured["hub"]
+    link = await ask_for_link(hub, hub_with_secured["authority"].mint(tenant="tenant-a", user="fred"))
+    async with browser_for(hub_with_secured["authority"]) as browser:
+        page = await open_link(browser, link, "fred@tenant-a")
+    assert page.status_code == 200
+    assert "Signed in as <strong>fred@tenant-a</strong> (<code>tenant-a:fred</code>)" in page.text
+    assert "This connects <strong>secured</strong> to that account only" in page.text
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+async def test_a_link_is_single_use(hub_with_secured: dict[str, Any]) -> None:
+    hub: Child = hub_with_secured["hub"]
+    link = await ask_for_link(hub, hub_with_secured["authority"].mint(tenant="tenant-a", user="gina"))
+    assert (await connect(hub_with_secured, link, "gina-first", "gina@tenant-a")).status_code == 200
+    async with browser_for(hub_with_secured["authority"]) as browser:
+        again = await open_link(browser, link, "gina@tenant-a")
+    assert again.status_code == 400
+    assert "used already" in again.text
+
+
+async def test_a_form_is_bound_to_the_browser_that_signed_in(hub_with_secured: dict[str, Any]) -> None:
+    hub: Child = hub_with_secured["hub"]
+    link = await ask_for_link(hub, hub_with_secured["authority"].mint(tenant="tenant-a", user="hal"))
+    async with browser_for(hub_with_secured["authority"]) as browser:
+        grant = form_grant(await open_link(browser, link, "hal@tenant-a"))
+    async with httpx.AsyncClient() as other_browser:  # a cross-site post carries no SameSite=Lax cookie
+        posted = await other_browser.post(f"{hub.url}/connect/secured", data={"grant": grant, "token": "x"})
+    assert posted.status_code == 400
+
+
+async def test_replacing_a_credential_needs_an_explicit_choice_and_is_audited(
+    hub_with_secured: dict[str, Any], storage_connection_string: str
+) -> None:
+    hub: Child = hub_with_secured["hub"]
+    token = hub_with_secured["authority"].mint(tenant="tenant-a", user="ivy")
+    first, second = await ask_for_link(hub, token), await ask_for_link(hub, token)  # e.g. two IDE windows
+    assert (await connect(hub_with_secured, first, "ivy-1", "ivy@tenant-a")).status_code == 200
+    before = stored_credential(storage_connection_string, "tenant-a:ivy")
+    kept = await connect(hub_with_secured, second, "ivy-2", "ivy@tenant-a")
+    assert kept.status_code == 409
+    assert stored_credential(storage_connection_string, "tenant-a:ivy") == before
+    replaced = await connect(hub_with_secured, second, "ivy-2", "ivy@tenant-a", replace=True)
+    assert replaced.status_code == 200
+    assert stored_credential(storage_connection_string, "tenant-a:ivy") != before
+    assert (await audited(hub_with_secured, "credential.replaced", "tenant-a:ivy"))[0]["server"] == "secured"

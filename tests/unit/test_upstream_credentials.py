@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from shared.identity.connect import ConnectPages
+from shared.identity.connect import COOKIE, ConnectPages
 from shared.identity.credentials import ConnectTickets, CredentialRequired, CredentialVault, UpstreamCredentials
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.sealing import Sealer
@@ -50,10 +52,12 @@ class World:
             self.vault,
             self.tickets,
             self.credentials,
+            grants=self.grants,
             sealer=sealer,
             public_url="https://hub.test",
             http=http,
             clock=self.clock,
+            oauth=None,  # authentication off: the e2e tests sign in through the facade
         )
 
     def clock(self) -> float:
@@ -128,7 +132,12 @@ def test_a_ticket_is_refused_for_another_server_or_after_fifteen_minutes(server:
 async def test_connecting_an_oauth_account_runs_auth_code_with_pkce_and_stores_the_tokens() -> None:
     world = World()
     ticket = world.tickets.issue("t1:alice", "jira")
-    started = await world.pages.start("jira", ticket)
+    confirm = await world.pages.start("jira", ticket)
+    assert confirm.status == 200
+    cookies = {COOKIE: confirm.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]}
+    found = re.search(r'name="grant" value="([^"]+)"', confirm.body.decode())
+    assert found is not None
+    started = await world.pages.submit("jira", {"grant": html.unescape(found.group(1))}, cookies)
     assert started.status == 302
     location = urlsplit(started.headers["Location"])
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
@@ -136,7 +145,8 @@ async def test_connecting_an_oauth_account_runs_auth_code_with_pkce_and_stores_t
     assert query["code_challenge_method"] == "S256"
     assert query["redirect_uri"] == "https://hub.test/connect/callback"
     world.token_answer = (200, {"access_token": "jira-at", "refresh_token": "jira-rt", "expires_in": 600})
-    done = await world.pages.callback({"code": "c-1", "state": query["state"]})
+    assert (await world.pages.callback({"code": "c-1", "state": query["state"]}, {})).status == 400  # other browser
+    done = await world.pages.callback({"code": "c-1", "state": query["state"]}, cookies)
     assert done.status == 200
     assert world.token_requests[-1]["code_verifier"]
     assert world.token_requests[-1]["grant_type"] == "authorization_code"
@@ -149,6 +159,6 @@ async def test_connecting_an_oauth_account_runs_auth_code_with_pkce_and_stores_t
 
 async def test_a_tampered_oauth_state_connects_nothing() -> None:
     world = World()
-    page = await world.pages.callback({"code": "c-1", "state": "v1.x.AAAA"})
+    page = await world.pages.callback({"code": "c-1", "state": "v1.x.AAAA"}, {COOKIE: "x"})
     assert page.status == 400
     assert world.token_requests == []
