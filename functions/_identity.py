@@ -187,8 +187,10 @@ def build_identity(
         clients=clients,
         idp=idp,
         tokens=tokens,
+        sealer=sealer,
         clock=clock,
         refresh_seconds=auth.refresh_token_days * 24 * 3600,
+        refresh_grace_seconds=auth.refresh_grace_seconds,
     )
     log.info("OAuth facade on at %s (sign-in through %s)", issuer, auth.oidc_authority or auth.msal_authority)
     verifier = CachedVerifier(HubOrEntraVerifier(tokens, entra), clock=clock)

@@ -210,6 +210,9 @@ class AuthSettings(BaseSettings):
     access_token_seconds: int = Field(default=900, ge=60, le=24 * 3600)
     signing_key_days: int = Field(default=30, ge=1, le=365, description="the facade's signing key rotates this often")
     refresh_token_days: int = Field(default=14, ge=1, le=365)
+    refresh_grace_seconds: float = Field(
+        default=30.0, ge=0, le=300, description="a refresh token used again this soon returns the same new pair"
+    )
     redirect_schemes: CsvList = Field(
         default_factory=lambda: ["cursor", "vscode", "vscode-insiders", "windsurf", "claude"]
     )

@@ -95,6 +95,18 @@ class LocalAuthority:
             "MCPHUB_AUTH__OIDC_AUTHORITY": f"{self.origin}/oidc",
         }
 
+    def change_account(self, account: str, *, roles: tuple[str, ...] | None = None, disabled: bool = False) -> None:
+        """What an Entra admin does after the user signed in: change the app roles, or disable the account.
+        Refreshes from then on see it (`account` is `<oid>@<tid>`, as in a login hint)."""
+        body = {"account": account, "roles": list(roles) if roles is not None else None, "disabled": disabled}
+        response = httpx.post(
+            f"{self.origin}/test/accounts",
+            json=body,
+            verify=ssl.create_default_context(cafile=self.ca_file),
+            timeout=10,
+        )
+        response.raise_for_status()
+
     def mint(self, *, tenant: str, user: str, roles: tuple[str, ...] = ("Hub.User",), **claims: Any) -> str:
         """A signed access token for `user` of `tenant`; `claims` add to or (None) remove claims."""
         wanted: dict[str, Any] = {

@@ -22,6 +22,10 @@ const server = new OAuth2Server(keyFile, certFile, {
 await server.issuer.keys.generate('RS256');
 
 const signedIn = new Map(); // authorization code -> login hint
+const refreshedBy = new Map(); // refresh token this authority issued -> login hint
+// What an administrator changed since sign-in: account (`<oid>@<tid>`) -> { roles, disabled }.
+// Tests set it with POST /test/accounts (a JSON body), as an Entra admin would in the portal.
+const accounts = new Map();
 
 server.service.on(Events.BeforeWellKnownOpenIdConfiguration, (configuration) => {
   configuration.body.issuer = authority;
@@ -36,13 +40,43 @@ server.service.on(Events.BeforeAuthorizeRedirect, (redirect, req) => {
 function userClaims(hint) {
   const [account, roles] = hint.split('#');
   const [oid, tid] = account.split('@');
-  return { oid, tid, preferred_username: account, name: oid, roles: roles ? roles.split(',') : ['Hub.User'] };
+  const changed = accounts.get(account) || {};
+  const assigned = changed.roles ?? (roles ? roles.split(',') : ['Hub.User']);
+  return { oid, tid, preferred_username: account, name: oid, roles: assigned };
 }
+
+// Refresh tokens work like Entra's: a refresh gives an ID token with the account's roles as they
+// are now, and is refused (invalid_grant) once the account is disabled.
+server.service.on(Events.BeforeResponse, (response, req) => {
+  const body = req.body || {};
+  let hint;
+  if (body.grant_type === 'authorization_code') hint = signedIn.get(body.code);
+  if (body.grant_type === 'refresh_token') {
+    hint = refreshedBy.get(body.refresh_token);
+    if (!hint || accounts.get(hint.split('#')[0])?.disabled) {
+      response.statusCode = 400;
+      response.body = { error: 'invalid_grant', error_description: 'AADSTS50057: The user account is disabled.' };
+      return;
+    }
+  }
+  if (hint && response.body.refresh_token) refreshedBy.set(response.body.refresh_token, hint);
+});
+
+server.service.addRoute('POST', '/test/accounts', async (req, res) => {
+  const { account, roles, disabled } = req.body || {};
+  accounts.set(account, { roles: roles ?? undefined, disabled: Boolean(disabled) });
+  res.writeHead(204);
+  res.end();
+});
 
 server.service.on(Events.BeforeTokenSigning, (token, req) => {
   const body = req.body || {};
   if (body.grant_type === 'authorization_code' && signedIn.has(body.code)) {
     Object.assign(token.payload, userClaims(signedIn.get(body.code)), { iss: authority });
+    return;
+  }
+  if (body.grant_type === 'refresh_token' && refreshedBy.has(body.refresh_token)) {
+    Object.assign(token.payload, userClaims(refreshedBy.get(body.refresh_token)), { iss: authority });
     return;
   }
   const extra = body.claims ? JSON.parse(body.claims) : {};

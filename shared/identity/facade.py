@@ -9,9 +9,9 @@ own short-lived access token and a rotating refresh token. PKCE (S256 only) is c
 Every piece of state is in the grant store, so each step may land on any instance:
     pending   MSAL's flow + the client's request, until the callback (10 min, single use)
     code      an authorization code (60 s, single use, PKCE-bound)
-    refresh   a refresh token, by hash (single use: each refresh returns a new one)
-    spent     a used refresh token, by hash: presenting it again revokes its whole family
-    family    one sign-in's chain of refresh tokens (absolute lifetime)
+    refresh, spent, family   refresh tokens and sign-ins (shared/identity/renewal.py: rotation,
+              the user re-checked at the identity provider at every refresh, a grace period for
+              concurrent refreshes, reuse detection outside it)
 """
 
 from __future__ import annotations
@@ -32,16 +32,12 @@ from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
 from shared.identity.redirects import RedirectRefused, parse_redirect
+from shared.identity.renewal import NO_STORE, USER_CLAIMS, SignInFamilies, digest, oauth_error
+from shared.identity.sealing import Sealer
 from shared.mcp.jsonrpc import JsonObject
 
 PENDING_SECONDS = 600
 CODE_SECONDS = 60
-_CLAIMS = ("tid", "oid", "roles", "groups", "preferred_username", "name", "acrs")
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _s256(verifier: str) -> str:
@@ -55,17 +51,13 @@ def _with_query(uri: str, params: Mapping[str, str]) -> str:
 
 
 def _redirect(location: str) -> HttpOut:
-    return HttpOut(302, {"Location": location, **_NO_STORE})
+    return HttpOut(302, {"Location": location, **NO_STORE})
 
 
 def _page(status: int, message: str) -> HttpOut:
     """An error shown to the person in the browser (never redirected to an unverified URI)."""
     body = f"<!doctype html><title>MCPHub sign-in</title><h1>Sign-in failed</h1><p>{message}</p>"
-    return HttpOut(status, {"Content-Type": "text/html; charset=utf-8", **_NO_STORE}, body.encode())
-
-
-def _oauth_error(error: str, description: str, status: int = 400) -> HttpOut:
-    return json_reply({"error": error, "error_description": description}, status=status, headers=_NO_STORE)
+    return HttpOut(status, {"Content-Type": "text/html; charset=utf-8", **NO_STORE}, body.encode())
 
 
 def _redirect_refused(presented: str | None, authorized: str, required: bool) -> str | None:
@@ -93,9 +85,11 @@ class AuthorizationServer:
         clients: ClientRegistry,
         idp: IdentityProvider,
         tokens: HubTokens,
+        sealer: Sealer,
         clock: Callable[[], float],
         refresh_seconds: int = 14 * 24 * 3600,
         family_seconds: int = 90 * 24 * 3600,
+        refresh_grace_seconds: float = 30.0,
     ) -> None:
         self.issuer = issuer
         self._tenants = tenants
@@ -105,8 +99,18 @@ class AuthorizationServer:
         self._idp = idp
         self.tokens = tokens
         self._clock = clock
-        self._refresh_seconds = refresh_seconds
-        self._family_seconds = family_seconds
+        self._families = SignInFamilies(
+            grants=grants,
+            tokens=tokens,
+            idp=idp,
+            sealer=sealer,
+            tenants=tenants,
+            scope=scope,
+            clock=clock,
+            refresh_seconds=refresh_seconds,
+            family_seconds=family_seconds,
+            grace_seconds=refresh_grace_seconds,
+        )
 
     def trust_first_party(self, client: Client) -> None:
         """One of the hub's own pages signs people in through this facade as `client`."""
@@ -142,9 +146,9 @@ class AuthorizationServer:
         try:
             registration = await self._clients.register(metadata)
         except ClientError as refused:
-            return _oauth_error(refused.error, refused.description)
+            return oauth_error(refused.error, refused.description)
         audit("oauth.client_registered", client_id=registration["client_id"], name=registration["client_name"])
-        return json_reply(registration, status=201, headers=_NO_STORE)
+        return json_reply(registration, status=201, headers=NO_STORE)
 
     # ---- authorization -----------------------------------------------------------------------
 
@@ -201,14 +205,15 @@ class AuthorizationServer:
             audit("signin.failed", client_id=pending["client_id"], reason=str(query.get("error"))[:100])
             return back({"error": "access_denied", "error_description": "sign-in was cancelled or refused"})
         try:
-            claims = await self._idp.finish(pending["flow"], dict(query))
+            signed = await self._idp.finish(pending["flow"], dict(query))
         except Unauthenticated as refused:
             audit("signin.failed", client_id=pending["client_id"], reason=refused.message[:200])
             return back({"error": "access_denied", "error_description": "sign-in could not be completed"})
+        claims = signed.claims
         if claims.get("tid") not in self._tenants or not claims.get("oid"):
             audit("signin.refused", client_id=pending["client_id"], tenant=claims.get("tid"), reason="tenant")
             return back({"error": "access_denied", "error_description": "your organisation may not use this hub"})
-        user = {name: claims[name] for name in _CLAIMS if name in claims}
+        user = {name: claims[name] for name in USER_CLAIMS if name in claims}
         code = secrets.token_urlsafe(32)
         grant = {
             "client_id": pending["client_id"],
@@ -217,8 +222,9 @@ class AuthorizationServer:
             "challenge": pending["challenge"],
             "resource": pending["resource"],
             "user": user,
+            "provider": self._families.seal_provider_token(signed.refresh_token),
         }
-        await self._grants.put("code", _digest(code), grant, expires_at=self._clock() + CODE_SECONDS)
+        await self._grants.put("code", digest(code), grant, expires_at=self._clock() + CODE_SECONDS)
         audit("signin.succeeded", user=f"{user['tid']}:{user['oid']}", client_id=pending["client_id"])
         return back({"code": code})
 
@@ -229,8 +235,8 @@ class AuthorizationServer:
         if grant_type == "authorization_code":
             return await self._code(form)
         if grant_type == "refresh_token":
-            return await self._refresh(form)
-        return _oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
+            return await self._families.refresh(form)
+        return oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
 
     async def first_party_sign_in(
         self, *, code: str, client_id: str, redirect_uri: str, verifier: str
@@ -245,65 +251,26 @@ class AuthorizationServer:
         if isinstance(redeemed, HttpOut):
             return redeemed
         grant, resource = redeemed
-        family = secrets.token_urlsafe(16)
-        now = self._clock()
-        await self._grants.put("family", family, {"user": grant["user"]}, expires_at=now + self._family_seconds)
-        await self._clients.keep(str(grant["client_id"]), until=now + self._family_seconds)
-        return await self._issue(grant["user"], str(grant["client_id"]), str(resource), family)
+        await self._clients.keep(str(grant["client_id"]), until=self._clock() + self._families.family_seconds)
+        return await self._families.begin(grant["user"], str(grant["client_id"]), resource, grant.get("provider"))
 
     async def _redeem(self, form: Mapping[str, str]) -> tuple[dict[str, Any], str] | HttpOut:
         """The code's grant and resource, once (codes are single use), or the OAuth error to answer."""
-        grant = await self._grants.take("code", _digest(form.get("code", "")), now=self._clock())
+        grant = await self._grants.take("code", digest(form.get("code", "")), now=self._clock())
         if grant is None:
-            return _oauth_error("invalid_grant", "the authorization code is unknown, expired or already used")
+            return oauth_error("invalid_grant", "the authorization code is unknown, expired or already used")
         if form.get("client_id") != grant["client_id"]:
-            return _oauth_error("invalid_grant", "the code was issued to another client")
+            return oauth_error("invalid_grant", "the code was issued to another client")
         refused = _redirect_refused(
             form.get("redirect_uri"), str(grant["redirect_uri"]), grant.get("redirect_given", True)
         )
         if refused:
             audit("oauth.redirect_refused", client_id=str(grant["client_id"]), endpoint="token")
-            return _oauth_error("invalid_grant", refused)
+            return oauth_error("invalid_grant", refused)
         verifier = form.get("code_verifier", "")
         if not 43 <= len(verifier) <= 128 or not hmac.compare_digest(_s256(verifier), str(grant["challenge"])):
-            return _oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+            return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
         resource = form.get("resource") or grant["resource"]
         if resource != grant["resource"]:
-            return _oauth_error("invalid_target", "resource differs from the one authorized")
+            return oauth_error("invalid_target", "resource differs from the one authorized")
         return grant, str(resource)
-
-    async def _refresh(self, form: Mapping[str, str]) -> HttpOut:
-        presented = form.get("refresh_token", "")
-        now = self._clock()
-        grant = await self._grants.take("refresh", _digest(presented), now=now)
-        if grant is None:
-            spent = await self._grants.get("spent", _digest(presented), now=now)
-            if spent is not None:
-                # A refresh token used twice was stolen (or the client lost a reply): end the sign-in.
-                await self._grants.delete("family", str(spent["family"]))
-                audit("token.refresh_reuse", family=str(spent["family"])[:8], outcome="sign-in revoked")
-            return _oauth_error("invalid_grant", "the refresh token is unknown, expired or already used")
-        family = str(grant["family"])
-        await self._grants.put("spent", _digest(presented), {"family": family}, expires_at=now + self._refresh_seconds)
-        if await self._grants.get("family", family, now=now) is None:
-            return _oauth_error("invalid_grant", "this sign-in was revoked; sign in again")
-        if form.get("client_id") != grant["client_id"]:
-            return _oauth_error("invalid_grant", "the refresh token was issued to another client")
-        resource = form.get("resource") or str(grant["resource"])
-        if resource != grant["resource"]:
-            return _oauth_error("invalid_target", "resource differs from the one authorized")
-        return await self._issue(grant["user"], str(grant["client_id"]), resource, family)
-
-    async def _issue(self, user: dict[str, Any], client_id: str, resource: str, family: str) -> HttpOut:
-        access = await self.tokens.issue(user, client_id=client_id, audience=resource)
-        refresh = secrets.token_urlsafe(32)
-        record = {"user": user, "client_id": client_id, "resource": resource, "family": family}
-        await self._grants.put("refresh", _digest(refresh), record, expires_at=self._clock() + self._refresh_seconds)
-        body = {
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": self.tokens.lifetime,
-            "refresh_token": refresh,
-            "scope": self._scope,
-        }
-        return json_reply(body, headers=_NO_STORE)

@@ -3,7 +3,10 @@
 `MsalIdentityProvider` runs the authorization code flow with PKCE as the hub's confidential
 client: `begin` gives the URL to send the browser to and the flow state to keep (in the grant
 store, since the callback may reach another instance); `finish` redeems the code and returns the
-validated ID token claims (MSAL checks signature, issuer, audience, nonce and expiry).
+validated ID token claims (MSAL checks signature, issuer, audience, nonce and expiry) with the
+provider's refresh token; `reevaluate` uses that refresh token to ask the provider again who the user
+is now (current roles and groups; refused for a disabled account), so a hub refresh never carries
+forward what the user was at sign-in.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.errors import Unauthenticated
@@ -20,13 +24,23 @@ from shared.errors import Unauthenticated
 _TOKENS = ("id_token", "access_token")
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    claims: dict[str, Any]  # the validated ID token's claims
+    refresh_token: str | None  # the provider's, kept sealed to re-evaluate the user at each hub refresh
+
+
 class IdentityProvider(Protocol):
     async def begin(self, *, redirect_uri: str, login_hint: str | None) -> tuple[str, dict[str, Any]]:
         """(URL to send the user to, flow state to keep until the callback)."""
         ...
 
-    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        """The signed-in user's ID token claims; Unauthenticated when sign-in failed."""
+    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> SignedIn:
+        """The signed-in user; Unauthenticated when sign-in failed."""
+        ...
+
+    async def reevaluate(self, refresh_token: str) -> SignedIn:
+        """Who the user is now, by the provider's refresh token; Unauthenticated when refused."""
         ...
 
 
@@ -92,13 +106,24 @@ class MsalIdentityProvider:
         )
         return str(flow["auth_uri"]), flow
 
-    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    async def finish(self, flow: dict[str, Any], query: dict[str, str]) -> SignedIn:
         app = await self.msal()
         result: dict[str, Any] = await asyncio.to_thread(app.acquire_token_by_auth_code_flow, flow, query)
-        claims = result.get("id_token_claims")
-        if "error" in result or not isinstance(claims, dict):
-            raise Unauthenticated(f"sign-in failed: {result.get('error', 'no id token')}")
-        return claims  # pyright: ignore[reportUnknownVariableType] - MSAL returns plain JSON
+        return _signed_in(result, "sign-in failed")
+
+    async def reevaluate(self, refresh_token: str) -> SignedIn:
+        app = await self.msal()
+        # No scopes beyond OpenID's: what is wanted is a fresh ID token, with today's roles and groups.
+        result: dict[str, Any] = await asyncio.to_thread(app.acquire_token_by_refresh_token, refresh_token, [])
+        return _signed_in(result, "the identity provider refused to renew the sign-in")
+
+
+def _signed_in(result: dict[str, Any], failure: str) -> SignedIn:
+    claims = result.get("id_token_claims")
+    if "error" in result or not isinstance(claims, dict):
+        raise Unauthenticated(f"{failure}: {result.get('error', 'no id token')}")
+    refresh = result.get("refresh_token")
+    return SignedIn(claims, refresh if isinstance(refresh, str) else None)  # pyright: ignore[reportUnknownArgumentType] - MSAL returns plain JSON
 
 
 class MsalOnBehalfOf:

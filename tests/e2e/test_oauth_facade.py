@@ -43,6 +43,9 @@ def facade(
         "MCPHUB_SERVER_NOTES__URL": f"{notes_upstream.url}/mcp",
         "MCPHUB_SERVER_CLOCK__URL": f"{clock_upstream.url}/mcp",
         "MCPHUB_SERVER_CLOCK__ROLES": "Hub.Admin",
+        # Reuse detection is tested here without the grace period for concurrent refreshes
+        # (tests/e2e/test_sign_in_lifecycle.py tests the grace period).
+        "MCPHUB_AUTH__REFRESH_GRACE_SECONDS": "0",
     }
     directory = Path(tmp_path_factory.mktemp("facade"))
     with signed_in_hub(directory, "hub-facade", env, tenants=("tenant-a", "tenant-b"), facade=True) as world:

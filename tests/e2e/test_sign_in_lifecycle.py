@@ -1,0 +1,118 @@
+"""After sign-in: refreshing re-checks the user at the identity provider, and two windows refreshing
+at once both keep working. Over HTTP against a hub whose facade signs in at the local authority,
+where the tests change the account as an Entra administrator would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import anyio
+import httpx
+import jwt
+import pytest
+
+from infra.oidc import LocalAuthority
+from infra.processes import Child
+from tests.e2e.clients import signed_in_hub
+from tests.e2e.test_oauth_facade import Browser, _pkce
+from tests.redirect_corpus import REGISTERED
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
+    env = {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_AUTH__REGISTRATIONS_PER_HOUR": "1000"}
+    with signed_in_hub(Path(tmp_path_factory.mktemp("lifecycle")), "hub-lifecycle", env, facade=True) as w:
+        yield w
+
+
+def sign_in(world: dict[str, Any], account: str) -> dict[str, Any]:
+    """An IDE's sign-in as `account` (a login hint): registration, authorize, code for tokens."""
+    hub: Child = world["hub"]
+    registered = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": [REGISTERED]})
+    client_id = registered.json()["client_id"]
+    verifier, challenge = _pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REGISTERED,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "resource": f"{hub.url}/mcp",
+    }
+    landed = Browser(world["authority"], account).follow(f"{hub.url}/oauth/authorize?{urlencode(query)}")
+    code = parse_qs(urlsplit(landed).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "redirect_uri": REGISTERED,
+        "code_verifier": verifier,
+    }
+    tokens = httpx.post(f"{hub.url}/oauth/token", data=form)
+    assert tokens.status_code == 200, tokens.text
+    return {**tokens.json(), "client_id": client_id}
+
+
+def refresh(hub: Child, signed: dict[str, Any]) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "refresh_token": signed["refresh_token"], "client_id": signed["client_id"]}
+    return httpx.post(f"{hub.url}/oauth/token", data=form)
+
+
+def roles_of(access_token: str) -> list[str]:
+    return jwt.decode(access_token, options={"verify_signature": False})["roles"]
+
+
+async def test_two_windows_refreshing_at_once_both_get_the_same_new_pair(world: dict[str, Any]) -> None:
+    hub: Child = world["hub"]
+    signed = sign_in(world, "wendy@tenant-a")
+    form = {"grant_type": "refresh_token", "refresh_token": signed["refresh_token"], "client_id": signed["client_id"]}
+    replies: list[httpx.Response] = []
+
+    async def window() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            replies.append(await http.post(f"{hub.url}/oauth/token", data=form))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(window)
+        group.start_soon(window)
+    assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
+    first, second = (r.json() for r in replies)
+    assert first["refresh_token"] == second["refresh_token"]
+    assert first["access_token"] == second["access_token"]
+    # The sign-in goes on: the shared new refresh token works (once more, for both windows).
+    assert refresh(hub, {**signed, "refresh_token": first["refresh_token"]}).status_code == 200
+
+
+def test_a_removed_role_is_gone_from_the_token_at_the_next_refresh(world: dict[str, Any]) -> None:
+    hub: Child = world["hub"]
+    authority: LocalAuthority = world["authority"]
+    signed = sign_in(world, "rita@tenant-a#Hub.User,Hub.Admin")
+    assert roles_of(signed["access_token"]) == ["Hub.User", "Hub.Admin"]
+    ops = httpx.get(f"{hub.url}/ops/whoami", headers={"Authorization": f"Bearer {signed['access_token']}"})
+    assert ops.status_code == 200
+    authority.change_account("rita@tenant-a", roles=("Hub.User",))
+    renewed = refresh(hub, signed)
+    assert renewed.status_code == 200, renewed.text
+    assert roles_of(renewed.json()["access_token"]) == ["Hub.User"]
+    audit = httpx.get(f"{hub.url}/ops/audit", headers={"Authorization": f"Bearer {renewed.json()['access_token']}"})
+    assert audit.status_code == 404  # what a non-admin gets: the trail does not exist for them
+
+
+def test_a_disabled_account_cannot_refresh_and_its_sign_in_is_ended(world: dict[str, Any]) -> None:
+    hub: Child = world["hub"]
+    authority: LocalAuthority = world["authority"]
+    signed = sign_in(world, "dora@tenant-a")
+    renewed = refresh(hub, signed)
+    assert renewed.status_code == 200
+    authority.change_account("dora@tenant-a", disabled=True)
+    refused = refresh(hub, {**signed, "refresh_token": renewed.json()["refresh_token"]})
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    authority.change_account("dora@tenant-a", disabled=False)
+    # The whole sign-in was revoked, not just that one attempt: no token of it works again.
+    again = refresh(hub, {**signed, "refresh_token": renewed.json()["refresh_token"]})
+    assert again.status_code == 400
