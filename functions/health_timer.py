@@ -39,7 +39,7 @@ async def evaluate_health(timer: func.TimerRequest) -> None:
     # A drained region gets no traffic, so no samples: it is assessed on nothing (no risk seen) and
     # comes back after the restore rules are met; Front Door's own probe still guards it.
     regions = set(history) | set(await routing.policy.states())
-    await routing.model.prepare()  # trains the learned model once, in a separate process
+    await routing.model.prepare()  # starts training the learned model (the threshold rule answers until then)
     assessments = await asyncio.to_thread(
         lambda: {region: routing.model.assess(region, history.get(region, [])) for region in sorted(regions)}
     )

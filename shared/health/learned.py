@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any, cast
 
 from shared.health.incidents import KINDS, Timeline, is_outage, timelines
-from shared.health.risk import Assessment, FailureType, RegionWindow
+from shared.health.risk import Assessment, FailureType, RegionWindow, RiskModel, ThresholdModel
 
 LOOKBACK = 6
 FEATURES = 17
@@ -95,12 +98,18 @@ def train(seed: int, count: int, horizon: int) -> tuple[Any, Any]:
 class LearnedRiskModel:
     name = "learned"
 
-    def __init__(self, *, horizon: int = 10, seed: int = 7, training_timelines: int = 400) -> None:
+    def __init__(
+        self, *, horizon: int = 10, seed: int = 7, training_timelines: int = 400, fallback: RiskModel | None = None
+    ) -> None:
         self.horizon = horizon
         self._seed = seed
         self._count = training_timelines
         self._models: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
+        # Training takes seconds to tens of seconds on a busy instance: meanwhile the threshold rule
+        # answers, so a cold instance still drains a failing region (and holds no lease idle).
+        self._fallback: RiskModel = fallback or ThresholdModel()
+        self._training: asyncio.Task[None] | None = None
 
     def _build(self) -> tuple[Any, Any]:
         with self._lock:
@@ -109,13 +118,22 @@ class LearnedRiskModel:
             return self._models
 
     async def prepare(self) -> None:
-        """Train in a separate process: generating the data is pure Python and would hold the GIL
-        for seconds, stalling the requests this worker serves meanwhile."""
-        if self._models is not None:
-            return
+        """Start training in a separate process, and return at once: generating the data is pure
+        Python and would hold the GIL for seconds, stalling the requests this worker serves. Until
+        the model is ready, `assess` answers with the fallback rule."""
+        if self._models is None and (self._training is None or self._training.done()):
+            self._training = asyncio.ensure_future(self._train_elsewhere())
+
+    @property
+    def ready(self) -> bool:
+        return self._models is not None
+
+    async def _train_elsewhere(self) -> None:
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            models = await loop.run_in_executor(pool, train, self._seed, self._count, self.horizon)
+            models = await loop.run_in_executor(
+                pool, _train_as_child, os.getpid(), self._seed, self._count, self.horizon
+            )
         with self._lock:
             self._models = self._models or models
 
@@ -128,6 +146,8 @@ class LearnedRiskModel:
         return [1.0 if outage[t] else float(predicted[t][1]) for t in range(len(windows))]
 
     def assess(self, region: str, history: Sequence[RegionWindow]) -> Assessment:
+        if self._models is None and self._training is not None:  # prepared, still training
+            return replace(self._fallback.assess(region, history), model=f"{self._fallback.name} (learned: training)")
         if not history:
             return Assessment(region, 0.0, 0.0, "none", None, 0.0, [], self.name)
         if is_outage(history[-1]):
@@ -142,3 +162,16 @@ class LearnedRiskModel:
         actions = [f"drain {region}"] if probability >= 0.6 else ([f"watch {region}"] if probability >= 0.3 else [])
         confidence = abs(probability - 0.5) * 2
         return Assessment(region, probability, round(probability * 100, 1), kind, eta, confidence, actions, self.name)
+
+
+def _train_as_child(parent: int, seed: int, count: int, horizon: int) -> tuple[Any, Any]:
+    """`train` in the pool's worker, which leaves when the hub that started it is gone (killed hosts
+    would otherwise leave it blocked forever on a pipe nobody reads)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return train(seed, count, horizon)
