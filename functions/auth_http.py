@@ -100,7 +100,19 @@ async def oauth_register(req: Request) -> Response:
 @bp.route(route="oauth/authorize", methods=["GET"], auth_level=_ANON)
 async def oauth_authorize(req: Request) -> Response:
     oauth = _oauth()
-    return _render(await oauth.authorize(dict(req.query_params))) if oauth else Response(status_code=404)
+    return _render(await oauth.authorize(dict(req.query_params), req.cookies)) if oauth else Response(status_code=404)
+
+
+@bp.route(route="oauth/consent", methods=["POST"], auth_level=_ANON)
+async def oauth_consent(req: Request) -> Response:
+    oauth = _oauth()
+    if oauth is None:
+        return Response(status_code=404)
+    try:
+        form = dict(parse_qsl((await read_limited(req.stream(), _FORM_LIMIT)).decode()))
+    except (HubError, UnicodeDecodeError):
+        return Response("the form could not be read", status_code=400)
+    return _render(await oauth.consent(form, req.cookies))
 
 
 @bp.route(route="oauth/callback", methods=["GET"], auth_level=_ANON)

@@ -117,6 +117,9 @@ class ClientRegistry:
             "token_endpoint_auth_method": "none",
         }
 
+    def is_first_party(self, client_id: str) -> bool:
+        return client_id in self._first_party
+
     def add_first_party(self, client: Client) -> None:
         self._first_party[client.client_id] = client
 

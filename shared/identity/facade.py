@@ -28,6 +28,7 @@ from shared.errors import Unauthenticated
 from shared.hub.http import HttpOut, json_reply
 from shared.identity.audit import audit
 from shared.identity.clients import Client, ClientError, ClientRegistry
+from shared.identity.consent import Consents
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
@@ -99,6 +100,7 @@ class AuthorizationServer:
         self._idp = idp
         self.tokens = tokens
         self._clock = clock
+        self._consents = Consents(grants, sealer, clock=clock, secure=issuer.startswith("https://"))
         self._families = SignInFamilies(
             grants=grants,
             tokens=tokens,
@@ -152,7 +154,13 @@ class AuthorizationServer:
 
     # ---- authorization -----------------------------------------------------------------------
 
-    async def authorize(self, query: Mapping[str, str]) -> HttpOut:
+    async def authorize(
+        self, query: Mapping[str, str], cookies: Mapping[str, str] | None = None, *, consent: bool | None = None
+    ) -> HttpOut:
+        """Validate the request; ask for consent unless this browser approved the client (or it is one
+        of the hub's own pages); then forward to the identity provider. `consent` is the person's
+        answer when this runs again after the consent page."""
+        cookies = cookies or {}
         client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
         client = await self._clients.get(client_id) if client_id else None
         if client is None:
@@ -177,6 +185,16 @@ class AuthorizationServer:
         resource = query.get("resource") or self.tokens.resource
         if not self.tokens.accepts_audience(resource):
             return refuse("invalid_target", f"this hub issues tokens for {self.tokens.resource} only")
+        first_party = self._clients.is_first_party(client.client_id)
+        if consent is False:
+            audit("oauth.consent_denied", client_id=client.client_id, name=client.name)
+            return refuse("access_denied", "the user did not allow this application")
+        if consent is None and not first_party and not self._consents.remembered(client.client_id, cookies):
+            return await self._consents.ask(
+                client_id=client.client_id, name=client.name, redirect_uri=redirect_uri, query=query
+            )
+        if consent:
+            audit("oauth.consent_given", client_id=client.client_id, name=client.name)
         auth_url, flow = await self._idp.begin(redirect_uri=self.callback_uri, login_hint=query.get("login_hint"))
         pending = {
             "client_id": client.client_id,
@@ -186,10 +204,27 @@ class AuthorizationServer:
             "challenge": challenge,
             "resource": resource,
             "flow": flow,
+            "consented": bool(consent),
+            "client_name": client.name,
         }
         now = self._clock()
         await self._grants.put("pending", str(flow["state"]), pending, expires_at=now + PENDING_SECONDS)
         return _redirect(auth_url)
+
+    async def consent(self, form: Mapping[str, str], cookies: Mapping[str, str]) -> HttpOut:
+        """The consent page's answer: on to sign-in, or back to the application with access_denied."""
+        answer = await self._consents.answer(form, cookies)
+        if answer is None:
+            audit("oauth.consent_refused", reason="form forged, expired, replayed or from another browser")
+            return _page(
+                403,
+                "This consent form is not valid here (expired, used, or opened in another browser). "
+                "Start the sign-in again from your IDE.",
+            )
+        reply = await self.authorize(answer.query, cookies, consent=answer.approved)
+        if answer.set_cookie and reply.status == 302:
+            reply.headers["Set-Cookie"] = answer.set_cookie
+        return reply
 
     async def callback(self, query: Mapping[str, str]) -> HttpOut:
         pending = await self._grants.take("pending", query.get("state", ""), now=self._clock())
@@ -225,7 +260,10 @@ class AuthorizationServer:
             "provider": self._families.seal_provider_token(signed.refresh_token),
         }
         await self._grants.put("code", digest(code), grant, expires_at=self._clock() + CODE_SECONDS)
-        audit("signin.succeeded", user=f"{user['tid']}:{user['oid']}", client_id=pending["client_id"])
+        who = f"{user['tid']}:{user['oid']}"
+        audit("signin.succeeded", user=who, client_id=pending["client_id"])
+        if pending.get("consented"):
+            await self._consents.record(who, str(pending["client_id"]), str(pending.get("client_name", "")))
         return back({"code": code})
 
     # ---- token -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import re
 import secrets
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -59,17 +61,25 @@ class Browser:
         self.authority = authority
         self.account = account
         self.landed: list[str] = []
+        self.consent_pages: list[str] = []
 
-    def follow(self, url: str) -> str:
+    def follow(self, url: str, *, decision: str = "allow") -> str:
+        """Follow the sign-in; on the hub's consent page, answer `decision` (allow or deny)."""
         verify = ssl.create_default_context(cafile=self.authority.ca_file)
         with httpx.Client(verify=verify, follow_redirects=False) as http:
-            for _ in range(5):
-                if url.startswith(REDIRECT):
+            for _ in range(6):
+                if url.startswith(REDIRECT) or urlsplit(url).path == urlsplit(REDIRECT).path:
                     self.landed.append(url)
                     return url
                 if url.startswith(self.authority.origin):  # the sign-in page: the user picks an account
                     url = f"{url}&{urlencode({'login_hint': self.account})}"
                 response = http.get(url)
+                if response.status_code == 200 and 'action="/oauth/consent"' in response.text:
+                    self.consent_pages.append(response.text)
+                    token = re.search(r'name="token" value="([^"]+)"', response.text)
+                    assert token is not None
+                    form = {"token": html.unescape(token.group(1)), "decision": decision}
+                    response = http.post(f"{url.split('/oauth/')[0]}/oauth/consent", data=form)
                 assert response.status_code == 302, (url, response.status_code, response.text[:300])
                 url = response.headers["location"]
         raise AssertionError(f"the sign-in never came back to the IDE: {url}")

@@ -118,7 +118,8 @@ def test_token_refuses_a_code_with_a_hostile_redirect_uri(world: dict[str, Any],
 def test_a_loopback_redirect_may_change_only_its_port(world: dict[str, Any], honest_client: str, uri: str) -> None:
     hub: Child = world["hub"]
     response = httpx.get(f"{hub.url}/oauth/authorize", params=_authorize_query(hub, honest_client, uri, _pkce()[1]))
-    assert response.status_code == 302  # on to the identity provider
+    assert response.status_code == 200  # the consent page, naming where the browser goes back to
+    assert f"<code>{uri}</code>" in response.text
 
 
 def test_token_requires_the_redirect_uri_that_authorize_was_given(world: dict[str, Any], honest_client: str) -> None:
@@ -194,6 +195,9 @@ async def _sign_in_in_chromium(chromium: Chromium, url: str) -> list[str]:
     page = await context.new_page()
     try:
         await page.goto(url, wait_until="load", timeout=20_000)
+        if await page.locator("button[value=allow]").count():  # the consent page: the user allows
+            async with page.expect_navigation(url=lambda u: "code=" in u or "error=" in u, timeout=20_000):
+                await page.click("button[value=allow]")
     finally:
         await context.close()
     return requested
