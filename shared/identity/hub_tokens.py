@@ -10,6 +10,7 @@ the tokens they signed have expired.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from shared.errors import InsufficientScope, Unauthenticated
 from shared.identity.grants import GrantStore
 from shared.identity.principal import Principal
 from shared.identity.sealing import Sealer
+
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as the /mcp/{server} routes accept
 
 KIND = "signing-key"
 _RELOAD_SECONDS = 300.0
@@ -142,7 +145,11 @@ class HubTokens:
         return f"{self.issuer}/mcp"
 
     def accepts_audience(self, audience: str) -> bool:
-        return audience == self.resource or audience.startswith(self.resource + "/")
+        """`/mcp` or one `/mcp/{server}` of this hub: the resources its metadata names."""
+        if audience == self.resource:
+            return True
+        server = audience.removeprefix(self.resource + "/")
+        return server != audience and _SERVER_NAME.fullmatch(server) is not None
 
     async def issue(self, claims: dict[str, Any], *, client_id: str, audience: str) -> str:
         key = await self.active_key()
@@ -188,8 +195,10 @@ class HubTokens:
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"{type(exc).__name__}: {exc}") from exc
         audience = claims.get("aud")
-        # A token for the aggregated /mcp serves every endpoint; one for /mcp/{server} only that one.
-        if audience not in (self.resource, resource):
+        # One resource per endpoint, as its metadata names it (RFC 8707/9728): a token for /mcp
+        # serves /mcp (and the operator APIs, which authenticate as /mcp); one for /mcp/{server}
+        # serves that endpoint only.
+        if audience != resource:
             raise Unauthenticated(f"audience {audience!r} is not {resource!r}")
         principal = replace(Principal.from_claims(claims), via="hub")
         if self._scope not in principal.scopes:

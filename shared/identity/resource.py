@@ -33,7 +33,12 @@ def metadata(settings: AuthSettings, origin: str, path: str, authorization_serve
 
 
 def scope_value(settings: AuthSettings) -> str:
-    """The scope as a client requests it: Entra wants it qualified by the App ID URI."""
+    """The one scope string a client requests, wherever it is advertised (resource metadata, the
+    challenge, the facade's metadata and token replies): with the facade, the hub is the
+    authorization server and the scope is plain (`MCP.Access`); without it, clients ask Entra,
+    which wants it qualified by the App ID URI (`api://<app>/MCP.Access`)."""
+    if settings.facade:
+        return settings.scope
     uri = next((a for a in settings.audiences if "://" in a), None)
     return f"{uri.rstrip('/')}/{settings.scope}" if uri else settings.scope
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,9 +80,16 @@ def browser_sign_in_lands_back_with_a_code(hub: str) -> bool:
         "code_challenge_method": "S256",
     }
     url = f"{hub}/oauth/authorize?{urlencode(query)}"
-    for _ in range(5):
-        assert url.startswith("http://"), url
-        if url.startswith(redirect):
-            return "code=" in url
-        url = httpx.get(url, timeout=10).headers["location"]
+    with httpx.Client(timeout=10) as browser:
+        for _ in range(6):
+            assert url.startswith("http://"), url
+            if url.startswith(redirect):
+                return "code=" in url
+            page = browser.get(url)
+            if page.status_code == 200:  # the hub's consent page: the developer allows their IDE
+                token = re.search(r'name="token" value="([^"]+)"', page.text)
+                assert token is not None, page.text
+                form = {"token": html.unescape(token.group(1)), "decision": "allow"}
+                page = browser.post(f"{hub}/oauth/consent", data=form)
+            url = page.headers["location"]
     return False

@@ -19,6 +19,7 @@ from infra.processes import Child
 from tests.e2e.clients import signed_in_hub
 from tests.e2e.test_oauth_facade import Browser, _pkce
 from tests.redirect_corpus import REGISTERED
+from tests.wire import HEADERS, INIT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -26,11 +27,12 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
     env = {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_AUTH__REGISTRATIONS_PER_HOUR": "1000"}
-    with signed_in_hub(Path(tmp_path_factory.mktemp("lifecycle")), "hub-lifecycle", env, facade=True) as w:
+    directory = Path(tmp_path_factory.mktemp("lifecycle"))
+    with signed_in_hub(directory, "hub-lifecycle", env, facade=True, upstreams=("notes",)) as w:
         yield w
 
 
-def sign_in(world: dict[str, Any], account: str) -> dict[str, Any]:
+def sign_in(world: dict[str, Any], account: str, path: str = "/mcp") -> dict[str, Any]:
     """An IDE's sign-in as `account` (a login hint): registration, authorize, code for tokens."""
     hub: Child = world["hub"]
     registered = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": [REGISTERED]})
@@ -42,7 +44,7 @@ def sign_in(world: dict[str, Any], account: str) -> dict[str, Any]:
         "redirect_uri": REGISTERED,
         "code_challenge": challenge,
         "code_challenge_method": "S256",
-        "resource": f"{hub.url}/mcp",
+        "resource": f"{hub.url}{path}",
     }
     landed = Browser(world["authority"], account).follow(f"{hub.url}/oauth/authorize?{urlencode(query)}")
     code = parse_qs(urlsplit(landed).query)["code"][0]
@@ -116,3 +118,57 @@ def test_a_disabled_account_cannot_refresh_and_its_sign_in_is_ended(world: dict[
     # The whole sign-in was revoked, not just that one attempt: no token of it works again.
     again = refresh(hub, {**signed, "refresh_token": renewed.json()["refresh_token"]})
     assert again.status_code == 400
+
+
+# ---- one resource, one name -----------------------------------------------------------------------
+
+LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+def _post(hub: Child, path: str, token: str) -> httpx.Response:
+    headers = {**HEADERS, "Authorization": f"Bearer {token}"}
+    return httpx.post(f"{hub.url}{path}", json=INIT, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("path", "works_on", "refused_on"), [("/mcp", "/mcp", "/mcp/notes"), ("/mcp/notes", "/mcp/notes", "/mcp")]
+)
+def test_a_token_works_only_on_the_endpoint_it_was_issued_for(
+    world: dict[str, Any], path: str, works_on: str, refused_on: str
+) -> None:
+    hub: Child = world["hub"]
+    token = sign_in(world, "otto@tenant-a", path)["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == f"{hub.url}{path}"
+    assert _post(hub, works_on, token).status_code == 200
+    refused = _post(hub, refused_on, token)
+    assert refused.status_code == 401
+    assert (
+        f'resource_metadata="{hub.url}/.well-known/oauth-protected-resource{refused_on}"'
+        in (refused.headers["www-authenticate"])
+    )
+
+
+def test_metadata_challenge_and_tokens_name_one_scope_and_each_endpoint_its_own_resource(world: dict[str, Any]) -> None:
+    hub: Child = world["hub"]
+    server = httpx.get(f"{hub.url}/.well-known/oauth-authorization-server").json()
+    scope = server["scopes_supported"][0]
+    for path in ("/mcp", "/mcp/notes"):
+        resource = httpx.get(f"{hub.url}/.well-known/oauth-protected-resource{path}").json()
+        assert resource["resource"] == f"{hub.url}{path}"
+        assert resource["scopes_supported"] == [scope]
+        challenge = httpx.post(f"{hub.url}{path}", json=INIT, headers=HEADERS).headers["www-authenticate"]
+        assert f'scope="{scope}"' in challenge
+    assert sign_in(world, "sam@tenant-a")["scope"] == scope
+    client_id = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": [REGISTERED]}).json()["client_id"]
+    for elsewhere in ("/elsewhere", "/mcp/notes/extra", "/mcp/../ops"):
+        query = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REGISTERED,
+            "code_challenge": _pkce()[1],
+            "code_challenge_method": "S256",
+            "resource": f"{hub.url}{elsewhere}",
+        }
+        refused = httpx.get(f"{hub.url}/oauth/authorize", params=query)
+        assert refused.status_code == 302
+        assert "error=invalid_target" in refused.headers["location"]
