@@ -154,6 +154,7 @@ def hub() -> Hub:
         # A well-formed ID that is never issued: malformed ones are refused before storage is asked.
         check_storage=lambda: store.get("health-probe".ljust(43, "0"), now=clock(), ttl_seconds=1.0),
         breakers=breakers,
+        audit_dropped=lambda: ops.audit.dropped,
         region=settings.region,
         instance=settings.instance_name,
         version=HUB_INFO["version"],

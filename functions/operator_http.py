@@ -34,6 +34,7 @@ async def whoami(req: Request) -> Response:
             "auth": current.auth.mode,
             "region": current.settings.region,
             "instance": current.settings.instance_name,
+            "auditDropped": current.ops.audit.dropped,
         }
     )
 

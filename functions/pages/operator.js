@@ -95,6 +95,7 @@ async function overview() {
   const t = usage.totals;
   return [h("h1", {}, "Overview"),
     h("p", {}, `Instance ${me.instance} in region ${me.region}. Authentication: ${me.auth}.`),
+    me.auditDropped > 0 ? h("p", { class: "warning", role: "alert" }, `${fmt(me.auditDropped)} audit record(s) were dropped on this instance: storage could not take them in time. The trail holds an audit.records_dropped event for each loss.`) : null,
     h("div", { class: "cards" }, card("requests, last hour", fmt(t.requests)), card("error rate", pct(t.errorRate)),
       card("p95 latency", fmt(t.p95Ms, 1) + " ms"), card("active users", fmt(usage.activeUsers)),
       card("live sessions", fmt(usage.liveSessions)))];

@@ -23,6 +23,8 @@ _SUMMARIES = {"event": "Events", "user": "Users", "server": "Servers", "tool": "
 
 def row_mac(key: bytes, partition: str, row: Mapping[str, Any]) -> str:
     content = {name: row.get(name) for name in _HASHED}
+    if row.get("Headed"):  # blocks whose chain has a separately stored head (older ones do not)
+        content["Headed"] = True
     content["Seq"] = int(content["Seq"] or 0)
     content["PrevPartition"] = content["PrevPartition"] or ""
     payload = json.dumps([partition, content], sort_keys=True, separators=(",", ":"), default=str)

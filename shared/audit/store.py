@@ -2,6 +2,9 @@
 
 Keys are inverted so a plain (ascending) Table scan returns the newest hour first:
 PartitionKey = f"{INVERTED_HOURS - hour:010d}-{writer}", RowKey = f"{INVERTED_SEQ - seq:012d}".
+Each partition's head (its newest block's sequence number and hash, MAC'd) is kept apart, in the
+partition HEADS with the chain's partition as RowKey: deleting a chain's newest blocks leaves the
+head pointing past them.
 A writer (one process) is the only one appending to its partitions, and appends a batch as one
 entity-group transaction of inserts: a batch lands whole or not at all, and never overwrites.
 """
@@ -15,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableTransactionError
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.tables import TableBacked
 
 INVERTED_HOURS = 9_999_999_999
 INVERTED_SEQ = 999_999_999_999
+HEADS = "~heads"  # sorts after every hour partition: no hour query or hour retention touches it
 
 Entity = dict[str, Any]
 
@@ -72,7 +76,15 @@ class AuditStore(Protocol):
         ...
 
     async def delete_older_than(self, hour: int) -> int:
-        """Delete every partition of an hour before `hour`; returns the rows deleted."""
+        """Delete every partition of an hour before `hour` (and their heads); returns the rows deleted."""
+        ...
+
+    async def put_head(self, partition: str, head: Entity) -> None:
+        """Store (replace) the head of `partition`'s chain."""
+        ...
+
+    async def heads(self, first_hour: int, last_hour: int) -> dict[str, Entity]:
+        """The heads of every partition of hours `first_hour`..`last_hour`, by partition."""
         ...
 
 
@@ -107,10 +119,20 @@ class MemoryAuditStore:
 
     async def delete_older_than(self, hour: int) -> int:
         cutoff = f"{INVERTED_HOURS - hour:010d}~"
-        old = [key for key in self.rows if key[0] > cutoff]
+        old = [key for key in self.rows if cutoff < key[0] < HEADS]
         for key in old:
             del self.rows[key]
+        for key in [key for key in self.rows if key[0] == HEADS and key[1] > cutoff]:
+            del self.rows[key]
         return len(old)
+
+    async def put_head(self, partition: str, head: Entity) -> None:
+        async with self._lock:
+            self.rows[(HEADS, partition)] = {**head, "PartitionKey": HEADS, "RowKey": partition}
+
+    async def heads(self, first_hour: int, last_hour: int) -> dict[str, Entity]:
+        query = Query(first_hour, last_hour)
+        return {k[1]: dict(v) for k, v in self.rows.items() if k[0] == HEADS and query.low <= k[1] < query.high}
 
 
 class TableAuditStore(TableBacked):
@@ -150,4 +172,24 @@ class TableAuditStore(TableBacked):
         return found
 
     async def delete_older_than(self, hour: int) -> int:
-        return await self._delete_where("PartitionKey gt @cutoff", {"cutoff": f"{INVERTED_HOURS - hour:010d}~"})
+        cutoff = f"{INVERTED_HOURS - hour:010d}~"
+        deleted = await self._delete_where(
+            "PartitionKey gt @cutoff and PartitionKey lt @heads", {"cutoff": cutoff, "heads": HEADS}
+        )
+        await self._delete_where("PartitionKey eq @heads and RowKey gt @cutoff", {"cutoff": cutoff, "heads": HEADS})
+        return deleted
+
+    async def put_head(self, partition: str, head: Entity) -> None:
+        table = await self._table()
+        await table.upsert_entity({**head, "PartitionKey": HEADS, "RowKey": partition}, mode=UpdateMode.REPLACE)
+
+    async def heads(self, first_hour: int, last_hour: int) -> dict[str, Entity]:
+        table = await self._table()
+        query = Query(first_hour, last_hour)
+        found: dict[str, Entity] = {}
+        async for row in table.query_entities(
+            "PartitionKey eq @heads and RowKey ge @low and RowKey lt @high",
+            parameters={"heads": HEADS, "low": query.low, "high": query.high},
+        ):
+            found[str(row["RowKey"])] = dict(row)
+        return found

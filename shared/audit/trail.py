@@ -12,8 +12,15 @@ names which), so someone who can write the table but not read Key Vault cannot f
 
 `verify` detects an edited record (its block's hash), a deleted or inserted block (sequence gap,
 broken link), a deleted earlier hour of a writer (missing partition, unless retention removed
-it) and a block signed with a key the hub does not hold. Deleting a writer's newest blocks is not
-detectable from the chain alone: that is what the exported copies are for.
+it) and a block signed with a key the hub does not hold. The chain alone cannot show that its
+newest blocks were deleted, so after every append the writer also stores the partition's head
+(newest sequence number and hash, MAC'd) apart from the chain: `verify` reports blocks missing
+after the last one left, a whole hour deleted while its head remains, and a missing or forged
+head (blocks mark themselves `Headed`, inside their MAC, so the mark cannot be stripped).
+
+Records that could not even be queued (more than `_MAX_PENDING` waiting while storage is down)
+are counted in `dropped`; the next flush writes an `audit.records_dropped` event saying how many,
+and /health and the operator page show the count.
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ class AuditTrail:
         self._lock = asyncio.Lock()
         self._soon = FlushSoon(flush_seconds, self.flush)
         self.dropped = 0
+        self._dropped_reported = 0
 
     # ---- writing -----------------------------------------------------------------------------
 
@@ -95,6 +103,10 @@ class AuditTrail:
         if len(self._pending) >= _MAX_PENDING:
             self.dropped += 1
             return
+        self._pending.append(self._record(event, fields))
+        self._soon.schedule()
+
+    def _record(self, event: str, fields: dict[str, Any]) -> Record:
         record: Record = {"at": float(fields.pop("at", None) or self._clock()), "event": event, "region": self._region}
         for name in ("user", "tenant", "server", "tool", "outcome"):
             value = fields.pop(name, None)
@@ -109,12 +121,15 @@ class AuditTrail:
         if len(json.dumps(detail)) > 8_000:
             detail = {"truncated": True}
         record["detail"] = detail
-        self._pending.append(record)
-        self._soon.schedule()
+        return record
 
     async def flush(self) -> int:
         """Write everything queued; returns how many rows were written."""
         async with self._lock:
+            if self.dropped > self._dropped_reported:
+                lost, self._dropped_reported = self.dropped - self._dropped_reported, self.dropped
+                log.error("audit trail: %d record(s) dropped (queue full while storage was failing)", lost)
+                self._pending.append(self._record("audit.records_dropped", {"dropped": lost, "total": self.dropped}))
             pending, self._pending = self._pending, []
             by_partition: dict[str, list[Record]] = defaultdict(list)
             for record in pending:
@@ -151,6 +166,26 @@ class AuditTrail:
                 raise AuditConflict(partition)
         self._heads[partition] = head
         self._last_partition = partition
+        await self._store_head(partition, head)
+
+    def _head_mac(self, key: bytes, partition: str, seq: int, hash_: str) -> str:
+        return hmac.new(key, f"head|{partition}|{seq}|{hash_}".encode(), "sha256").hexdigest()
+
+    async def _store_head(self, partition: str, head: _Head) -> None:
+        found = self._keys(None)
+        if found is None:
+            return
+        kid, key = found
+        entity = {
+            "Seq": head.seq,
+            "Hash": head.hash,
+            "Kid": kid,
+            "Mac": self._head_mac(key, partition, head.seq, head.hash),
+        }
+        try:
+            await self._store.put_head(partition, entity)
+        except Exception as exc:  # the blocks are written; the next append stores the head again
+            log.warning("audit trail: head of %s not stored yet: %s", partition, type(exc).__name__)
 
     async def _load_head(self, partition: str) -> _Head:
         newest = await self._store.newest(partition)
@@ -169,7 +204,7 @@ class AuditTrail:
         seq, prev = head.seq, head.hash
         for row in rows:
             seq += 1
-            linked = {**row, "RowKey": row_key(seq), "Seq": seq, "Prev": prev, "Kid": kid}
+            linked = {**row, "RowKey": row_key(seq), "Seq": seq, "Prev": prev, "Kid": kid, "Headed": True}
             if seq == 0 and prev:
                 linked["PrevPartition"] = self._last_partition or ""
             linked["Hash"] = prev = row_mac(key, partition, linked)
@@ -228,7 +263,13 @@ class AuditTrail:
         for row in rows:
             partitions[row["PartitionKey"]].append(row)
         result = Verification(partitions=len(partitions), rows=sum(int(r.get("Count") or 0) for r in rows))
+        heads = await self._store.heads(first_hour, last_hour)
+        for partition, head in heads.items():
+            result.findings.extend(self._verify_head(partition, head, partitions.get(partition, [])))
         for partition, found in partitions.items():
+            newest = max(found, key=lambda r: int(r["Seq"]))
+            if newest.get("Headed") and partition not in heads:
+                result.findings.append(Finding(partition, newest["RowKey"], "its head is missing"))
             result.findings.extend(self._verify_partition(partition, sorted(found, key=lambda r: int(r["Seq"]))))
             first = min(found, key=lambda r: int(r["Seq"]))
             linked = str(first.get("PrevPartition") or "")
@@ -242,6 +283,18 @@ class AuditTrail:
                 if last["Hash"] != first["Prev"]:
                     result.findings.append(Finding(partition, first["RowKey"], "does not continue the previous hour"))
         return result
+
+    def _verify_head(self, partition: str, head: Entity, rows: list[Entity]) -> list[Finding]:
+        seq, found = int(head.get("Seq", -1)), self._keys(str(head.get("Kid") or ""))
+        if found is None or not hmac.compare_digest(
+            self._head_mac(found[1], partition, seq, str(head.get("Hash", ""))), str(head.get("Mac", ""))
+        ):
+            return [Finding(partition, "head", "its head was changed or signed with an unknown key")]
+        newest = max((int(r["Seq"]) for r in rows), default=-1)
+        if newest < seq:
+            first = newest + 1
+            return [Finding(partition, row_key(seq), f"blocks {first}..{seq} at the end are missing")]
+        return []
 
     def _verify_partition(self, partition: str, rows: Iterable[Entity]) -> list[Finding]:
         findings: list[Finding] = []

@@ -29,7 +29,9 @@ class HealthProbe:
         clock: Callable[[], float],
         cache_seconds: float = 5.0,
         timeout_seconds: float = 2.0,
+        audit_dropped: Callable[[], int] = lambda: 0,
     ) -> None:
+        self._audit_dropped = audit_dropped
         self._check_storage = check_storage
         self._breakers = breakers
         self._region = region
@@ -60,7 +62,9 @@ class HealthProbe:
             storage = {"ok": False, "error": type(error).__name__}
         breakers = {name: breaker.state for name, breaker in self._breakers.items()}
         healthy = bool(storage["ok"])
-        status = "unhealthy" if not healthy else ("degraded" if any(s != "closed" for s in breakers.values()) else "ok")
+        dropped = self._audit_dropped()  # audit records lost on this instance: serving goes on, but say so
+        degraded = any(s != "closed" for s in breakers.values()) or dropped > 0
+        status = "unhealthy" if not healthy else ("degraded" if degraded else "ok")
         body = {
             "status": status,
             "region": self._region,
@@ -68,5 +72,6 @@ class HealthProbe:
             "version": self._version,
             "storage": storage,
             "servers": {name: {"breaker": state} for name, state in breakers.items()},
+            "audit": {"dropped": dropped},
         }
         return healthy, body

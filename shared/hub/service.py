@@ -157,6 +157,7 @@ class HubService:
         host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
         if host in ("localhost", "127.0.0.1", "::1"):
             return
+        audit("request.origin_refused", origin=origin[:200], route=request.route or "*")
         raise ForbiddenOrigin(f"Origin {origin!r} is not allowed (MCPHUB_ALLOWED_ORIGINS)")
 
     async def authenticate(self, request: HttpIn) -> HttpIn:

@@ -15,7 +15,15 @@ from azure.data.tables.aio import TableClient
 
 from shared.audit.blocks import row_mac
 from shared.audit.sources import vault_keys
-from shared.audit.store import AuditConflict, AuditStore, MemoryAuditStore, Query, TableAuditStore, partition_key
+from shared.audit.store import (
+    HEADS,
+    AuditConflict,
+    AuditStore,
+    MemoryAuditStore,
+    Query,
+    TableAuditStore,
+    partition_key,
+)
 from shared.audit.trail import AuditTrail
 from shared.identity.sealing import Sealer
 
@@ -46,6 +54,13 @@ class Backend:
                 del self.store.rows[(partition, found["RowKey"])]
             else:
                 await self.raw.delete_entity(partition, found["RowKey"])
+
+    async def remove_head(self, partition: str) -> None:
+        if self.raw is None:
+            assert isinstance(self.store, MemoryAuditStore)
+            del self.store.rows[(HEADS, partition)]
+        else:
+            await self.raw.delete_entity(HEADS, partition)
 
 
 @pytest.fixture(params=["memory", pytest.param("table", marks=pytest.mark.integration)])
@@ -189,5 +204,30 @@ async def test_a_deleted_earlier_hour_is_found_unless_retention_removed_it(backe
     assert (await trail.verify(HOUR, HOUR + 1)).intact
     await backend.remove(partition_key(HOUR, trail.writer))
     problems = [f.problem for f in (await trail.verify(HOUR, HOUR + 1)).findings]
-    assert problems == [f"linked hour {partition_key(HOUR, trail.writer)} is missing"]
+    assert sorted(problems) == sorted(
+        ["blocks 0..2 at the end are missing", f"linked hour {partition_key(HOUR, trail.writer)} is missing"]
+    )
+    await backend.store.delete_older_than(HOUR + 1)  # retention takes the hour's head with it
     assert (await trail.verify(HOUR, HOUR + 1, retained_from_hour=HOUR + 1)).intact
+
+
+async def test_deleting_a_writers_newest_blocks_is_found_though_it_never_appends_again(backend: Backend) -> None:
+    trail = await written(backend)
+    newest = await blocks(backend)
+    for victim in newest[:2]:  # blocks 4 and 3: the end of the chain, nothing after them to break
+        await backend.remove(victim["PartitionKey"], victim["RowKey"])
+    problems = [f.problem for f in (await trail.verify(HOUR, HOUR)).findings]
+    assert problems == ["blocks 3..4 at the end are missing"]
+
+
+async def test_a_deleted_or_forged_head_is_found(backend: Backend) -> None:
+    trail = await written(backend, 3)
+    partition = partition_key(HOUR, trail.writer)
+    head = (await backend.store.heads(HOUR, HOUR))[partition]
+    assert head["Seq"] == 2
+    await backend.store.put_head(partition, {**head, "Seq": 1})  # hides block 2 unless the MAC is checked
+    assert [f.problem for f in (await trail.verify(HOUR, HOUR)).findings] == [
+        "its head was changed or signed with an unknown key"
+    ]
+    await backend.remove_head(partition)
+    assert [f.problem for f in (await trail.verify(HOUR, HOUR)).findings] == ["its head is missing"]

@@ -153,3 +153,22 @@ def test_the_registration_limit_ignores_forwarded_addresses_and_believes_only_th
     ours = {"X-Azure-FDID": FRONT_DOOR_ID, "X-Azure-ClientIP": "198.51.100.7"}
     assert [_register(hub, ours) for _ in range(4)] == [201, 201, 201, 429]
     assert _register(hub, {**ours, "X-Azure-ClientIP": "198.51.100.8"}) == 201
+
+
+async def test_a_refused_origin_is_audited(world: dict[str, Any]) -> None:
+    async with httpx.AsyncClient(base_url=world["hub"].url, timeout=10) as http:
+        headers = {**_headers(world["alice"]), "Origin": "https://evil.example"}
+        refused = await http.post("/mcp", json=INIT, headers=headers)
+    assert refused.status_code == 403
+    admin = {"Authorization": f"Bearer {world['admin']}"}
+    with anyio.fail_after(20):
+        async with httpx.AsyncClient(timeout=10) as http:
+            while True:
+                reply = await http.get(
+                    f"{world['hub'].url}/ops/audit", params={"event": "request.origin_refused"}, headers=admin
+                )
+                items = reply.json()["items"]
+                if items:
+                    break
+                await anyio.sleep(0.2)
+    assert items[0]["detail"]["origin"] == "https://evil.example"

@@ -137,3 +137,17 @@ async def test_many_records_in_one_flush_are_split_into_blocks_and_each_stays_fi
     found = await trail.search(490_000, 500_000, {"user": "t1:u3"}, after=None, limit=100)
     assert sorted(r["detail"]["n"] for r in found) == list(range(3, 500, 10))
     assert (await trail.verify(490_000, 500_000)).rows == 500
+
+
+async def test_records_dropped_while_the_queue_was_full_are_reported_by_an_event() -> None:
+    store = FlakyStore()
+    trail = AuditTrail(store, KEYS, instance="i", region="weu", flush_seconds=3600)
+    for n in range(50_003):  # the queue holds 50,000: three are dropped
+        trail.record("tool.call", user="t1:alice", n=n)
+    assert trail.dropped == 3
+    store.down = False
+    await trail.flush()
+    reported = [r for r in await everything(store) if r["event"] == "audit.records_dropped"]
+    assert [r["detail"] for r in reported] == [{"dropped": 3, "total": 3}]
+    await trail.flush()  # reported once, not again
+    assert len([r for r in await everything(store) if r["event"] == "audit.records_dropped"]) == 1

@@ -54,3 +54,21 @@ async def test_an_open_breaker_makes_the_instance_degraded_not_unhealthy() -> No
     assert healthy
     assert body["status"] == "degraded"
     assert body["servers"] == {"notes": {"breaker": "open"}}
+
+
+async def test_dropped_audit_records_make_the_instance_degraded_but_still_serving() -> None:
+    storage, now, dropped = Storage(), [100.0], [0]
+    health = HealthProbe(
+        check_storage=storage.check,
+        breakers={},
+        region="westeurope",
+        instance="i1",
+        version="0.1.0",
+        clock=lambda: now[0],
+        audit_dropped=lambda: dropped[0],
+    )
+    assert (await health.report())[1]["audit"] == {"dropped": 0}
+    dropped[0], now[0] = 7, 200.0
+    healthy, body = await health.report()
+    assert healthy
+    assert (body["status"], body["audit"]) == ("degraded", {"dropped": 7})
