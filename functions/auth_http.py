@@ -15,6 +15,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
+from functions._outages import answers_outages
 from shared.errors import HubError
 from shared.hub.http import HttpOut, public_origin, read_limited
 from shared.identity.client_address import client_address
@@ -71,12 +72,14 @@ async def authorization_server_metadata(req: Request) -> Response:
 
 
 @bp.route(route="oauth/jwks", methods=["GET"], auth_level=_ANON)
+@answers_outages
 async def oauth_jwks(req: Request) -> Response:
     oauth = _oauth()
     return _json(await oauth.jwks(), _PUBLIC) if oauth else Response(status_code=404)
 
 
 @bp.route(route="oauth/register", methods=["POST"], auth_level=_ANON)
+@answers_outages
 async def oauth_register(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:
@@ -98,12 +101,14 @@ async def oauth_register(req: Request) -> Response:
 
 
 @bp.route(route="oauth/authorize", methods=["GET"], auth_level=_ANON)
+@answers_outages
 async def oauth_authorize(req: Request) -> Response:
     oauth = _oauth()
     return _render(await oauth.authorize(dict(req.query_params), req.cookies)) if oauth else Response(status_code=404)
 
 
 @bp.route(route="oauth/consent", methods=["POST"], auth_level=_ANON)
+@answers_outages
 async def oauth_consent(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:
@@ -116,12 +121,14 @@ async def oauth_consent(req: Request) -> Response:
 
 
 @bp.route(route="oauth/callback", methods=["GET"], auth_level=_ANON)
+@answers_outages
 async def oauth_callback(req: Request) -> Response:
     oauth = _oauth()
     return _render(await oauth.callback(dict(req.query_params))) if oauth else Response(status_code=404)
 
 
 @bp.route(route="oauth/token", methods=["POST"], auth_level=_ANON)
+@answers_outages
 async def oauth_token(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:

@@ -8,6 +8,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
+from functions._outages import answers_outages
 from shared.errors import HubError
 from shared.hub.http import HttpOut, read_limited
 
@@ -21,12 +22,14 @@ def _render(out: HttpOut) -> Response:
 
 
 @bp.route(route="connect/callback", methods=["GET"], auth_level=_ANON)
+@answers_outages
 async def connect_callback(req: Request) -> Response:
     pages = hub().identity.connect
     return _render(await pages.callback(dict(req.query_params), req.cookies)) if pages else Response(status_code=404)
 
 
 @bp.route(route="connect/{server}/signed-in", methods=["GET"], auth_level=_ANON)
+@answers_outages
 async def connect_signed_in(req: Request) -> Response:
     pages = hub().identity.connect
     if pages is None:
@@ -35,6 +38,7 @@ async def connect_signed_in(req: Request) -> Response:
 
 
 @bp.route(route="connect/{server}", methods=["GET", "POST"], auth_level=_ANON)
+@answers_outages
 async def connect(req: Request) -> Response:
     pages = hub().identity.connect
     if pages is None:

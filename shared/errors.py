@@ -21,6 +21,8 @@
     │   └── SessionNotFound       -32001  404  unknown, expired, malformed, or someone else's session
     │       └── ForeignSession    (the same answer) someone else's session, audited as such
     ├── UnknownServer             -32601  404  /mcp/{server} names no server the caller may use
+    ├── StorageUnavailable        -32603  503  a table did not answer within MCPHUB_STORAGE_TIMEOUT_SECONDS (or
+    │                                           refused the connection); Retry-After, data = {store, retryAfter}
     ├── RateLimited               -32029  429  a rate limit (MCPHUB_LIMIT_<NAME>) is spent; Retry-After
     │                                           and data = {limit, retryAfter} say which and for how long
     ├── AuthError                 answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750, RFC 9728)
@@ -177,6 +179,19 @@ class UnknownServer(HubError):
     status = 404
 
 
+class StorageUnavailable(HubError):
+    """Table Storage did not answer in time: answered at once with 503 so clients and Front Door
+    move on (to another instance or region) instead of hanging on a frozen store."""
+
+    code = INTERNAL_ERROR
+    status = 503
+
+    def __init__(self, message: str, *, store: str, retry_after: int = 5) -> None:
+        super().__init__(message, data={"store": store, "retryAfter": retry_after})
+        self.store = store
+        self.retry_after = retry_after
+
+
 class RateLimited(HubError):
     code = RATE_LIMITED
     status = 429
@@ -243,7 +258,7 @@ class UpstreamProtocolError(UpstreamError):
 
 def http_status(error: HubError, *, modern: bool) -> int:
     """The HTTP status a JSON-RPC error body travels with, per era."""
-    if isinstance(error, TransportError | SessionError | UnknownServer | AuthError | RateLimited):
+    if isinstance(error, TransportError | SessionError | UnknownServer | AuthError | RateLimited | StorageUnavailable):
         return error.status
     if modern:
         return _MODERN_STATUS.get(error.code, 200)

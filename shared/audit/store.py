@@ -147,11 +147,8 @@ class TableAuditStore(TableBacked):
 
     async def newest(self, partition: str) -> Entity | None:
         table = await self._table()
-        pages = table.query_entities("PartitionKey eq @p", parameters={"p": partition}, results_per_page=1).by_page()
-        async for page in pages:
-            async for row in page:
-                return dict(row)
-            break
+        async for row in table.query_entities("PartitionKey eq @p", parameters={"p": partition}, results_per_page=1):
+            return dict(row)  # the first page holds the newest block (keys are inverted)
         return None
 
     async def query(self, query: Query) -> list[Entity]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
-from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, RateLimited, http_status
+from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, RateLimited, StorageUnavailable, http_status
 from shared.identity.credentials import CredentialRequired
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp import jsonrpc
@@ -64,7 +64,7 @@ def error_reply(error: HubError, request_id: RequestId | None = None, *, modern:
     headers: dict[str, str] = {}
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = error.allow
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | StorageUnavailable):
         headers["Retry-After"] = str(error.retry_after)
     body = jsonrpc.error_response(request_id, error).to_wire()
     return json_reply(body, status=http_status(error, modern=modern), headers=headers)

@@ -70,7 +70,7 @@ class TableSessionStore(TableBacked):
     async def create(self, record: SessionRecord) -> None:
         await self._table()
         try:
-            await self._client.create_entity(_to_entity(record))
+            await self._deadline.create_entity(_to_entity(record))
         except ResourceExistsError:
             raise ValueError("session id already exists") from None
 
@@ -79,7 +79,7 @@ class TableSessionStore(TableBacked):
             return None  # never issued; and not a key to send to storage
         await self._table()
         try:
-            entity = await self._client.get_entity(session_id, _ROW)
+            entity = await self._deadline.get_entity(session_id, _ROW)
         except ResourceNotFoundError:
             return None
         record = _from_entity(dict(entity))
@@ -92,7 +92,7 @@ class TableSessionStore(TableBacked):
         entity = {"PartitionKey": session_id, "RowKey": _ROW, **properties}
         try:
             # match_condition defaults to "if exists" for update_entity: a deleted session stays deleted.
-            await self._client.update_entity(entity, mode=UpdateMode.MERGE)
+            await self._deadline.update_entity(entity, mode=UpdateMode.MERGE)
         except ResourceNotFoundError:
             return False
         return True
@@ -108,21 +108,21 @@ class TableSessionStore(TableBacked):
             return False
         await self._table()
         try:
-            await self._client.get_entity(session_id, _ROW, select=["PartitionKey"])
+            await self._deadline.get_entity(session_id, _ROW, select=["PartitionKey"])
         except ResourceNotFoundError:
             return False
-        await self._client.delete_entity(session_id, _ROW)
+        await self._deadline.delete_entity(session_id, _ROW)
         return True
 
     async def discard(self, session_id: str) -> None:
         if not well_formed_session_id(session_id):
             return
         await self._table()
-        await self._client.delete_entity(session_id, _ROW)  # a missing entity is no error here
+        await self._deadline.delete_entity(session_id, _ROW)  # a missing entity is no error here
 
     async def count_live(self, *, now: float, ttl_seconds: float) -> int:
         await self._table()
-        entities = self._client.query_entities(
+        entities = self._deadline.query_entities(
             "LastSeen ge @cutoff", parameters={"cutoff": now - ttl_seconds}, select=["PartitionKey"]
         )
         return sum([1 async for _ in entities])
@@ -131,10 +131,10 @@ class TableSessionStore(TableBacked):
         await self._table()
         cutoff = now - ttl_seconds
         count = 0
-        entities = self._client.query_entities(
+        entities = self._deadline.query_entities(
             "LastSeen lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
         )
         async for entity in entities:
-            await self._client.delete_entity(entity["PartitionKey"], entity["RowKey"])
+            await self._deadline.delete_entity(entity["PartitionKey"], entity["RowKey"])
             count += 1
         return count
