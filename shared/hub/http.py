@@ -93,15 +93,13 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
 def public_origin(configured: object | None, headers: Mapping[str, str], seen: str) -> str:
     """The hub's origin as its clients reach it, for URLs the hub hands out (resource metadata).
 
-    MCPHUB_PUBLIC_URL when set (production: the Front Door host); else what a proxy in front
-    reports (X-Forwarded-Host/-Proto); else the request's own scheme and host.
+    MCPHUB_PUBLIC_URL when set (production: the Front Door host; `make run` sets it too); else the
+    request's own scheme and host. X-Forwarded-Host/-Proto are not believed: any client can send
+    them, and the metadata built from them is cacheable (a cache keyed on the URL would hand a
+    forged `resource` to everyone).
     """
     if configured is not None:
         return str(configured).rstrip("/")
-    host = headers.get("x-forwarded-host")
-    if host:
-        proto = headers.get("x-forwarded-proto", "https")
-        return f"{proto.split(',')[0].strip()}://{host.split(',')[0].strip()}"
     return seen.rstrip("/")
 
 

@@ -52,6 +52,7 @@ from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, is_operator, stepped_up, visible_servers
 from shared.identity.audit import audit
 from shared.identity.principal import ANONYMOUS
+from shared.identity.redirects import loopback_origin
 from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc, sse
@@ -154,8 +155,7 @@ class HubService:
             return
         if origin in self._settings.allowed_origins:
             return
-        host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-        if host in ("localhost", "127.0.0.1", "::1"):
+        if loopback_origin(origin):
             return
         audit("request.origin_refused", origin=origin[:200], route=request.route or "*")
         raise ForbiddenOrigin(f"Origin {origin!r} is not allowed (MCPHUB_ALLOWED_ORIGINS)")

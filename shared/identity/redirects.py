@@ -135,3 +135,13 @@ def redirect_matches(asked: Redirect, registered: Sequence[str]) -> bool:
         ):
             return True
     return False
+
+
+def loopback_origin(origin: str) -> bool:
+    """An Origin header naming this machine, read as the browser that sent it wrote it: a serialised
+    origin (scheme://host[:port], nothing else) whose host is literally a loopback name or address."""
+    try:
+        url = URL(origin)
+    except ValueError:
+        return False  # "null", garbage
+    return url.origin == origin and url.protocol in ("http:", "https:") and url.hostname in LOOPBACK_HOSTS

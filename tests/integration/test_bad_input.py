@@ -209,3 +209,11 @@ async def test_stateless_notification_is_accepted_and_dropped(http: httpx.AsyncC
     headers = {**HEADERS, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "notifications/cancelled"}
     body = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
     assert (await http.post("/mcp", json=body, headers=headers)).status_code == 202
+
+
+async def test_forwarded_host_headers_do_not_change_the_advertised_resource(
+    http: httpx.AsyncClient, hub: Child
+) -> None:
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+    metadata = await http.get("/.well-known/oauth-protected-resource/mcp", headers=forged)
+    assert metadata.json()["resource"] == f"{hub.url}/mcp"

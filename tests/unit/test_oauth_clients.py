@@ -8,6 +8,7 @@ import pytest
 from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.public_fetch import PublicFetcher
+from shared.identity.redirects import loopback_origin
 from shared.limits.budget import MemoryBudgetStore
 from tests.redirect_corpus import CORPUS, REGISTERED
 
@@ -167,3 +168,25 @@ async def test_a_registration_never_used_expires_and_one_used_is_kept() -> None:
     now[0] += 61
     assert await registry.get(unused) is None
     assert await registry.get(used) is not None
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:6274", True),
+        ("http://127.0.0.1:3000", True),
+        ("http://[::1]:8080", True),
+        ("https://localhost", True),
+        ("null", False),
+        ("http://localhost.evil.example", False),
+        ("http://127.0.0.1.nip.io", False),
+        ("http://127.1:3000", False),
+        ("http://LOCALHOST:3000", False),
+        ("http://localhost:3000/", False),
+        ("http://evil.example@localhost", False),
+        ("http://localhost\\@evil.example", False),
+        ("file://localhost", False),
+    ],
+)
+def test_only_serialised_loopback_origins_pass_the_dns_rebinding_check(origin: str, allowed: bool) -> None:
+    assert loopback_origin(origin) is allowed
