@@ -37,6 +37,14 @@ def _json(body: object, headers: dict[str, str] | None = None, status: int = 200
     return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+async def _form(req: Request) -> dict[str, str] | None:
+    """An x-www-form-urlencoded body of at most 64 KiB, or None."""
+    try:
+        return dict(parse_qsl((await read_limited(req.stream(), _FORM_LIMIT)).decode()))
+    except (HubError, UnicodeDecodeError):
+        return None
+
+
 def _oauth() -> AuthorizationServer | None:
     return hub().identity.oauth
 
@@ -113,9 +121,8 @@ async def oauth_consent(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:
         return Response(status_code=404)
-    try:
-        form = dict(parse_qsl((await read_limited(req.stream(), _FORM_LIMIT)).decode()))
-    except (HubError, UnicodeDecodeError):
+    form = await _form(req)
+    if form is None:
         return Response("the form could not be read", status_code=400)
     return _render(await oauth.consent(form, req.cookies))
 
@@ -133,9 +140,8 @@ async def oauth_token(req: Request) -> Response:
     oauth = _oauth()
     if oauth is None:
         return Response(status_code=404)
-    try:
-        form = dict(parse_qsl((await read_limited(req.stream(), _FORM_LIMIT)).decode()))
-    except (HubError, UnicodeDecodeError):
+    form = await _form(req)
+    if form is None:
         body = {"error": "invalid_request", "error_description": "send an x-www-form-urlencoded body"}
         return _json(body, status=400)
     return _render(await oauth.token(form))

@@ -41,30 +41,14 @@ from shared.identity.credentials import (
 )
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore
+from shared.identity.pages import page
 from shared.identity.sealing import Sealer, SealError
 from shared.settings import ServerSettings
 
 CONNECT_PAGE_CLIENT = "mcphub-connect-page"
 COOKIE = "mcphub_connect"
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Type": "text/html; charset=utf-8",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 _MAX_TOKEN = 8192
 _FORM_SECONDS = 600
-
-
-def _page(status: int, title: str, body: str, headers: Mapping[str, str] | None = None) -> HttpOut:
-    document = (
-        '<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f"<title>{html.escape(title)} · MCPHub</title>"
-        '<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem">'
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return HttpOut(status, {**_HEADERS, **(headers or {})}, document.encode())
 
 
 def _s256(verifier: str) -> str:
@@ -76,7 +60,7 @@ def _ticket_id(ticket: str) -> str:
 
 
 def _already_connected(name: str) -> HttpOut:
-    return _page(
+    return page(
         409,
         f"{name} is already connected",
         "<p>A credential for this server is already stored for your account. Go back, tick "
@@ -145,15 +129,15 @@ class ConnectPages:
     async def start(self, name: str, ticket: str, login_hint: str | None = None) -> HttpOut:
         server = self._server(name)
         if server is None:
-            return _page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
+            return page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
         try:
             user = self._tickets.read(ticket, name)
         except ValueError as refused:
             audit("credential.ticket_refused", server=name, reason=str(refused)[:100])
-            return _page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
+            return page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
         if await self._grants.get("ticket-spent", _ticket_id(ticket), now=self._clock()) is not None:
             audit("credential.ticket_replayed", user=user, server=name)
-            return _page(
+            return page(
                 400, "Link already used", "<p>This link was used already; call the tool again for a new one.</p>"
             )
         nonce = secrets.token_urlsafe(24)
@@ -180,14 +164,14 @@ class ConnectPages:
     async def signed_in(self, name: str, query: Mapping[str, str], cookies: Mapping[str, str]) -> HttpOut:
         server = self._server(name)
         if server is None or self._oauth is None:
-            return _page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
+            return page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
         try:
             state = self._open(query.get("state", ""), "sign")
             if state.get("server") != name or not self._nonce_matches(state, cookies):
                 raise ValueError("this sign-in was started in another browser; open the link from your IDE again")
             ticket_user = self._tickets.read(str(state["ticket"]), name)
         except ValueError as refused:
-            return _page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
+            return page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
         claims = await self._oauth.first_party_sign_in(
             code=query.get("code", ""),
             client_id=CONNECT_PAGE_CLIENT,
@@ -195,14 +179,14 @@ class ConnectPages:
             verifier=str(state["verifier"]),
         )
         if claims is None:
-            return _page(
+            return page(
                 400, "Sign-in failed", "<p>The sign-in did not complete; open the link from your IDE again.</p>"
             )
         user = f"{claims.get('tid')}:{claims.get('oid')}"
         if user != ticket_user:
             audit("credential.connect_refused", user=user, server=name, reason="the link was made for another user")
             account = html.escape(str(claims.get("preferred_username") or user))
-            return _page(
+            return page(
                 403,
                 "This link is not yours",
                 f"<p>You are signed in as <strong>{account}</strong>, but this link was made for another "
@@ -240,25 +224,25 @@ class ConnectPages:
             f'{head}<form method="post" action="{action}"><input type="hidden" name="grant" '
             f'value="{html.escape(grant)}">{fields}{replace}<p><button type="submit">{button}</button></p></form>'
         )
-        return _page(200, f"Connect {name}", form, {"Set-Cookie": cookie} if cookie else None)
+        return page(200, f"Connect {name}", form, {"Set-Cookie": cookie} if cookie else None)
 
     # ---- 3. the form: spend the ticket, store or go to the upstream ------------------------------
 
     async def submit(self, name: str, form: Mapping[str, str], cookies: Mapping[str, str]) -> HttpOut:
         server = self._server(name)
         if server is None:
-            return _page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
+            return page(404, "Unknown server", "<p>There is no server by that name to connect.</p>")
         try:
             grant = self._open(form.get("grant", ""), "form")
             if grant.get("server") != name or not self._nonce_matches(grant, cookies):
                 raise ValueError("this form was not opened in this browser; open the link from your IDE again")
         except ValueError as refused:
             audit("credential.form_refused", server=name, reason=str(refused)[:100])
-            return _page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
+            return page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
         user, replace = str(grant["user"]), form.get("replace") == "yes"
         token = form.get("token", "").strip()
         if server.auth == "user_token" and (not token or len(token) > _MAX_TOKEN):
-            return _page(400, "No token", "<p>Paste the token into the field, then connect.</p>")
+            return page(400, "No token", "<p>Paste the token into the field, then connect.</p>")
         if not replace and await self._vault.get(user, name) is not None:
             return _already_connected(name)
         spent = await self._grants.add(
@@ -270,7 +254,7 @@ class ConnectPages:
         )
         if not spent:
             audit("credential.ticket_replayed", user=user, server=name)
-            return _page(
+            return page(
                 400, "Link already used", "<p>This link was used already; call the tool again for a new one.</p>"
             )
         if server.auth == "user_token":
@@ -308,11 +292,11 @@ class ConnectPages:
                 raise ValueError("this sign-in was started in another browser")
             name, user = str(state["server"]), str(state["user"])
         except (ValueError, KeyError):
-            return _page(400, "Link not valid", "<p>This sign-in is not valid or has expired; call the tool again.</p>")
+            return page(400, "Link not valid", "<p>This sign-in is not valid or has expired; call the tool again.</p>")
         server = self._server(name)
         if server is None or "code" not in query:
             audit("credential.connect_refused", user=user, server=name, reason=str(query.get("error", "no code"))[:100])
-            return _page(400, f"{name} was not connected", "<p>The sign-in was cancelled or refused.</p>")
+            return page(400, f"{name} was not connected", "<p>The sign-in was cancelled or refused.</p>")
         form = {
             "grant_type": "authorization_code",
             "code": query["code"],
@@ -326,9 +310,9 @@ class ConnectPages:
             response = await self._http.post(str(server.oauth_token_url), data=form, timeout=server.timeout)
             answer = response.json()
         except (httpx.HTTPError, ValueError):
-            return _page(502, f"{name} was not connected", "<p>Its sign-in service did not answer. Try again.</p>")
+            return page(502, f"{name} was not connected", "<p>Its sign-in service did not answer. Try again.</p>")
         if response.status_code != 200 or "access_token" not in answer:
-            return _page(400, f"{name} was not connected", "<p>Its sign-in service refused the code. Try again.</p>")
+            return page(400, f"{name} was not connected", "<p>Its sign-in service refused the code. Try again.</p>")
         return await self._store(server, user, token_record(answer, self._clock()), bool(state.get("replace")))
 
     async def _store(self, server: ServerSettings, user: str, secret: dict[str, object], replace: bool) -> HttpOut:
@@ -339,4 +323,4 @@ class ConnectPages:
         await self._vault.put(user, name, secret)
         self._credentials.forget(user, name)
         audit("credential.replaced" if replaced else "credential.connected", user=user, server=name, mode=server.auth)
-        return _page(200, f"{name} connected", "<p>You can close this tab and call the tool again from your IDE.</p>")
+        return page(200, f"{name} connected", "<p>You can close this tab and call the tool again from your IDE.</p>")

@@ -22,19 +22,12 @@ from typing import Any
 
 from shared.hub.http import HttpOut
 from shared.identity.grants import GrantStore
+from shared.identity.pages import page
 from shared.identity.sealing import Sealer, SealError
 
 APPROVED_COOKIE = "mcphub_consent"
 NONCE_COOKIE = "mcphub_consent_nonce"
 ASK_SECONDS = 600
-_PAGE_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    # No form-action: browsers apply it to the redirect that follows the form (to the identity provider).
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +87,7 @@ class Consents:
             '<button type="submit" name="decision" value="deny">Deny</button></form>'
         )
         cookie = f"{NONCE_COOKIE}={nonce}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={ASK_SECONDS}{self._secure}"
-        return _page(200, "Allow this application?", body, {"Set-Cookie": cookie})
+        return page(200, "Allow this application?", body, {"Set-Cookie": cookie})
 
     async def answer(self, form: Mapping[str, str], cookies: Mapping[str, str]) -> Answer | None:
         """The person's answer, or None when the form is forged, stale, replayed or from another browser."""
@@ -123,13 +116,3 @@ class Consents:
         """Who approved which application (per user; the browser's cookie only skips the question)."""
         value = {"name": name, "at": self._clock()}
         await self._grants.put("consent", f"{user}|{client_id}", value, expires_at=self._clock() + self._remember)
-
-
-def _page(status: int, title: str, body: str, headers: Mapping[str, str] | None = None) -> HttpOut:
-    document = (
-        '<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-        f"<title>{html.escape(title)} · MCPHub</title>"
-        '<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem">'
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return HttpOut(status, {**_PAGE_HEADERS, **(headers or {})}, document.encode())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +33,7 @@ from shared.identity.consent import Consents
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
+from shared.identity.pages import page
 from shared.identity.redirects import RedirectRefused, parse_redirect
 from shared.identity.renewal import NO_STORE, USER_CLAIMS, SignInFamilies, digest, oauth_error
 from shared.identity.sealing import Sealer
@@ -57,8 +59,7 @@ def _redirect(location: str) -> HttpOut:
 
 def _page(status: int, message: str) -> HttpOut:
     """An error shown to the person in the browser (never redirected to an unverified URI)."""
-    body = f"<!doctype html><title>MCPHub sign-in</title><h1>Sign-in failed</h1><p>{message}</p>"
-    return HttpOut(status, {"Content-Type": "text/html; charset=utf-8", **NO_STORE}, body.encode())
+    return page(status, "Sign-in failed", f"<p>{html.escape(message)}</p>")
 
 
 def _redirect_refused(presented: str | None, authorized: str, required: bool) -> str | None:

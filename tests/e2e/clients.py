@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -56,3 +58,18 @@ def signed_in_hub(
         yield {"authority": authority, "hub": hubs[0], "hubs": hubs}
     finally:
         processes.stop_all()
+
+
+async def audit_items(hub: str, admin_token: str, event: str, **filters: str) -> list[dict[str, Any]]:
+    """The audit records of `event` (and `filters`) at hub URL `hub`, polled until some appear (20 s)."""
+    with anyio.fail_after(20):
+        async with httpx.AsyncClient(timeout=10) as http:
+            while True:
+                reply = await http.get(
+                    f"{hub}/ops/audit",
+                    params={"event": event, **filters},
+                    headers={"Authorization": f"Bearer {admin_token}"},
+                )
+                if reply.status_code == 200 and (items := reply.json()["items"]):
+                    return list(items)
+                await anyio.sleep(0.2)

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import anyio
 import httpx
 import pytest
 from playwright.async_api import Browser as Chromium
-from playwright.async_api import async_playwright
 
 from infra.processes import Child
-from tests.e2e.clients import signed_in_hub
+from tests.e2e.chromium import chromium, require_chromium
+from tests.e2e.clients import audit_items, signed_in_hub
 from tests.e2e.test_oauth_facade import REDIRECT, Browser, _pkce
-from tests.e2e.test_operator_page import CHROMIUM, FLAGS
 from tests.e2e.test_redirect_uris import Listener
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -32,8 +30,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make deps` (apt-get install chromium)")
+    require_chromium()
     env = {
         "AzureWebJobsStorage": storage_connection_string,
         "MCPHUB_AUDIT_TABLE": "auditconsent",
@@ -102,18 +99,7 @@ def test_a_forged_or_cross_site_answer_is_refused(world: dict[str, Any]) -> None
 
 async def audited(world: dict[str, Any], event: str) -> list[dict[str, Any]]:
     admin = world["authority"].mint(tenant="tenant-a", user="auditor", roles=("Hub.User", "Hub.Admin"))
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                reply = await http.get(
-                    f"{world['hub'].url}/ops/audit",
-                    params={"event": event},
-                    headers={"Authorization": f"Bearer {admin}"},
-                )
-                items: list[dict[str, Any]] = reply.json()["items"]
-                if items:
-                    return items
-                await anyio.sleep(0.2)
+    return await audit_items(world["hub"].url, admin, event)
 
 
 # ---- in a real browser ---------------------------------------------------------------------------
@@ -127,21 +113,19 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-async def chromium(world: dict[str, Any]) -> AsyncIterator[Chromium]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+async def browser(world: dict[str, Any]) -> AsyncIterator[Chromium]:
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 async def test_chromium_asks_once_per_browser_and_application(
-    world: dict[str, Any], chromium: Chromium, listener: Listener
+    world: dict[str, Any], browser: Chromium, listener: Listener
 ) -> None:
     hub: Child = world["hub"]
     redirect = f"http://127.0.0.1:{listener.port}/callback"
     client_id = register(hub, "Cursor (test)", redirect)
     url = authorize_url(hub, client_id, redirect, hint="carla@tenant-a")
-    context = await chromium.new_context(ignore_https_errors=True)
+    context = await browser.new_context(ignore_https_errors=True)
     page = await context.new_page()
     await page.goto(url)
     assert await page.locator("h1").inner_text() == "Allow this application?"
@@ -153,7 +137,7 @@ async def test_chromium_asks_once_per_browser_and_application(
     assert "/callback?code=" in page.url
     await context.close()
     # Another browser has not approved it: asked again.
-    other = await chromium.new_context(ignore_https_errors=True)
+    other = await browser.new_context(ignore_https_errors=True)
     fresh = await other.new_page()
     await fresh.goto(url)
     assert await fresh.locator("button[value=allow]").count() == 1
@@ -162,12 +146,10 @@ async def test_chromium_asks_once_per_browser_and_application(
     assert any(item["detail"].get("client_id") == client_id for item in given), given
 
 
-async def test_a_page_of_another_origin_cannot_frame_the_consent_page(
-    world: dict[str, Any], chromium: Chromium
-) -> None:
+async def test_a_page_of_another_origin_cannot_frame_the_consent_page(world: dict[str, Any], browser: Chromium) -> None:
     hub: Child = world["hub"]
     consent_url = authorize_url(hub, register(hub, "Framed"))
-    context = await chromium.new_context()
+    context = await browser.new_context()
     page = await context.new_page()
 
     async def framed(url: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from infra.processes import Child
 from shared.health.samples import TableSampleStore
-from tests.e2e.clients import signed_in_hub
+from tests.e2e.clients import audit_items, signed_in_hub
 from tests.wire import HEADERS, INIT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -63,21 +63,7 @@ LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
 async def _audit_events(world: dict[str, Any], event: str, user: str) -> list[dict[str, Any]]:
-    """The audit records of `event` by `user`, polled until some appear (or 20 s pass)."""
-    hub: Child = world["hub"]
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                reply = await http.get(
-                    f"{hub.url}/ops/audit",
-                    params={"event": event, "user": user},
-                    headers={"Authorization": f"Bearer {world['admin']}"},
-                )
-                assert reply.status_code == 200, reply.text
-                records: list[dict[str, Any]] = reply.json()["items"]
-                if records:
-                    return records
-                await anyio.sleep(0.2)
+    return await audit_items(world["hub"].url, world["admin"], event, user=user)
 
 
 @pytest.mark.parametrize("session", MALFORMED, ids=range(len(MALFORMED)))
@@ -160,15 +146,5 @@ async def test_a_refused_origin_is_audited(world: dict[str, Any]) -> None:
         headers = {**_headers(world["alice"]), "Origin": "https://evil.example"}
         refused = await http.post("/mcp", json=INIT, headers=headers)
     assert refused.status_code == 403
-    admin = {"Authorization": f"Bearer {world['admin']}"}
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                reply = await http.get(
-                    f"{world['hub'].url}/ops/audit", params={"event": "request.origin_refused"}, headers=admin
-                )
-                items = reply.json()["items"]
-                if items:
-                    break
-                await anyio.sleep(0.2)
+    items = await audit_items(world["hub"].url, world["admin"], "request.origin_refused")
     assert items[0]["detail"]["origin"] == "https://evil.example"

@@ -14,25 +14,21 @@ from urllib.parse import quote
 
 import anyio
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from infra.processes import ROOT
+from tests.e2e.chromium import chromium, require_chromium
 from tests.e2e.clients import client_for, signed_in_hub
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-CHROMIUM = "/usr/bin/chromium"
 SECRET = "page-secret-value-123"
 ARTIFACTS = Path(os.environ.get("MCPHUB_TEST_ARTIFACTS", ROOT / ".artifacts")) / "screenshots"
-# As the machine's notes advise: no sandbox as root, and no background traffic to Google's hosts.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
 ADMIN_HINT = "operator-1@tenant-a#Hub.User,Hub.Admin"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make deps` (apt-get install chromium)")
+    require_chromium()
     env = {
         "AzureWebJobsStorage": storage_connection_string,
         "MCPHUB_AUDIT_TABLE": "auditoperatorpage",
@@ -52,10 +48,8 @@ async def browser(world: dict[str, Any]) -> AsyncIterator[Browser]:
         for n in range(3):
             await client.call_tool("notes__echo", {"text": f"hi {n}"})
         await client.call_tool("clock__now", {})
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 @pytest.fixture

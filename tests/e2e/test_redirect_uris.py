@@ -20,12 +20,11 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 import httpx
 import pytest
 from playwright.async_api import Browser as Chromium
-from playwright.async_api import async_playwright
 
 from infra.processes import Child
+from tests.e2e.chromium import chromium, require_chromium
 from tests.e2e.clients import signed_in_hub
 from tests.e2e.test_oauth_facade import Browser, _pkce
-from tests.e2e.test_operator_page import CHROMIUM, FLAGS
 from tests.redirect_corpus import CORPUS, MATCHING, REGISTERED
 from tests.unit.test_public_fetch import LITERALS
 from tests.unit.test_public_fetch import Listener as TcpListener
@@ -36,8 +35,7 @@ IDS = [why for _, _, why in CORPUS]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: str) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make deps` (apt-get install chromium)")
+    require_chromium()
     env = {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_AUTH__REGISTRATIONS_PER_HOUR": "1000"}
     directory = Path(tmp_path_factory.mktemp("redirects"))
     with signed_in_hub(directory, "hub-redirects", env, facade=True, upstreams=("notes",)) as w:
@@ -179,17 +177,15 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-async def chromium(world: dict[str, Any], listener: Listener) -> AsyncIterator[Chromium]:
+async def browser(world: dict[str, Any], listener: Listener) -> AsyncIterator[Chromium]:
     rules = "--host-resolver-rules=MAP evil.example 127.0.0.1, MAP *.evil.example 127.0.0.1"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, rules], headless=True)
+    async with chromium(rules) as launched:
         yield launched
-        await launched.close()
 
 
-async def _sign_in_in_chromium(chromium: Chromium, url: str) -> list[str]:
+async def _sign_in_in_chromium(browser: Chromium, url: str) -> list[str]:
     """Open `url` and sign in; every URL the browser requested, once it settled."""
-    context = await chromium.new_context(ignore_https_errors=True)
+    context = await browser.new_context(ignore_https_errors=True)
     requested: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
     page = await context.new_page()
@@ -217,7 +213,7 @@ def _hostile(port: int) -> list[str]:
 
 
 async def test_chromium_never_takes_a_code_to_a_foreign_host(
-    world: dict[str, Any], chromium: Chromium, listener: Listener
+    world: dict[str, Any], browser: Chromium, listener: Listener
 ) -> None:
     hub: Child = world["hub"]
     client_id = _register(hub, f"http://127.0.0.1:{listener.port}/callback")
@@ -225,14 +221,14 @@ async def test_chromium_never_takes_a_code_to_a_foreign_host(
 
     # The harness can see a delivered code: an honest sign-in lands on the listener with one.
     honest = _authorize_query(hub, client_id, f"http://127.0.0.1:{listener.port}/callback", _pkce()[1])
-    await _sign_in_in_chromium(chromium, f"{hub.url}/oauth/authorize?{urlencode(honest)}&login_hint={hint}")
+    await _sign_in_in_chromium(browser, f"{hub.url}/oauth/authorize?{urlencode(honest)}&login_hint={hint}")
     assert any(host == f"127.0.0.1:{listener.port}" and "code=" in path for host, path in listener.seen)
     listener.seen.clear()
 
     for uri in _hostile(listener.port):
         query = _authorize_query(hub, client_id, uri, _pkce()[1])
         requested = await _sign_in_in_chromium(
-            chromium, f"{hub.url}/oauth/authorize?{urlencode(query)}&login_hint={hint}"
+            browser, f"{hub.url}/oauth/authorize?{urlencode(query)}&login_hint={hint}"
         )
         carrying_code = [url for url in requested if "code=" in url]
         assert all(urlsplit(url).hostname in ("127.0.0.1", "localhost") for url in requested), (uri, requested)

@@ -20,7 +20,7 @@ from azure.data.tables import TableClient
 
 from infra.oidc import LocalAuthority
 from infra.processes import Child
-from tests.e2e.clients import client_for, signed_in_hub
+from tests.e2e.clients import audit_items, client_for, signed_in_hub
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 GRANTS_TABLE = "credentialtests"
@@ -205,18 +205,7 @@ async def test_an_on_behalf_of_server_gets_a_token_exchanged_for_each_user_never
 
 async def audited(world: dict[str, Any], event: str, user: str) -> list[dict[str, Any]]:
     admin = world["authority"].mint(tenant="tenant-a", user="auditor", roles=("Hub.User", "Hub.Admin"))
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient(timeout=10) as http:
-            while True:
-                reply = await http.get(
-                    f"{world['hub'].url}/ops/audit",
-                    params={"event": event, "user": user},
-                    headers={"Authorization": f"Bearer {admin}"},
-                )
-                items: list[dict[str, Any]] = reply.json()["items"]
-                if items:
-                    return items
-                await anyio.sleep(0.2)
+    return await audit_items(world["hub"].url, admin, event, user=user)
 
 
 async def test_a_link_opened_by_another_user_connects_nothing(
