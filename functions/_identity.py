@@ -18,7 +18,7 @@ import httpx
 from shared.errors import ConfigError
 from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry, RegistrationLimiter
 from shared.identity.connect import CONNECT_PAGE_CLIENT, ConnectPages
-from shared.identity.credentials import ConnectTickets, CredentialVault, UpstreamCredentials
+from shared.identity.credentials import ConnectTickets, CredentialVault
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore, MemoryGrantStore, TableGrantStore
 from shared.identity.hub_tokens import HubTokens, SigningKeys
@@ -34,6 +34,7 @@ from shared.identity.tokens import (
     NoAuthentication,
     TokenVerifier,
 )
+from shared.identity.upstream_auth import UpstreamCredentials
 from shared.settings import AuthSettings, HubSettings, ServerSettings
 
 log = logging.getLogger("mcphub")

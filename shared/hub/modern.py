@@ -78,7 +78,7 @@ class ModernEndpoint:
         reply = await self._upstreams.client.passthrough(server, request.headers, request.body, credentials)
         if isinstance(message, Request):
             self._calls.passed_through(request.principal, server, message, reply.status, time.perf_counter() - started)
-        if reply.status == 401 and server.auth != "none":
+        if reply.status == 401 and self._upstreams.sends_credentials(server):
             # The upstream refused *our* credential for this user, not the client's token for the hub:
             # a 401 passed through would send the IDE to sign in to the hub again.
             await _discard(reply.body)

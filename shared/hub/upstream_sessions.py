@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailable
-from shared.identity.credentials import UpstreamCredentials
 from shared.identity.principal import ANONYMOUS, Principal
+from shared.identity.upstream_auth import UpstreamCredentials
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
@@ -62,9 +62,13 @@ class UpstreamSessions:
 
     async def auth(self, server: ServerSettings, user: str, assertion: str | None = None) -> dict[str, str]:
         """The headers that authenticate this user (or the hub) to `server`."""
-        if self._credentials is None or server.auth == "none":
+        if self._credentials is None:
             return {}
         return await self._credentials.headers(server, user, assertion)
+
+    def sends_credentials(self, server: ServerSettings) -> bool:
+        """Whether anything but the server's static headers authenticates the hub to `server`."""
+        return self._credentials is not None and self._credentials.auth_for(server).sends_credentials
 
     async def rejected(self, server: ServerSettings, user: str) -> UpstreamError:
         if self._credentials is None:

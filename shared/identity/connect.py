@@ -32,17 +32,12 @@ import httpx
 
 from shared.hub.http import HttpOut
 from shared.identity.audit import audit
-from shared.identity.credentials import (
-    TICKET_SECONDS,
-    ConnectTickets,
-    CredentialVault,
-    UpstreamCredentials,
-    token_record,
-)
+from shared.identity.credentials import TICKET_SECONDS, ConnectTickets, CredentialVault, token_record
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore
 from shared.identity.pages import page
 from shared.identity.sealing import Sealer, SealError
+from shared.identity.upstream_auth import UpstreamCredentials
 from shared.settings import ServerSettings
 
 CONNECT_PAGE_CLIENT = "mcphub-connect-page"
@@ -104,7 +99,7 @@ class ConnectPages:
 
     def _server(self, name: str) -> ServerSettings | None:
         server = self._servers.get(name)
-        return server if server is not None and server.auth in ("user_token", "user_oauth") else None
+        return server if server is not None and self._credentials.auth_for(server).connect is not None else None
 
     def _seal(self, body: dict[str, Any], context: str) -> str:
         return self._sealer.seal(json.dumps(body).encode(), context=context)
@@ -212,7 +207,7 @@ class ConnectPages:
             '<p><label><input type="checkbox" name="replace" value="yes"> If a credential for this server is '
             "already stored for me, replace it</label></p>"
         )
-        if server.auth == "user_token":
+        if self._credentials.auth_for(server).connect == "paste":
             fields = (
                 '<label>Token <input type="password" name="token" required autocomplete="off" '
                 'style="width:100%"></label>'
@@ -241,7 +236,8 @@ class ConnectPages:
             return page(400, "Link not valid", f"<p>{html.escape(str(refused))}</p>")
         user, replace = str(grant["user"]), form.get("replace") == "yes"
         token = form.get("token", "").strip()
-        if server.auth == "user_token" and (not token or len(token) > _MAX_TOKEN):
+        pasted = self._credentials.auth_for(server).connect == "paste"
+        if pasted and (not token or len(token) > _MAX_TOKEN):
             return page(400, "No token", "<p>Paste the token into the field, then connect.</p>")
         if not replace and await self._vault.get(user, name) is not None:
             return _already_connected(name)
@@ -257,7 +253,7 @@ class ConnectPages:
             return page(
                 400, "Link already used", "<p>This link was used already; call the tool again for a new one.</p>"
             )
-        if server.auth == "user_token":
+        if pasted:
             secret: dict[str, object] = {"access_token": token, "expires_at": None, "refresh_token": None}
             return await self._store(server, user, secret, replace)
         verifier = secrets.token_urlsafe(48)

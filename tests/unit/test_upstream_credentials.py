@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from shared.identity.connect import COOKIE, ConnectPages
-from shared.identity.credentials import ConnectTickets, CredentialRequired, CredentialVault, UpstreamCredentials
+from shared.identity.credentials import ConnectTickets, CredentialRequired, CredentialVault
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.sealing import Sealer
+from shared.identity.upstream_auth import UpstreamCredentials
 from shared.settings import ServerSettings
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +163,31 @@ async def test_a_tampered_oauth_state_connects_nothing() -> None:
     page = await world.pages.callback({"code": "c-1", "state": "v1.x.AAAA"}, {COOKIE: "x"})
     assert page.status == 400
     assert world.token_requests == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "sends", "connect"),
+    [
+        ("none", False, None),
+        ("managed_identity", True, None),
+        ("obo", True, None),
+        ("user_token", True, "paste"),
+        ("user_oauth", True, "oauth"),
+    ],
+)
+def test_each_auth_mode_is_one_object_that_says_what_it_sends_and_how_users_connect(
+    mode: str, sends: bool, connect: str | None
+) -> None:
+    server = ServerSettings.model_validate(
+        {
+            "name": "s",
+            "url": "https://s.example/mcp",
+            "auth": mode,
+            "scope": "api://s/.default",
+            "oauth_authorize_url": "https://auth.s.example/authorize",
+            "oauth_token_url": "https://auth.s.example/token",
+            "oauth_client_id": "c",
+        }
+    )
+    auth = World().credentials.auth_for(server)
+    assert (auth.sends_credentials, auth.connect) == (sends, connect)
