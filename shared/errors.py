@@ -32,8 +32,13 @@
     │   └── StepUpRequired        -32600  401  a server needs an auth context (acrs) the token lacks
     └── UpstreamError             -32603  names the server; the hub keeps serving the others
         ├── UpstreamUnavailable   connect failure, HTTP 5xx, or circuit open
+        │   └── UpstreamThrottled the upstream answered 429
         ├── UpstreamTimeout       no answer within MCPHUB_SERVER_<NAME>__TIMEOUT
-        └── UpstreamProtocolError the upstream answered something that is not MCP
+        ├── UpstreamProtocolError the upstream answered something that is not MCP
+        ├── UpstreamSessionExpired  404 to the hub's upstream session ID: initialize again, retry once
+        ├── UpstreamUnauthorized  401: the credential the hub sent for this user is not (or no longer) valid
+        └── CredentialRequired    the user must connect their account first (a tools/call answers with a
+                                  tool error carrying the connect link, not a protocol error)
 
 HTTP status rules: transport errors carry their own status. JSON-RPC errors are sent with the status
 `http_status` gives for the era (`modern` = 2026-07-28 maps codes to 4xx as its spec requires;
@@ -254,6 +259,22 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     pass
+
+
+class UpstreamThrottled(UpstreamUnavailable):
+    """The upstream answered 429: too many requests from the hub."""
+
+
+class UpstreamSessionExpired(UpstreamError):
+    """The upstream answered 404 to our session ID: initialize again and retry once."""
+
+
+class UpstreamUnauthorized(UpstreamError):
+    """The upstream answered 401: the credentials the hub sent for this user are not (or no longer) valid."""
+
+
+class CredentialRequired(UpstreamError):
+    """The user must connect their account for this server (first time, expired or revoked)."""
 
 
 def http_status(error: HubError, *, modern: bool) -> int:

@@ -11,10 +11,9 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from shared.errors import InvalidParams, MethodNotFound, UpstreamError
+from shared.errors import CredentialRequired, InvalidParams, MethodNotFound, UpstreamError
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, stepped_up
-from shared.identity.credentials import CredentialRequired
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams import naming

@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from shared.audit.redact import redact, result_text, text
-from shared.errors import HubError, RateLimited, UpstreamError, UpstreamTimeout
+from shared.errors import HubError, RateLimited, UpstreamError, UpstreamThrottled, UpstreamTimeout
 from shared.identity.principal import Principal
 from shared.limits.limiter import RateLimiter
 from shared.mcp.jsonrpc import Message, Request, Response
 from shared.settings import ServerSettings
-from shared.upstreams.client import UpstreamThrottled
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
-from shared.errors import HubError, MethodNotAllowed, PayloadTooLarge, RateLimited, StorageUnavailable, http_status
-from shared.identity.credentials import CredentialRequired
+from shared.errors import (
+    CredentialRequired,
+    HubError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RateLimited,
+    StorageUnavailable,
+    http_status,
+)
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, Request, RequestId

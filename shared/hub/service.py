@@ -28,6 +28,7 @@ from shared.errors import (
     UnsupportedMediaType,
     UnsupportedVersion,
     UpstreamError,
+    UpstreamSessionExpired,
 )
 from shared.hub.aggregate import Aggregator, hub_initialize_result
 from shared.hub.asks import Asks
@@ -61,7 +62,7 @@ from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_h
 from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id, well_formed_session_id
 from shared.settings import AuthSettings, HubSettings, ServerSettings
-from shared.upstreams.client import Exchange, UpstreamSessionExpired
+from shared.upstreams.client import Exchange
 
 log = logging.getLogger(__name__)
 

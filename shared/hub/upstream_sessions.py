@@ -10,7 +10,13 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamUnavailable
+from shared.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamSessionExpired,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
 from shared.identity.principal import ANONYMOUS, Principal
 from shared.identity.upstream_auth import UpstreamCredentials
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
@@ -18,7 +24,7 @@ from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
-from shared.upstreams.client import Exchange, UpstreamClient, UpstreamSessionExpired, UpstreamUnauthorized
+from shared.upstreams.client import Exchange, UpstreamClient
 
 log = logging.getLogger(__name__)
 

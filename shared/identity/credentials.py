@@ -13,16 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from shared.errors import UpstreamError
 from shared.identity.grants import GrantStore
 from shared.identity.sealing import Sealer, SealError
 
 KIND = "credential"
 TICKET_SECONDS = 900
-
-
-class CredentialRequired(UpstreamError):
-    """The user must connect their account for this server (first time, expired or revoked)."""
 
 
 class TokenSource(Protocol):

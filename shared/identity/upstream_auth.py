@@ -21,15 +21,9 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from shared.errors import UpstreamError
+from shared.errors import CredentialRequired, UpstreamError
 from shared.identity.audit import audit
-from shared.identity.credentials import (
-    ConnectTickets,
-    CredentialRequired,
-    CredentialVault,
-    TokenSource,
-    token_record,
-)
+from shared.identity.credentials import ConnectTickets, CredentialVault, TokenSource, token_record
 from shared.settings import ServerSettings
 
 Connect = Literal["paste", "oauth"]

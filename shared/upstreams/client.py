@@ -17,7 +17,15 @@ from typing import Protocol
 import httpx
 
 from shared.background import BackgroundTasks
-from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from shared.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamSessionExpired,
+    UpstreamThrottled,
+    UpstreamTimeout,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
 from shared.health.recorder import Outcome
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
@@ -58,18 +66,6 @@ class RawReply:
     status: int
     headers: dict[str, str]
     body: AsyncIterator[bytes]
-
-
-class UpstreamSessionExpired(UpstreamError):
-    """The upstream answered 404 to our session ID: initialize again and retry once."""
-
-
-class UpstreamThrottled(UpstreamUnavailable):
-    """The upstream answered 429: too many requests from the hub."""
-
-
-class UpstreamUnauthorized(UpstreamError):
-    """The upstream answered 401: the credentials the hub sent for this user are not (or no longer) valid."""
 
 
 class UpstreamClient(Protocol):

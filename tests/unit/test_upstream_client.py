@@ -8,11 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from shared.errors import UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from shared.errors import UpstreamProtocolError, UpstreamSessionExpired, UpstreamTimeout, UpstreamUnavailable
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams.breaker import CircuitBreaker
-from shared.upstreams.client import HttpUpstreamClient, UpstreamSessionExpired
+from shared.upstreams.client import HttpUpstreamClient
 
 pytestmark = pytest.mark.anyio
 SERVER = ServerSettings.model_validate(

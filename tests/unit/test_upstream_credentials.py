@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from shared.errors import CredentialRequired
 from shared.identity.connect import COOKIE, ConnectPages
-from shared.identity.credentials import ConnectTickets, CredentialRequired, CredentialVault
+from shared.identity.credentials import ConnectTickets, CredentialVault
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.sealing import Sealer
 from shared.identity.upstream_auth import UpstreamCredentials
