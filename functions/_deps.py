@@ -30,7 +30,7 @@ from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
 from shared.identity.client_address import warn_if_untrusted
-from shared.identity.clients import RegistrationLimiter
+from shared.limits.registrations import RegistrationLimiter
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from shared.errors import ConfigError
-from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry, RegistrationLimiter
+from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry
 from shared.identity.connect import CONNECT_PAGE_CLIENT, ConnectPages
 from shared.identity.credentials import ConnectTickets, CredentialVault
 from shared.identity.facade import AuthorizationServer
@@ -26,7 +26,6 @@ from shared.identity.idp import MsalIdentityProvider, MsalOnBehalfOf
 from shared.identity.jwks import JwksCache
 from shared.identity.managed import ManagedIdentityTokens
 from shared.identity.public_fetch import PublicFetcher
-from shared.identity.sealing import Sealer, parse_keys, read_or_create_key_file
 from shared.identity.tokens import (
     CachedVerifier,
     EntraTokenVerifier,
@@ -35,6 +34,8 @@ from shared.identity.tokens import (
     TokenVerifier,
 )
 from shared.identity.upstream_auth import UpstreamCredentials
+from shared.limits.registrations import RegistrationLimiter
+from shared.sealing import Sealer, parse_keys, read_or_create_key_file
 from shared.settings import AuthSettings, HubSettings, ServerSettings
 
 log = logging.getLogger("mcphub")

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import AuditStore, MemoryAuditStore, TableAuditStore
 from shared.audit.trail import AuditTrail
+from shared.call_record import CallSink
 from shared.forecast.capacity import CapacitySettings
 from shared.forecast.service import Forecasts
-from shared.hub.calls import Calls, CallSink
-from shared.identity.sealing import Sealer
+from shared.hub.calls import Calls
 from shared.limits.budget import BudgetStore, MemoryBudgetStore, TableBudgetStore
 from shared.limits.limiter import RateLimiter
 from shared.limits.rules import load_limits
 from shared.operations_settings import OperationsSettings
+from shared.sealing import Sealer
 from shared.settings import HubSettings, ServerSettings
 from shared.telemetry import OtelTracer
 from shared.usage.meter import UsageMeter

@@ -8,11 +8,11 @@ from typing import Any
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
+from shared.audit.events import audit
 from shared.errors import AuthError, UnknownServer
-from shared.hub.http import HttpIn, error_reply, public_origin
+from shared.http import HttpIn, error_reply, public_origin
 from shared.identity.access import ADMIN, OPERATORS
-from shared.identity.audit import audit
-from shared.identity.principal import Principal
+from shared.principal import Principal
 
 __all__ = ["ADMIN", "OPERATORS", "bad_request", "json_response", "operator", "operator_request"]
 

@@ -11,8 +11,8 @@ from azurefunctions.extensions.http.fastapi import Request, Response, StreamingR
 from functions._deps import hub
 from functions._operator import ADMIN, bad_request, json_response, operator
 from shared.audit import api
-from shared.identity.audit import audit
-from shared.identity.principal import Principal
+from shared.audit.events import audit
+from shared.principal import Principal
 
 bp = func.Blueprint()
 

@@ -17,7 +17,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from functions._deps import hub
 from functions._outages import answers_outages
 from shared.errors import HubError
-from shared.hub.http import HttpOut, public_origin, read_limited
+from shared.http import HttpOut, public_origin, read_limited
 from shared.identity.client_address import client_address
 from shared.identity.facade import AuthorizationServer
 from shared.identity.resource import metadata

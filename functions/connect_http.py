@@ -10,7 +10,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from functions._deps import hub
 from functions._outages import answers_outages
 from shared.errors import HubError
-from shared.hub.http import HttpOut, read_limited
+from shared.http import HttpOut, read_limited
 
 bp = func.Blueprint()
 _FORM_LIMIT = 16 * 1024

@@ -14,7 +14,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response, StreamingR
 from functions._deps import hub
 from shared import telemetry
 from shared.errors import HubError
-from shared.hub.http import HttpIn, HttpOut, error_reply, public_origin, read_limited
+from shared.http import HttpIn, HttpOut, error_reply, public_origin, read_limited
 
 bp = func.Blueprint()
 

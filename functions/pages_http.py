@@ -12,7 +12,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from shared.hub.http import public_origin
+from shared.http import public_origin
 from shared.hub.install import install_options
 from shared.identity.clients import OPERATOR_PAGE_CLIENT
 

@@ -8,7 +8,7 @@ import time
 import azure.functions as func
 
 from functions._deps import hub
-from shared.identity.audit import audit
+from shared.audit.events import audit
 
 bp = func.Blueprint()
 log = logging.getLogger("mcphub.retention")

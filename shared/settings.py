@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigError
-from shared.identity.redirects import RedirectRefused, parse_redirect
+from shared.redirects import RedirectRefused, parse_redirect
 
 SERVER_PREFIX = "MCPHUB_SERVER_"
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")

@@ -18,9 +18,9 @@ from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 if TYPE_CHECKING:  # the upstream client imports this module, and calls.py imports the client
-    from shared.hub.calls import CallRecord
-    from shared.identity.principal import Principal
+    from shared.call_record import CallRecord
     from shared.mcp.jsonrpc import Request
+    from shared.principal import Principal
 
 _tracer = trace.get_tracer("mcphub")
 _meter = metrics.get_meter("mcphub")

@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from shared.audit.trail import AuditTrail, KeySource
-from shared.hub.calls import CallRecord
-from shared.identity.sealing import Sealer
+from shared.call_record import CallRecord
+from shared.sealing import Sealer
 
 
 class TrailHandler(logging.Handler):
-    """Copies each `mcphub.audit` log record (shared/identity/audit.py) into the trail."""
+    """Copies each `mcphub.audit` log record (shared/audit/events.py) into the trail."""
 
     def __init__(self, trail: AuditTrail) -> None:
         super().__init__(logging.INFO)

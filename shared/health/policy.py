@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from shared.audit.events import audit
 from shared.health.risk import Assessment
 from shared.health.routing import RoutingController, RoutingError
-from shared.identity.audit import audit
 from shared.identity.grants import GrantStore
 
 log = logging.getLogger(__name__)

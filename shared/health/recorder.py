@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
-Outcome = Literal["ok", "error", "timeout", "throttled"]
+from shared.upstreams.outcome import Outcome
+
 _MAX_LATENCIES = 4096  # per scope and window: enough for percentiles, bounded memory
 
 

@@ -9,44 +9,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 from shared.audit.redact import redact, result_text, text
+from shared.call_record import CallRecord, CallSink, Span
 from shared.errors import HubError, RateLimited, UpstreamError, UpstreamThrottled, UpstreamTimeout
-from shared.identity.principal import Principal
 from shared.limits.limiter import RateLimiter
 from shared.mcp.jsonrpc import Message, Request, Response
+from shared.principal import Principal
 from shared.settings import ServerSettings
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    at: float  # wall-clock start
-    user: str
-    tenant: str
-    server: str
-    method: str
-    tool: str  # tool or prompt name, resource URI; "" for other methods
-    outcome: str  # ok | tool_error | error | timeout | unavailable | throttled | rate_limited | cancelled
-    seconds: float
-    region: str
-    session: str = ""
-    arguments: Any = None  # only with the server's AUDIT_CAPTURE on, redacted
-    result: str | None = None
-
-
-class CallSink(Protocol):
-    def __call__(self, record: CallRecord) -> None: ...
-
-
-class Span(Protocol):
-    def active(self) -> AbstractContextManager[None]:
-        """Current while the upstream request is sent (so its trace context goes with it)."""
-        ...
-
-    def finish(self, record: CallRecord) -> None: ...
 
 
 class Tracer(Protocol):

@@ -17,10 +17,10 @@ from typing import Any
 
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, InvalidRequest, MethodNotFound
+from shared.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.aggregate import HUB_CAPABILITIES, Aggregator
 from shared.hub.assistant import Assistant
 from shared.hub.calls import Calls
-from shared.hub.http import HttpIn, HttpOut, error_reply, json_reply, request_error_reply
 from shared.hub.relaying import relay_reply
 from shared.hub.tool_search import Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from shared.errors import HubError, UpstreamError, UpstreamProtocolError
-from shared.hub.http import HttpOut, error_reply, json_reply, request_error_reply, sse_reply
+from shared.http import HttpOut, error_reply, json_reply, request_error_reply, sse_reply
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Request, Response
 

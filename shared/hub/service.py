@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, cast
 
+from shared.audit.events import audit
 from shared.background import BackgroundTasks
 from shared.errors import (
     AuthError,
@@ -30,11 +31,7 @@ from shared.errors import (
     UpstreamError,
     UpstreamSessionExpired,
 )
-from shared.hub.aggregate import Aggregator, hub_initialize_result
-from shared.hub.asks import Asks
-from shared.hub.assistant import PLAN, Assistant
-from shared.hub.calls import Calls
-from shared.hub.http import (
+from shared.http import (
     JSON,
     SSE,
     HttpIn,
@@ -45,20 +42,23 @@ from shared.hub.http import (
     request_error_reply,
     sse_reply,
 )
+from shared.hub.aggregate import Aggregator, hub_initialize_result
+from shared.hub.asks import Asks
+from shared.hub.assistant import PLAN, Assistant
+from shared.hub.calls import Calls
 from shared.hub.modern import ModernEndpoint, wants_modern
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import relay_reply
 from shared.hub.tool_search import ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, is_operator, stepped_up, visible_servers
-from shared.identity.audit import audit
-from shared.identity.principal import ANONYMOUS
-from shared.identity.redirects import loopback_origin
 from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate_handshake
+from shared.principal import ANONYMOUS
+from shared.redirects import loopback_origin
 from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id, well_formed_session_id
 from shared.settings import AuthSettings, HubSettings, ServerSettings

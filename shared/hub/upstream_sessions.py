@@ -17,10 +17,10 @@ from shared.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
-from shared.identity.principal import ANONYMOUS, Principal
 from shared.identity.upstream_auth import UpstreamCredentials
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
+from shared.principal import ANONYMOUS, Principal
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings

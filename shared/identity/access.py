@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 
 from shared.errors import StepUpRequired
-from shared.identity.principal import Principal
+from shared.principal import Principal
 from shared.settings import ServerSettings
 
 log = logging.getLogger(__name__)

@@ -4,12 +4,11 @@ Documents (MCP 2025-11-25), and which redirect URIs they may use.
 Every client is public (IDEs cannot keep a secret), so PKCE carries the security and the
 redirect URI is what keeps a code from being delivered elsewhere: only loopback addresses
 (any port, RFC 8252), the custom schemes of known IDEs and listed web redirects are accepted,
-each judged as a browser parses it (shared/identity/redirects.py).
+each judged as a browser parses it (shared/redirects.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -19,8 +18,7 @@ from typing import Any, cast
 
 from shared.identity.grants import GrantStore
 from shared.identity.public_fetch import FetchRefused, PublicFetcher
-from shared.identity.redirects import RedirectRefused, check_redirect, parse_redirect, redirect_matches
-from shared.limits.budget import BudgetStore
+from shared.redirects import RedirectRefused, check_redirect, parse_redirect, redirect_matches
 
 KIND = "client"
 DEFAULT_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
@@ -58,7 +56,7 @@ class Client:
 
 
 def check_redirect_uri(uri: object, schemes: Sequence[str], web: Sequence[str] = DEFAULT_WEB_REDIRECTS) -> str:
-    """`uri` if a client may register it (shared/identity/redirects.py says which), else ClientError."""
+    """`uri` if a client may register it (shared/redirects.py says which), else ClientError."""
     try:
         return check_redirect(uri, schemes, web).href
     except RedirectRefused as refused:
@@ -180,39 +178,3 @@ class ClientRegistry:
                 del self._documents[stale]
         self._documents[url] = (client, self._clock() + 3600)
         return client
-
-
-class RegistrationLimiter:
-    """Bounds on unauthenticated client registration, shared by every instance (BudgetStore).
-
-    Registration needs no sign-in, so without bounds anyone could fill the client table: each
-    address may attempt `per_hour` an hour and `per_day` a day, and everyone together `overall_per_day`.
-    Registrations that are never used expire (ClientRegistry), so the live count stays bounded too.
-    """
-
-    def __init__(
-        self,
-        budgets: BudgetStore,
-        *,
-        per_hour: int = 20,
-        per_day: int = 100,
-        overall_per_day: int = 10_000,
-        clock: Callable[[], float],
-    ) -> None:
-        self._budgets = budgets
-        self._windows = ((f"h|{per_hour}", 3600, per_hour), (f"d|{per_day}", 86400, per_day))
-        self._overall = overall_per_day
-        self._clock = clock
-
-    async def retry_after(self, caller: str) -> int:
-        """0 when `caller` (an address) may register now (and counts it), else seconds to wait."""
-        now = self._clock()
-        subject = hashlib.sha256(caller.encode()).hexdigest()[:32]
-        checks = [(f"register|{name}|{subject}", seconds, cap) for name, seconds, cap in self._windows]
-        checks.append((f"register|all|{self._overall}", 86400, self._overall))
-        for key, seconds, cap in checks:
-            window = int(now // seconds)
-            grant = await self._budgets.take(key, window, 1, cap, expires=(window + 1) * seconds + 60)
-            if grant.granted == 0:
-                return max(1, int((window + 1) * seconds - now) + 1)
-        return 0

@@ -30,14 +30,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from shared.hub.http import HttpOut
-from shared.identity.audit import audit
+from shared.audit.events import audit
+from shared.http import HttpOut
 from shared.identity.credentials import TICKET_SECONDS, ConnectTickets, CredentialVault, token_record
 from shared.identity.facade import AuthorizationServer
 from shared.identity.grants import GrantStore
 from shared.identity.pages import page
-from shared.identity.sealing import Sealer, SealError
 from shared.identity.upstream_auth import UpstreamCredentials
+from shared.sealing import Sealer, SealError
 from shared.settings import ServerSettings
 
 CONNECT_PAGE_CLIENT = "mcphub-connect-page"

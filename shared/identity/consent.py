@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.hub.http import HttpOut
+from shared.http import HttpOut
 from shared.identity.grants import GrantStore
 from shared.identity.pages import page
-from shared.identity.sealing import Sealer, SealError
+from shared.sealing import Sealer, SealError
 
 APPROVED_COOKIE = "mcphub_consent"
 NONCE_COOKIE = "mcphub_consent_nonce"

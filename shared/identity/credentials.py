@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from shared.identity.grants import GrantStore
-from shared.identity.sealing import Sealer, SealError
+from shared.sealing import Sealer, SealError
 
 KIND = "credential"
 TICKET_SECONDS = 900

@@ -25,19 +25,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from shared.audit.events import audit
 from shared.errors import Unauthenticated
-from shared.hub.http import HttpOut, json_reply
-from shared.identity.audit import audit
+from shared.http import HttpOut, json_reply
 from shared.identity.clients import Client, ClientError, ClientRegistry
 from shared.identity.consent import Consents
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
 from shared.identity.pages import page
-from shared.identity.redirects import RedirectRefused, parse_redirect
 from shared.identity.renewal import NO_STORE, USER_CLAIMS, SignInFamilies, digest, oauth_error
-from shared.identity.sealing import Sealer
 from shared.mcp.jsonrpc import JsonObject
+from shared.redirects import RedirectRefused, parse_redirect
+from shared.sealing import Sealer
 
 PENDING_SECONDS = 600
 CODE_SECONDS = 60

@@ -24,8 +24,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from shared.errors import InsufficientScope, Unauthenticated
 from shared.identity.grants import GrantStore
-from shared.identity.principal import Principal
-from shared.identity.sealing import Sealer
+from shared.principal import Principal
+from shared.sealing import Sealer
 
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as the /mcp/{server} routes accept
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from shared.hub.http import HttpOut
+from shared.http import HttpOut
 
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",

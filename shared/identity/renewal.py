@@ -22,13 +22,13 @@ import secrets
 from collections.abc import Callable, Collection
 from typing import Any
 
+from shared.audit.events import audit
 from shared.errors import Unauthenticated
-from shared.hub.http import HttpOut, json_reply
-from shared.identity.audit import audit
+from shared.http import HttpOut, json_reply
 from shared.identity.grants import GrantStore
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.idp import IdentityProvider
-from shared.identity.sealing import Sealer, SealError
+from shared.sealing import Sealer, SealError
 
 USER_CLAIMS = ("tid", "oid", "roles", "groups", "preferred_username", "name", "acrs")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import jwt
 
+from shared.audit.events import audit
 from shared.errors import InsufficientScope, Unauthenticated
-from shared.identity.audit import audit
 from shared.identity.hub_tokens import HubTokens
 from shared.identity.jwks import JwksCache
-from shared.identity.principal import ANONYMOUS, Principal
+from shared.principal import ANONYMOUS, Principal
 from shared.settings import AuthSettings
 
 REFUSED = "the access token is missing, expired or not valid for this hub; sign in again"

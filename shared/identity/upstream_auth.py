@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from shared.audit.events import audit
 from shared.errors import CredentialRequired, UpstreamError
-from shared.identity.audit import audit
 from shared.identity.credentials import ConnectTickets, CredentialVault, TokenSource, token_record
 from shared.settings import ServerSettings
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.errors import RateLimited
-from shared.identity.principal import Principal
 from shared.limits.budget import BudgetStore, Grant
 from shared.limits.rules import LimitRule
+from shared.principal import Principal
 
 log = logging.getLogger(__name__)
 

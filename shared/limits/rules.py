@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import ConfigError
-from shared.identity.principal import Principal
+from shared.principal import Principal
 
 LIMIT_PREFIX = "MCPHUB_LIMIT_"
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")

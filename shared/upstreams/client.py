@@ -26,13 +26,13 @@ from shared.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
-from shared.health.recorder import Outcome
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
 from shared.mcp.sse import EventParser
 from shared.settings import ServerSettings
 from shared.telemetry import inject
 from shared.upstreams.breaker import CircuitBreaker
+from shared.upstreams.outcome import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from shared.background import FlushSoon
-from shared.hub.calls import CallRecord
+from shared.call_record import CallRecord
 from shared.usage.store import Row, UsageStore, partition
 from shared.usage.tally import Counted, Tally
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.hub.calls import CallRecord
+from shared.call_record import CallRecord
 from shared.usage.histogram import Histogram, bucket
 
 # Outcomes that are answers, not failures of the hub or the upstream (a tool may report an error).

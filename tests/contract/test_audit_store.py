@@ -25,7 +25,7 @@ from shared.audit.store import (
     partition_key,
 )
 from shared.audit.trail import AuditTrail
-from shared.identity.sealing import Sealer
+from shared.sealing import Sealer
 
 pytestmark = pytest.mark.anyio
 HOUR = 490_000  # 2025-11-22 16:00 UTC, as hours since the epoch

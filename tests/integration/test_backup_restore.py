@@ -27,8 +27,8 @@ from shared.audit.store import TableAuditStore
 from shared.audit.trail import AuditTrail
 from shared.backup.archive import read_manifest
 from shared.backup.transfer import count_rows, journal_path
-from shared.hub.calls import CallRecord
-from shared.identity.sealing import Sealer
+from shared.call_record import CallRecord
+from shared.sealing import Sealer
 from shared.usage.meter import UsageMeter
 from shared.usage.store import TableUsageStore
 

@@ -11,7 +11,7 @@ import pytest
 
 from infra.funchost.host import LocalFunctionsHost
 from infra.processes import AUTH_OFF
-from shared.hub.calls import CallRecord
+from shared.call_record import CallRecord
 from shared.usage.store import MemoryUsageStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

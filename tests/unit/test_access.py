@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.identity.access import may_see, visible_servers
-from shared.identity.principal import Principal
+from shared.principal import Principal
 from shared.settings import ServerSettings
 
 

@@ -12,13 +12,13 @@ import anyio
 import pytest
 
 from shared.audit.blocks import Record
+from shared.audit.events import audit
 from shared.audit.redact import REDACTED, redact
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import Entity, MemoryAuditStore, Query
 from shared.audit.trail import AuditTrail
-from shared.hub.calls import CallRecord
-from shared.identity.audit import audit
-from shared.identity.sealing import Sealer
+from shared.call_record import CallRecord
+from shared.sealing import Sealer
 
 pytestmark = pytest.mark.anyio
 KEYS = vault_keys(Sealer([b"k" * 32]))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.identity.clients import Client, ClientError, ClientRegistry, RegistrationLimiter, check_redirect_uri
+from shared.identity.clients import Client, ClientError, ClientRegistry, check_redirect_uri
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.public_fetch import PublicFetcher
-from shared.identity.redirects import loopback_origin
 from shared.limits.budget import MemoryBudgetStore
+from shared.limits.registrations import RegistrationLimiter
+from shared.redirects import loopback_origin
 from tests.redirect_corpus import CORPUS, REGISTERED
 
 pytestmark = pytest.mark.anyio

@@ -7,10 +7,10 @@ import logging
 import pytest
 
 from shared.errors import ConfigError, RateLimited
-from shared.identity.principal import Principal
 from shared.limits.budget import Grant, MemoryBudgetStore
 from shared.limits.limiter import RateLimiter
 from shared.limits.rules import LimitRule, load_limits
+from shared.principal import Principal
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigError
-from shared.identity.sealing import Sealer, SealError, parse_keys, read_or_create_key_file
+from shared.sealing import Sealer, SealError, parse_keys, read_or_create_key_file
 
 OLD, NEW = os.urandom(32), os.urandom(32)
 

@@ -10,7 +10,7 @@ import pytest
 from shared.errors import Unauthenticated
 from shared.identity.grants import MemoryGrantStore
 from shared.identity.hub_tokens import HubTokens, SigningKeys
-from shared.identity.sealing import Sealer
+from shared.sealing import Sealer
 
 pytestmark = pytest.mark.anyio
 ISSUER = "https://hub.test"

@@ -20,8 +20,8 @@ from jwt.utils import base64url_encode
 
 from shared.errors import InsufficientScope, Unauthenticated
 from shared.identity.jwks import JwksCache
-from shared.identity.principal import Principal
 from shared.identity.tokens import REFUSED, CachedVerifier, EntraTokenVerifier, bearer_token
+from shared.principal import Principal
 from shared.settings import AuthSettings
 
 pytestmark = pytest.mark.anyio

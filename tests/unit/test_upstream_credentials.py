@@ -15,8 +15,8 @@ from shared.errors import CredentialRequired
 from shared.identity.connect import COOKIE, ConnectPages
 from shared.identity.credentials import ConnectTickets, CredentialVault
 from shared.identity.grants import MemoryGrantStore
-from shared.identity.sealing import Sealer
 from shared.identity.upstream_auth import UpstreamCredentials
+from shared.sealing import Sealer
 from shared.settings import ServerSettings
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from shared.hub.calls import CallRecord
+from shared.call_record import CallRecord
 from shared.usage.histogram import Histogram
 from shared.usage.meter import UsageMeter
 from shared.usage.report import usage_report

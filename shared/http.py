@@ -14,9 +14,9 @@ from shared.errors import (
     StorageUnavailable,
     http_status,
 )
-from shared.identity.principal import ANONYMOUS, Principal
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, Request, RequestId
+from shared.principal import ANONYMOUS, Principal
 
 JSON = "application/json"
 SSE = "text/event-stream"
