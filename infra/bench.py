@@ -1,10 +1,12 @@
 """`make bench`: what the hub costs on an echo tool, against the same upstream called directly.
 
-Every target is measured in the same run with the same raw HTTP client (httpx, handshake era,
+Every target is measured in the same run with the same raw HTTP client (aiohttp, handshake era,
 one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, and the
-aggregated `/mcp` (`notes__echo`). Prints p50/p95 latency at concurrency 1, the hub's added
-latency, throughput at concurrency 32 with its ratio to direct, and the hub's CPU ms per call
-(from /proc, so it counts the hub process only).
+aggregated `/mcp` (`notes__echo`). The client must be cheap, or it, not the target, sets the pace:
+httpx topped out near 560 calls/s against the upstream alone on this machine, which flattered the
+hub's throughput ratio; aiohttp (the load test's client) leaves the targets the CPU. Prints
+p50/p95 latency at concurrency 1, the hub's added latency, throughput at concurrency 32 with its
+ratio to direct, and the hub's CPU ms per call (from /proc, so it counts the hub process only).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from infra.processes import AUTH_OFF, ROOT, Processes
@@ -40,31 +44,56 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _answer(response: httpx.Response) -> dict[str, object]:
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        for event in EventParser().feed(response.content):
+# One POST: (url, JSON body, headers) -> (status, response headers, body). The benchmark uses aiohttp;
+# `make profile` drives the hub in process through httpx's ASGI transport with the same Session.
+Post = Callable[[str, bytes, dict[str, str]], Awaitable[tuple[int, Mapping[str, str], bytes]]]
+
+
+def aiohttp_post(http: aiohttp.ClientSession) -> Post:
+    async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+        async with http.post(url, data=body, headers=headers) as response:
+            return response.status, response.headers, await response.read()
+
+    return post
+
+
+def httpx_post(http: httpx.AsyncClient) -> Post:
+    async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+        response = await http.post(url, content=body, headers=headers)
+        return response.status_code, response.headers, response.content
+
+    return post
+
+
+def _answer(headers: Mapping[str, str], content: bytes) -> dict[str, object]:
+    if headers.get("content-type", "").startswith("text/event-stream"):
+        for event in EventParser().feed(content):
             message = json.loads(event.data)
             if "id" in message:
                 return message
         raise RuntimeError("stream ended without an answer")
-    return response.json()
+    return json.loads(content)
 
 
 class Session:
     """A minimal handshake-era client: one session, then tools/call as fast as it can."""
 
-    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
-        self.http, self.url, self.headers = http, url, dict(HEADERS)
+    def __init__(self, post: Post, url: str) -> None:
+        self.post, self.url, self.headers = post, url, dict(HEADERS)
         self.next_id = 1
+
+    async def send(self, message: dict[str, object]) -> tuple[int, Mapping[str, str], bytes]:
+        status, headers, content = await self.post(self.url, json.dumps(message).encode(), self.headers)
+        if status >= 400:
+            raise RuntimeError(f"HTTP {status} from {self.url}: {content[:200]!r}")
+        return status, headers, content
 
     async def open(self) -> None:
         init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
-        response = await self.http.post(self.url, json=self.message("initialize", init), headers=self.headers)
-        response.raise_for_status()
-        self.headers["Mcp-Session-Id"] = response.headers["mcp-session-id"]
+        _, headers, _ = await self.send(self.message("initialize", init))
+        self.headers["Mcp-Session-Id"] = headers["mcp-session-id"]
         self.headers["MCP-Protocol-Version"] = "2025-11-25"
-        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        (await self.http.post(self.url, json=note, headers=self.headers)).raise_for_status()
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def message(self, method: str, params: dict[str, object]) -> dict[str, object]:
         self.next_id += 1
@@ -73,15 +102,15 @@ class Session:
     async def call(self, tool: str) -> float:
         body = self.message("tools/call", {"name": tool, "arguments": {"text": "ping"}})
         started = time.perf_counter()
-        response = await self.http.post(self.url, json=body, headers=self.headers)
-        answer = _answer(response)
+        _, headers, content = await self.send(body)
+        answer = _answer(headers, content)
         elapsed = time.perf_counter() - started
         if "result" not in answer:
             raise RuntimeError(f"call failed: {answer}")
         return elapsed
 
 
-async def latency(http: httpx.AsyncClient, target: Target, calls: int) -> tuple[list[float], float]:
+async def latency(http: Post, target: Target, calls: int) -> tuple[list[float], float]:
     """Sequential call latencies, and the hub's CPU seconds spent on them (steady state)."""
     session = Session(http, target.url)
     await session.open()
@@ -92,7 +121,7 @@ async def latency(http: httpx.AsyncClient, target: Target, calls: int) -> tuple[
     return samples, (cpu_seconds(target.pid) - cpu_before) if target.pid else 0.0
 
 
-async def throughput(http: httpx.AsyncClient, target: Target, calls: int, concurrency: int) -> tuple[float, float]:
+async def throughput(http: Post, target: Target, calls: int, concurrency: int) -> tuple[float, float]:
     """Calls per second with `concurrency` sessions calling back to back, and the hub's CPU seconds."""
     sessions = [Session(http, target.url) for _ in range(concurrency)]
     await asyncio.gather(*(s.open() for s in sessions))
@@ -124,11 +153,10 @@ async def measure(
     Interleaving rounds keeps a slow moment of this shared machine from landing on one target
     only; added latency and the throughput ratio are taken against the same round's direct run.
     """
-    limits = httpx.Limits(
-        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2
-    )
     per_round: dict[str, list[dict[str, float]]] = {target.name: [] for target in targets}
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    connector = aiohttp.TCPConnector(limit=concurrency * 2, keepalive_timeout=2)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
+        http = aiohttp_post(client)
         for _ in range(rounds):
             for target in targets:
                 samples, cpu = await latency(http, target, calls)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from infra.bench import Session
+from infra.bench import Post, Session, httpx_post
 from infra.oidc import LocalAuthority
 from infra.processes import ROOT, Processes, azurite_connection_string
 
@@ -48,7 +48,7 @@ GROUPS = (
 )
 
 
-async def calls(http: httpx.AsyncClient, count: int, concurrency: int) -> None:
+async def calls(http: Post, count: int, concurrency: int) -> None:
     """`count` calls of `notes__echo` on `/mcp`, from `concurrency` sessions of `make bench`'s client."""
 
     async def session(n: int) -> None:
@@ -97,13 +97,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://hub", headers=signed_in, timeout=30
             ) as http:
-                await calls(http, 400, 8)  # warm-up: sessions, caches, upstream pool
+                post = httpx_post(http)
+                await calls(post, 400, 8)  # warm-up: sessions, caches, upstream pool
                 cpu, wall = time.process_time(), time.perf_counter()
-                await calls(http, args.calls, 8)
+                await calls(post, args.calls, 8)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 profiler = cProfile.Profile()
                 profiler.enable()
-                await calls(http, args.calls, 8)
+                await calls(post, args.calls, 8)
                 profiler.disable()
             from functions._deps import hub
 
