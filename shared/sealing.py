@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -84,6 +86,13 @@ class Sealer:
             return cipher.decrypt(raw[:12], raw[12:], context.encode())
         except InvalidTag:
             raise SealError("sealed value does not open: tampered, or sealed for another context") from None
+
+    def open_object(self, sealed: str, *, context: str) -> dict[str, Any]:
+        """A sealed JSON object; SealError when it does not open, ValueError when it is not an object."""
+        value: object = json.loads(self.open(sealed, context=context))
+        if not isinstance(value, dict):
+            raise ValueError("the sealed value is not a JSON object")
+        return cast(dict[str, Any], value)
 
     def is_current(self, sealed: str) -> bool:
         """False when the value was sealed with an older key and should be sealed again."""

@@ -107,12 +107,12 @@ class ConnectPages:
     def _open(self, sealed: str, context: str) -> dict[str, Any]:
         """A sealed value of ours, still in date; ValueError otherwise."""
         try:
-            body = json.loads(self._sealer.open(sealed, context=context))
+            body = self._sealer.open_object(sealed, context=context)
         except (SealError, ValueError):
             raise ValueError("this page is not valid; open the link from your IDE again") from None
-        if not isinstance(body, dict) or float(body.get("exp", 0)) < self._clock():  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        if float(body.get("exp", 0)) < self._clock():
             raise ValueError("this page has expired; open the link from your IDE again")
-        return body  # pyright: ignore[reportUnknownVariableType]
+        return body
 
     @staticmethod
     def _nonce_matches(body: Mapping[str, Any], cookies: Mapping[str, str]) -> bool:

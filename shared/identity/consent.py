@@ -18,7 +18,6 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from shared.http import HttpOut
 from shared.identity.grants import GrantStore
@@ -55,13 +54,11 @@ class Consents:
 
     def _approved(self, cookies: Mapping[str, str]) -> dict[str, float]:
         try:
-            raw = json.loads(self._sealer.open(cookies.get(APPROVED_COOKIE, ""), context="consent"))
+            raw = self._sealer.open_object(cookies.get(APPROVED_COOKIE, ""), context="consent")
         except (SealError, ValueError):
             return {}
         now = self._clock()
-        if not isinstance(raw, dict):
-            return {}
-        return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float) and v > now}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return {k: float(v) for k, v in raw.items() if isinstance(v, int | float) and v > now}
 
     def remembered(self, client_id: str, cookies: Mapping[str, str]) -> bool:
         return client_id in self._approved(cookies)
@@ -92,13 +89,13 @@ class Consents:
     async def answer(self, form: Mapping[str, str], cookies: Mapping[str, str]) -> Answer | None:
         """The person's answer, or None when the form is forged, stale, replayed or from another browser."""
         try:
-            token: Any = json.loads(self._sealer.open(form.get("token", ""), context="consent-form"))
+            token = self._sealer.open_object(form.get("token", ""), context="consent-form")
         except (SealError, ValueError):
             return None
         nonce = cookies.get(NONCE_COOKIE, "")
-        if not isinstance(token, dict) or not nonce or not secrets.compare_digest(str(token.get("nonce", "")), nonce):  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        if not nonce or not secrets.compare_digest(str(token.get("nonce", "")), nonce):
             return None
-        asked = await self._grants.take("consent-ask", str(token.get("ask", "")), now=self._clock())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        asked = await self._grants.take("consent-ask", str(token.get("ask", "")), now=self._clock())
         if asked is None:
             return None
         query: dict[str, str] = {str(k): str(v) for k, v in asked["query"].items()}

@@ -42,8 +42,8 @@ class CredentialVault:
         if stored is None:
             return None
         try:
-            secret: dict[str, Any] = json.loads(self._sealer.open(str(stored["sealed"]), context=f"{KIND}:{key}"))
-        except SealError:
+            secret = self._sealer.open_object(str(stored["sealed"]), context=f"{KIND}:{key}")
+        except (SealError, ValueError):
             return None  # sealed with a key no longer configured: the user connects again
         if not self._sealer.is_current(str(stored["sealed"])):
             await self.put(user, server, secret)  # rotation: re-seal under the newest key
@@ -72,7 +72,7 @@ class ConnectTickets:
     def read(self, ticket: str, server: str) -> str:
         """The user the ticket was issued to; ValueError when it is forged, expired or for another server."""
         try:
-            body = json.loads(self._sealer.open(ticket, context="connect-ticket"))
+            body = self._sealer.open_object(ticket, context="connect-ticket")
         except (SealError, ValueError):
             raise ValueError("this link is not valid; ask your IDE for a new one") from None
         if body.get("s") != server or float(body.get("exp", 0)) < self._clock():
