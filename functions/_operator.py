@@ -27,7 +27,7 @@ async def operator_request(req: Request, roles: frozenset[str]) -> HttpIn | Resp
     """Like `operator`, but the whole authenticated request (with the servers the caller may see)."""
     current = hub()
     headers = dict(req.headers)
-    origin = public_origin(current.settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
+    origin = public_origin(current.settings.public_url, f"{req.url.scheme}://{req.url.netloc}")
     request = HttpIn(method=req.method, headers=headers, origin=origin)
     try:
         request = await current.service.authenticate(request)

@@ -51,7 +51,7 @@ def _oauth() -> AuthorizationServer | None:
 
 def _resource_metadata(req: Request, path: str) -> Response:
     deps = hub()
-    origin = public_origin(deps.settings.public_url, dict(req.headers), f"{req.url.scheme}://{req.url.netloc}")
+    origin = public_origin(deps.settings.public_url, f"{req.url.scheme}://{req.url.netloc}")
     return _json(metadata(deps.auth, origin, path, deps.identity.authorization_servers), _PUBLIC)
 
 

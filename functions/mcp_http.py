@@ -42,7 +42,7 @@ async def _serve(req: Request, route: str) -> Response:
     except HubError as error:
         return render(error_reply(error))
     headers = dict(req.headers)
-    origin = public_origin(hub().settings.public_url, headers, f"{req.url.scheme}://{req.url.netloc}")
+    origin = public_origin(hub().settings.public_url, f"{req.url.scheme}://{req.url.netloc}")
     query = dict(req.query_params)
     incoming = HttpIn(method=req.method, headers=headers, body=body, route=route, origin=origin, query=query)
     return render(await service.handle(incoming))

@@ -33,7 +33,7 @@ def _read(name: str) -> str:
 
 
 def _origin(req: Request) -> str:
-    return public_origin(hub().settings.public_url, dict(req.headers), f"{req.url.scheme}://{req.url.netloc}")
+    return public_origin(hub().settings.public_url, f"{req.url.scheme}://{req.url.netloc}")
 
 
 def _page(text: str) -> Response:

@@ -97,7 +97,7 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return bytes(buffer)
 
 
-def public_origin(configured: object | None, headers: Mapping[str, str], seen: str) -> str:
+def public_origin(configured: object | None, seen: str) -> str:
     """The hub's origin as its clients reach it, for URLs the hub hands out (resource metadata).
 
     MCPHUB_PUBLIC_URL when set (production: the Front Door host; `make run` sets it too); else the
