@@ -154,7 +154,7 @@ async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
         async def run(name: str, body: object) -> Phase:
             phase, stop, failures = Phase(name), asyncio.Event(), list[float]()
             report.phases.append(phase)
-            mover = asyncio.ensure_future(body(phase, stop, failures))  # type: ignore[operator]
+            mover = asyncio.ensure_future(body(phase, stop, failures))  # type: ignore[operator] - the phase bodies share a shape pyright cannot see through `object`
             await traffic(clients, phase, stop, failures)
             await mover
             return phase

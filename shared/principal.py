@@ -53,7 +53,7 @@ class Principal:
 
 def _strings(value: object) -> frozenset[str]:
     if isinstance(value, list | tuple):
-        return frozenset(str(item) for item in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return frozenset(str(item) for item in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
     return frozenset()
 
 

@@ -90,8 +90,8 @@ class ServerSettings(BaseModel):
         if not isinstance(value, Mapping):
             return value
         headers: dict[str, Any] = {}
-        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
-            name = str(key).replace("_", "-")  # pyright: ignore[reportUnknownArgumentType]
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType] - JSON of unknown shape: isinstance narrows the container, not its items
+            name = str(key).replace("_", "-")  # pyright: ignore[reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
             if not _HEADER_RE.match(name):
                 raise ValueError(f"header name {name!r} is not a valid HTTP header name")
             headers["-".join(part.capitalize() for part in name.split("-"))] = item

@@ -24,13 +24,13 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         return "…"
     if isinstance(value, dict):
-        items = list(value.items())[:_MAX_ITEMS]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        items = list(value.items())[:_MAX_ITEMS]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
         return {
-            str(k): REDACTED if _SECRET_NAME.search(str(k)) else redact(v, depth=depth + 1)  # pyright: ignore[reportUnknownArgumentType]
-            for k, v in items  # pyright: ignore[reportUnknownVariableType]
+            str(k): REDACTED if _SECRET_NAME.search(str(k)) else redact(v, depth=depth + 1)  # pyright: ignore[reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
+            for k, v in items  # pyright: ignore[reportUnknownVariableType] - JSON of unknown shape: isinstance narrows the container, not its items
         }
     if isinstance(value, list | tuple):
-        return [redact(v, depth=depth + 1) for v in value[:_MAX_ITEMS]]  # pyright: ignore[reportUnknownVariableType]
+        return [redact(v, depth=depth + 1) for v in value[:_MAX_ITEMS]]  # pyright: ignore[reportUnknownVariableType] - JSON of unknown shape: isinstance narrows the container, not its items
     if isinstance(value, str):
         return text(value)
     if value is None or isinstance(value, bool | int | float):
@@ -51,12 +51,12 @@ def result_text(result: Any) -> str:
     """The text parts of a tool result, redacted and cut."""
     if not isinstance(result, dict):
         return ""
-    content = result.get("content")  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+    content = result.get("content")  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType] - JSON of unknown shape: isinstance narrows the container, not its items
     if not isinstance(content, list):
         return ""
     parts = [
-        str(item.get("text", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-        for item in content  # pyright: ignore[reportUnknownVariableType]
-        if isinstance(item, dict) and item.get("type") == "text"  # pyright: ignore[reportUnknownMemberType]
+        str(item.get("text", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
+        for item in content  # pyright: ignore[reportUnknownVariableType] - JSON of unknown shape: isinstance narrows the container, not its items
+        if isinstance(item, dict) and item.get("type") == "text"  # pyright: ignore[reportUnknownMemberType] - JSON of unknown shape: isinstance narrows the container, not its items
     ]
     return text(" ".join(parts), 500)

@@ -22,7 +22,7 @@ class TrailHandler(logging.Handler):
         fields: Any = getattr(record, "audit", None)
         if not isinstance(fields, dict):
             return
-        copied: dict[str, Any] = {str(k): v for k, v in fields.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        copied: dict[str, Any] = {str(k): v for k, v in fields.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
         event = str(copied.pop("event", "event"))
         if "at" in copied:  # the record's own time is `at`; an event's field of that name is kept apart
             copied["field_at"] = copied.pop("at")

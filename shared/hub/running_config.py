@@ -31,9 +31,9 @@ def _mask(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return masked(value)
     if isinstance(value, Mapping):
-        return {str(k): _mask(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return {str(k): _mask(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType] - JSON of unknown shape: isinstance narrows the container, not its items
     if isinstance(value, list | tuple):
-        return [_mask(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [_mask(v) for v in value]  # pyright: ignore[reportUnknownVariableType] - JSON of unknown shape: isinstance narrows the container, not its items
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return safe_url(str(value)) if "://" in str(value) else str(value)

@@ -38,7 +38,7 @@ def record(**changes: object) -> SessionRecord:
         created_at=1000.0,
         last_seen=1000.0,
     )
-    return SessionRecord(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})  # type: ignore[arg-type]
+    return SessionRecord(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})  # type: ignore[arg-type] - slots read back by name: the values are the dataclass's own
 
 
 async def test_created_session_reads_back_identically(store: SessionStore) -> None:

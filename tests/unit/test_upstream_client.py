@@ -21,7 +21,7 @@ SERVER = ServerSettings.model_validate(
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> HttpUpstreamClient:
-    return HttpUpstreamClient(httpx.MockTransport(handler), **kwargs)  # type: ignore[arg-type]
+    return HttpUpstreamClient(httpx.MockTransport(handler), **kwargs)  # type: ignore[arg-type] - test keyword overrides forwarded as they are
 
 
 async def collect(client: HttpUpstreamClient, message: Message, session_id: str | None = "s1") -> list[Message]:
