@@ -138,7 +138,6 @@ def hub() -> Hub:
         RelayCodec(relay_key),
         auth=auth,
         verifier=identity.verifier,
-        clock=clock,
         calls=ops.calls,
         refused=lambda kind: health.record(f"refused:{kind}", 0.0, "error"),
         asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),

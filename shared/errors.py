@@ -14,6 +14,8 @@
     │   ├── MethodNotFound        -32601
     │   ├── InvalidParams         -32602  (unknown tool/prompt/resource too, as the MCP spec says)
     │   ├── HeaderMismatch        -32020  400  (2026-07-28 routing headers disagree with the body)
+    │   ├── MissingClientCapability -32021 400  2026-07-28: the request needs a capability the client did
+    │   │                                       not declare; data = {requiredCapabilities: {sampling: {}}}
     │   ├── UnsupportedVersion    -32600  400  handshake era: MCP-Protocol-Version not supported
     │   └── UnsupportedProtocolVersion -32022 400  2026-07-28: data = {supported, requested}
     ├── SessionError
@@ -153,6 +155,10 @@ class HeaderMismatch(ProtocolError):
     code = HEADER_MISMATCH
 
 
+class MissingClientCapability(ProtocolError):
+    code = MISSING_REQUIRED_CLIENT_CAPABILITY
+
+
 class UnsupportedVersion(ProtocolError):
     code = INVALID_REQUEST
 
@@ -275,6 +281,11 @@ class UpstreamUnauthorized(UpstreamError):
 
 class CredentialRequired(UpstreamError):
     """The user must connect their account for this server (first time, expired or revoked)."""
+
+
+def modern_status(code: object) -> int:
+    """The HTTP status a 2026-07-28 JSON-RPC error with `code` travels with (an upstream's too)."""
+    return _MODERN_STATUS.get(code, 200) if isinstance(code, int) else 200
 
 
 def http_status(error: HubError, *, modern: bool) -> int:

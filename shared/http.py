@@ -44,7 +44,9 @@ class HttpIn:
         return f"/mcp/{self.route}" if self.route else "/mcp"
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+        """The field's value without surrounding whitespace, which HTTP does not count (RFC 9110 5.5)."""
+        value = self.headers.get(name)
+        return value.strip(" \t") if value is not None else None
 
 
 @dataclass(slots=True)

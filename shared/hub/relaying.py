@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-from shared.errors import HubError, UpstreamError, UpstreamProtocolError
+from shared.errors import HubError, UpstreamError, UpstreamProtocolError, modern_status
 from shared.http import HttpOut, error_reply, json_reply, request_error_reply, sse_reply
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Request, Response
@@ -38,7 +38,8 @@ async def relay_reply(
         if force_stream():
             # The upstream's form, one event, sent as a plain body: no streaming machinery needed.
             return sse_reply(body=sse.encode_event(jsonrpc.dumps(first.to_wire())))
-        return json_reply(first.to_wire())
+        status = modern_status(first.error.get("code")) if modern and first.error is not None else 200
+        return json_reply(first.to_wire(), status=status)
     return sse_reply(_stream(request, first, upstream, rewrite, on_abandon))
 
 

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from shared.principal import ANONYMOUS, Principal
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
 from shared.settings import ServerSettings
-from shared.upstreams.client import Exchange, UpstreamClient
+from shared.upstreams.client import Exchange, RawReply, UpstreamClient
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,6 @@ class UpstreamSessions:
         self._credentials = credentials
         self._ids = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
-
-    @property
-    def client(self) -> UpstreamClient:
-        return self._client
 
     async def auth(self, server: ServerSettings, user: str, assertion: str | None = None) -> dict[str, str]:
         """The headers that authenticate this user (or the hub) to `server`."""
@@ -214,7 +210,58 @@ class UpstreamSessions:
             )
         return response.result or {}
 
-    async def close_all(self, record: SessionRecord, servers: dict[str, ServerSettings]) -> None:
+    async def answer(
+        self, ctx: SessionContext, server: ServerSettings, answer: Response, upstream_session: str | None
+    ) -> None:
+        """The client's answer to a request the upstream sent on `upstream_session` (relayed ID)."""
+        upstream = ctx.record.upstreams.get(server.name)
+        session_id = upstream_session if upstream_session is not None else (upstream.session_id if upstream else None)
+        version = upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1]
+        credentials = await self.auth(server, ctx.user, ctx.assertion)
+        try:
+            async for _ in self._client.send(
+                server, answer, session_id=session_id, protocol_version=version, credentials=credentials
+            ):
+                pass
+        except UpstreamUnauthorized:
+            raise await self.rejected(server, ctx.user) from None
+        except UpstreamSessionExpired:
+            log.info("dropped an answer for upstream %r: its session ended", server.name)
+
+    async def listen(self, ctx: SessionContext, server: ServerSettings) -> AsyncGenerator[Message]:
+        """The standalone stream of our session with `server` (what it sends unasked)."""
+        upstream = await self.ensure(ctx, server)
+        if upstream.session_id is None:
+            return  # a server without sessions has no stream to listen to
+        credentials = await self.auth(server, ctx.user, ctx.assertion)
+        try:
+            async for message in self._client.listen(
+                server,
+                session_id=upstream.session_id,
+                protocol_version=upstream.protocol_version,
+                credentials=credentials,
+            ):
+                yield message
+        except UpstreamUnauthorized:
+            raise await self.rejected(server, ctx.user) from None
+
+    async def passthrough(
+        self, server: ServerSettings, headers: Mapping[str, str], body: bytes, *, user: str, assertion: str | None
+    ) -> RawReply:
+        """A stateless request's bytes to `server` with this user's credentials, its reply as it comes.
+
+        A 401 when the hub sent credentials is the upstream refusing *ours* for this user, not the
+        client's token for the hub: passed through, it would send the IDE to sign in to the hub again.
+        """
+        credentials = await self.auth(server, user, assertion)
+        reply = await self._client.passthrough(server, headers, body, credentials)
+        if reply.status == 401 and self.sends_credentials(server):
+            async for _ in reply.body:
+                pass
+            raise await self.rejected(server, user)
+        return reply
+
+    async def close_all(self, record: SessionRecord, servers: Mapping[str, ServerSettings]) -> None:
         async def close(name: str, upstream: UpstreamSession) -> None:
             if name in servers and upstream.session_id:
                 await self._client.terminate(

@@ -43,6 +43,7 @@ def decode_header_value(value: str | None) -> str | None:
     """Header values that are not plain ASCII travel as `=?base64?...?=`."""
     if value is None:
         return None
+    value = value.strip(" \t")  # HTTP field values exclude surrounding whitespace (RFC 9110 5.5)
     found = _BASE64.fullmatch(value)
     if found is None:
         return value
@@ -63,10 +64,10 @@ def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Env
     if missing:
         raise InvalidParams(f"params._meta is missing {', '.join(missing)}")
     version = envelope[PROTOCOL_VERSION_META_KEY]
-    header_version = headers.get("mcp-protocol-version")
+    header_version = _field(headers, "mcp-protocol-version")
     if header_version is None or header_version != version:
         raise HeaderMismatch("MCP-Protocol-Version header does not match params._meta's protocol version")
-    if headers.get("mcp-method") != method:
+    if _field(headers, "mcp-method") != method:
         raise HeaderMismatch("Mcp-Method header does not match the request's method")
     name_field = NAME_FIELDS.get(method)
     if name_field is not None:
@@ -86,3 +87,9 @@ def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Env
         cast(JsonObject, capabilities) if isinstance(capabilities, dict) else {},
         cast(JsonObject, info) if isinstance(info, dict) else None,
     )
+
+
+def _field(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value without the surrounding whitespace HTTP does not count as part of it."""
+    value = headers.get(name)
+    return value.strip(" \t") if value is not None else None

@@ -1,0 +1,229 @@
+"""One request pipeline for every MCP request, whatever its protocol era.
+
+The steps, in order, and where each lives:
+
+    origin, authentication, access (route, step-up)   HubService.handle: HTTP, before the body is read
+    session                                            the era: the stored session (handshake) or the
+                                                       caller's pool on this instance (stateless)
+    the hub's own tools, tool search                   STEPS below: a flat loop, the first answer wins
+    the method table                                   `methods()`: one table; an era adds or removes entries
+    routing, rate limit, upstream call, audit          `Pipeline.upstream`: Aggregator.route, Calls.admit,
+    and telemetry                                      UpstreamSessions.forward, Calls.watch
+
+An era (`handshake.py`, `stateless.py`) only frames: it turns a POST into a `Call` and an `Outcome`
+into HTTP. The steps are plain awaited calls, not nested generators: one message costs one loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.audit.events import audit
+from shared.errors import AuthError, HubError, MethodNotFound
+from shared.http import HttpIn, HttpOut, request_error_reply
+from shared.hub.aggregate import Aggregator
+from shared.hub.asks import Asks
+from shared.hub.assistant import Assistant
+from shared.hub.calls import Calls
+from shared.hub.relaying import Rewrite, relay_reply
+from shared.hub.tool_search import Mode, ToolSearch
+from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
+from shared.mcp.jsonrpc import JsonObject, Message, Request
+from shared.settings import ServerSettings
+from shared.upstreams.client import Exchange
+
+LISTS = ("tools/list", "prompts/list", "resources/list", "resources/templates/list")
+
+
+@dataclass(slots=True)
+class Call:
+    """One client request on its way through the pipeline; steps may replace `message`."""
+
+    http: HttpIn
+    message: Request
+    ctx: SessionContext
+    capabilities: JsonObject  # what the client declared (handshake: at initialize; stateless: per request)
+    mode: Mode  # tool search presentation
+    operates: bool  # the caller may use the hub's own operator tools
+    session: str = ""  # the hub session (usage records); "" in the stateless era
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The hub answered the request itself."""
+
+    result: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """What an upstream (or the hub's assistant, `server` None) sends for the request, as it comes."""
+
+    server: ServerSettings | None
+    sent: Request  # the request as it went upstream (the era may give it its own ID)
+    upstream: AsyncGenerator[Message]
+    mirror: Exchange | None = None  # the transparent route keeps the upstream's own reply form
+
+
+Outcome = Answered | Relayed
+Handler = Callable[[Call], Awaitable[Outcome]]
+
+
+class Step(Protocol):
+    """A cross-cutting step before the method table: an outcome ends the request, None goes on."""
+
+    async def __call__(self, call: Call) -> Outcome | None: ...
+
+
+class Framing(Protocol):
+    """What an era decides: its method table, how an answer looks, what goes upstream and back."""
+
+    modern: bool  # 2026-07-28 status mapping for errors (shared.errors.http_status)
+    methods: Mapping[str, Handler]
+
+    def answer(self, call: Call, result: JsonObject) -> HttpOut: ...
+
+    def outgoing(self, call: Call, routed: Request) -> Request: ...
+
+    def rewrite(self, call: Call, server: ServerSettings | None, sent: Request) -> Rewrite: ...
+
+    def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        servers: Mapping[str, ServerSettings],
+        upstreams: UpstreamSessions,
+        aggregator: Aggregator,
+        calls: Calls,
+        search: ToolSearch,
+        assistant: Assistant,
+        asks: Asks,
+    ) -> None:
+        self._servers = servers
+        self._upstreams = upstreams
+        self._aggregator = aggregator
+        self._calls = calls
+        self._search = search
+        self._assistant = assistant
+        self._asks = asks
+        self._steps: list[Step] = [self._hub_tools, self._tool_search]
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def run(self, call: Call, era: Framing) -> HttpOut:
+        try:
+            outcome = await self._outcome(call, era)
+        except AuthError:
+            raise  # answered at HTTP level with a challenge, not as a JSON-RPC error
+        except HubError as error:
+            return request_error_reply(error, call.message, modern=era.modern)
+        if isinstance(outcome, Answered):
+            return era.answer(call, outcome.result)
+        server, sent = outcome.server, outcome.sent
+        mirror = outcome.mirror
+        return await relay_reply(
+            call.message,
+            outcome.upstream,
+            era.rewrite(call, server, sent),
+            on_abandon=(lambda: era.abandon(call, server, sent)) if server is not None else (lambda: None),
+            force_stream=lambda: mirror is not None and mirror.streamed,
+            modern=era.modern,
+        )
+
+    async def _outcome(self, call: Call, era: Framing) -> Outcome:
+        if call.http.route:
+            # The transparent route: every method goes to its one server as the client sent it.
+            return await self.upstream(call, era, self._servers[call.http.route], call.message, Exchange())
+        for step in self._steps:
+            outcome = await step(call)
+            if outcome is not None:
+                return outcome
+        handler = era.methods.get(call.message.method)
+        if handler is None:
+            raise MethodNotFound(f"method {call.message.method!r} is not served by the hub in this protocol version")
+        return await handler(call)
+
+    async def upstream(
+        self, call: Call, era: Framing, server: ServerSettings, routed: Request, mirror: Exchange | None = None
+    ) -> Relayed:
+        """Rate limit, then the call on our session with `server`, watched for audit and telemetry."""
+        principal = call.http.principal
+        await self._calls.admit(principal, server, routed, call.session)
+        sent = era.outgoing(call, routed)
+        stream = self._upstreams.forward(call.ctx, server, sent, mirror)
+        return Relayed(server, sent, self._calls.watch(principal, server, routed, stream, call.session), mirror)
+
+    # ---- steps -------------------------------------------------------------------------------
+
+    async def _hub_tools(self, call: Call) -> Outcome | None:
+        """The hub's own operator tools; they may ask the client's model when it offers sampling."""
+        message = call.message
+        if message.method != "tools/call" or not call.operates:
+            return None
+        if not self._assistant.offers(message.params.get("name")):
+            return None
+        audit("assistant.call", user=call.http.user, tool=message.params.get("name"))
+        replies = self._assistant.stream(
+            message,
+            tools=lambda: self._aggregator.tools(call.ctx),
+            asks=self._asks,
+            hub_session=call.session,
+            can_sample=bool(call.session) and "sampling" in call.capabilities,
+        )
+        return Relayed(None, message, replies)
+
+    async def _tool_search(self, call: Call) -> Outcome | None:
+        """`search_tools` answers here; `call_tool` becomes the `tools/call` it stands for."""
+        handled = await self._search.intercept(
+            call.message, call.mode, lambda: self._aggregator.list(call.ctx, "tools/list")
+        )
+        if isinstance(handled, Request):
+            call.message = handled
+            return None
+        return Answered(handled)
+
+    # ---- the method table --------------------------------------------------------------------
+
+    def methods(
+        self, era: Framing, *, add: Mapping[str, Handler] | None = None, remove: Iterable[str] = ()
+    ) -> dict[str, Handler]:
+        """The table every era starts from, with the era's own entries added and removed."""
+
+        async def listed(call: Call) -> Outcome:
+            method = call.message.method
+            result = await self._aggregator.list(call.ctx, method)
+            if method == "tools/list":
+                result = self._search.decorate(self._assistant.offer(result, call.operates), call.mode)
+            return Answered(result)
+
+        async def routed(call: Call) -> Outcome:
+            server, request = await self._aggregator.route(call.ctx, call.message)
+            return await self.upstream(call, era, server, request)
+
+        table: dict[str, Handler] = dict.fromkeys(LISTS, listed)
+        table.update(dict.fromkeys(("tools/call", "prompts/get", "resources/read", "completion/complete"), routed))
+        table.update(
+            {
+                "ping": _pong,
+                "logging/setLevel": self._set_level,
+                "resources/subscribe": routed,
+                "resources/unsubscribe": routed,
+            }
+        )
+        for name in remove:
+            table.pop(name, None)
+        table.update(add or {})
+        return table
+
+    async def _set_level(self, call: Call) -> Outcome:
+        await self._aggregator.broadcast(call.ctx, call.message)
+        return Answered({})
+
+
+async def _pong(call: Call) -> Outcome:
+    return Answered({})

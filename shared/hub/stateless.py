@@ -1,0 +1,218 @@
+"""The stateless 2026-07-28 era: framing only. No handshake, no session; each POST carries its envelope.
+
+`/mcp/{server}` relays the client's bytes to the upstream and its answer back unchanged.
+`/mcp` runs the shared pipeline over upstream sessions pooled per instance and user (any instance
+can open its own, so nothing about them needs to be shared). The era has no back channel: an
+upstream that asks the client something (sampling, elicitation, roots) gets an error back, and
+the client gets -32021 naming the capability when it did not declare it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping
+
+from shared.background import BackgroundTasks
+from shared.errors import HubError, InvalidRequest, MissingClientCapability, UpstreamError
+from shared.http import HttpIn, HttpOut, error_reply, json_reply
+from shared.hub.aggregate import Aggregator
+from shared.hub.calls import Calls
+from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline
+from shared.hub.relaying import Rewrite
+from shared.hub.tool_search import Mode, mode_for
+from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.identity.access import is_operator
+from shared.mcp import envelope
+from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
+from shared.sessions.model import SessionRecord
+from shared.settings import ServerSettings
+
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+LOG_LEVEL_META_KEY = "io.modelcontextprotocol/logLevel"
+# Requests an upstream may send the client, and the client capability each needs.
+_BACK_CHANNEL = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
+_NO_BACK_CHANNEL = -32601
+# The era's results a client may cache, with the hint it needs (lists and reads are per user).
+_CACHEABLE = (*LISTS, "resources/read")
+# What this era advertises: no `listChanged` or `subscribe`, since `subscriptions/listen` is not served.
+CAPABILITIES: JsonObject = {
+    "tools": {},
+    "prompts": {},
+    "resources": {},
+    "completions": {},
+}
+
+
+class StatelessEra:
+    modern = True
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        servers: Mapping[str, ServerSettings],
+        upstreams: UpstreamSessions,
+        aggregator: Aggregator,
+        calls: Calls,
+        list_ttl_seconds: float,
+        tool_search: Mode,
+        auth_off: bool,
+    ) -> None:
+        self._pipeline = pipeline
+        self._servers = servers
+        self._upstreams = upstreams
+        self._aggregator = aggregator
+        self._calls = calls
+        self._tool_search: Mode = tool_search
+        self._auth_off = auth_off
+        self._ttl_ms = int(list_ttl_seconds * 1000)
+        self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
+        self._background = BackgroundTasks()
+        self._ids = itertools.count(1)
+        self.methods: Mapping[str, Handler] = pipeline.methods(
+            self,
+            add={"server/discover": self._discover},
+            remove=("ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"),
+        )
+
+    async def passthrough(self, request: HttpIn, message: Message) -> HttpOut:
+        """`/mcp/{server}`: the client's bytes to the upstream, and its answer back unchanged."""
+        server = self._servers[request.route]
+        request_id = message.id if isinstance(message, Request) else None
+        started = time.perf_counter()
+        try:
+            if isinstance(message, Request):
+                await self._calls.admit(request.principal, server, message)
+            reply = await self._upstreams.passthrough(
+                server, request.headers, request.body, user=request.user, assertion=request.assertion
+            )
+        except HubError as error:
+            return error_reply(error, request_id, modern=True)
+        if isinstance(message, Request):
+            self._calls.passed_through(request.principal, server, message, reply.status, time.perf_counter() - started)
+        return HttpOut(reply.status, reply.headers, stream=reply.body)
+
+    async def post(self, request: HttpIn, message: Message) -> HttpOut:
+        if isinstance(message, Notification):
+            return HttpOut(202)  # the era defines no client notifications over HTTP; cancelling = closing
+        if isinstance(message, Response):
+            raise InvalidRequest("2026-07-28 has no server-to-client requests, so there is nothing to answer")
+        try:
+            env = envelope.classify(message.method, message.params, request.headers)
+        except HubError as error:
+            return error_reply(error, message.id, modern=True)
+        call = Call(
+            request,
+            message,
+            self.context(request),
+            env.client_capabilities,
+            mode_for(dict(request.query), self._tool_search),
+            is_operator(request.principal, auth_off=self._auth_off),
+        )
+        return await self._pipeline.run(call, self)
+
+    def context(self, request: HttpIn) -> SessionContext:
+        """The caller's pooled upstream sessions, carrying their latest token and principal."""
+        ctx = self._pool(request.user, request.allowed)
+        ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
+        ctx.principal = request.principal
+        return ctx
+
+    def _pool(self, user: str, allowed: frozenset[str] | None) -> SessionContext:
+        """This instance's upstream sessions for `user`, opened declaring no client capabilities
+        (nothing could be relayed back), so upstreams offer what a plain client can use.
+
+        Keyed by what the user may see too, so a changed role takes effect with the next token."""
+        ctx = self._pools.get((user, allowed))
+        if ctx is None:
+            record = SessionRecord(f"pool:{user}", "", user, LATEST_HANDSHAKE, {}, dict(HUB_INFO))
+            ctx = self._pools[(user, allowed)] = SessionContext(record, persistent=False, allowed=allowed)
+        return ctx
+
+    async def _discover(self, call: Call) -> Outcome:
+        return Answered(self.discover_result())
+
+    def discover_result(self) -> JsonObject:
+        return {
+            "supportedVersions": list(MODERN_VERSIONS),
+            "capabilities": CAPABILITIES,
+            "instructions": "Tools and prompts are named <server>__<name>; resources are mcphub://<server>/<uri>.",
+            "ttlMs": self._ttl_ms,
+            "cacheScope": "public",
+        }
+
+    # ---- framing -----------------------------------------------------------------------------
+
+    def answer(self, call: Call, result: JsonObject) -> HttpOut:
+        meta = dict(result.get("_meta") or {})
+        meta[SERVER_INFO_META_KEY] = HUB_INFO
+        result = {**result, "resultType": "complete", "_meta": meta}
+        if call.message.method in _CACHEABLE:
+            result = {"ttlMs": self._ttl_ms, "cacheScope": "private", **result}
+        return json_reply(Response(call.message.id, result).to_wire())
+
+    def outgoing(self, call: Call, routed: Request) -> Request:
+        # Every client of this user shares the pooled upstream session, and each numbers its own
+        # requests: give the upstream an ID unique on that session, and the client its own back.
+        return Request(f"mcphub-{next(self._ids)}", routed.method, routed.params)
+
+    def rewrite(self, call: Call, server: ServerSettings | None, sent: Request) -> Rewrite:
+        meta = call.message.params.get("_meta")
+        wants_logs = isinstance(meta, dict) and LOG_LEVEL_META_KEY in meta
+        cacheable = call.message.method in _CACHEABLE
+        ctx = call.ctx
+
+        def rewrite(item: Message) -> Message | None:
+            if isinstance(item, Request):
+                return self._refuse(call, server, sent, item)
+            if isinstance(item, Notification) and item.method == "notifications/message" and not wants_logs:
+                return None
+            if isinstance(item, Response):
+                if item.id == sent.id:
+                    item = Response(call.message.id, item.result, item.error)
+                if item.result is not None:
+                    result = {"resultType": "complete", **item.result}
+                    if cacheable:
+                        result = {"ttlMs": self._ttl_ms, "cacheScope": "private", **result}
+                    item = Response(item.id, result)
+            return self._aggregator.outbound(server, item) if server is not None and not ctx.record.route else item
+
+        return rewrite
+
+    def _refuse(self, call: Call, server: ServerSettings | None, sent: Request, asked: Request) -> Response:
+        """An upstream asked the client something this era cannot carry: refuse it, and answer the call."""
+        if server is not None:
+            refusal = Response(asked.id, error={"code": _NO_BACK_CHANNEL, "message": "the client cannot be asked"})
+            self._background.spawn(self._upstreams.deliver(call.ctx, server, refusal))
+            self.abandon(call, server, sent)
+        needed = _BACK_CHANNEL.get(asked.method)
+        error: HubError
+        if needed is not None and needed not in call.capabilities:
+            error = MissingClientCapability(
+                f"this request needs the client capability {needed!r}, which the client did not declare",
+                data={"requiredCapabilities": {needed: {}}},
+            )
+        else:
+            name = server.name if server is not None else "mcphub"
+            said = f"upstream {name!r} asked the client ({asked.method}), which 2026-07-28 cannot carry"
+            error = UpstreamError(name, said)
+        return Response(call.message.id, error=error.to_error_object())
+
+    def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None:
+        notice = Notification("notifications/cancelled", {"requestId": sent.id, "reason": "client disconnected"})
+        self._background.spawn(self._upstreams.deliver(call.ctx, server, notice))
+
+
+def wants_modern(request: HttpIn, message: Message, decoded: object) -> bool:
+    """Which era a POST belongs to: the version header decides, else a modern `_meta` envelope does."""
+    header = request.header("mcp-protocol-version")
+    if header is not None:
+        return header in MODERN_VERSIONS or (
+            request.header("mcp-session-id") is None
+            and isinstance(message, Request)
+            and message.method != "initialize"
+            and envelope.meta_version(message.params) is not None
+        )
+    return isinstance(message, Request) and envelope.meta_version(message.params) is not None
