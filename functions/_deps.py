@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -20,6 +21,7 @@ from functions._identity import Identity, build_identity, with_credentials
 from functions._operations import Operations, build_operations
 from functions._routing import Routing, build_routing
 from functions._telemetry import configure_telemetry
+from shared.closing import Closing
 from shared.health.flusher import SampleFlusher
 from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
@@ -31,6 +33,8 @@ from shared.hub.service import HubService
 from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
 from shared.identity.client_address import warn_if_untrusted
 from shared.limits.registrations import RegistrationLimiter
+from shared.limits.rules import LimitRule, load_limits
+from shared.operations_settings import OperationsSettings
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
@@ -42,6 +46,38 @@ from shared.upstreams.catalog import Catalog
 from shared.upstreams.client import HttpUpstreamClient
 
 log = logging.getLogger("mcphub")
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Everything a hub is configured with; `load_config` reads it from the environment once."""
+
+    settings: HubSettings
+    auth: AuthSettings
+    servers: dict[str, ServerSettings]
+    routing: RoutingSettings
+    operations: OperationsSettings
+    limits: list[LimitRule]
+    storage: str | None  # Table Storage connection string; None keeps everything in this process
+
+
+def load_config(environ: Mapping[str, str]) -> HubConfig:
+    settings = HubSettings()
+    servers = load_servers(environ)
+    connection = (
+        settings.storage_connection_string.get_secret_value()
+        if settings.storage_connection_string
+        else environ.get("AzureWebJobsStorage", "")
+    )
+    return HubConfig(
+        settings,
+        load_auth(environ),
+        servers,
+        RoutingSettings(),
+        OperationsSettings(),
+        load_limits(environ, servers),
+        connection or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,40 +98,51 @@ class Hub:
     ops: Operations
     http: httpx.AsyncBaseTransport  # the upstream connection pool
     catalog: Catalog
+    closing: Closing
 
     async def aclose(self) -> None:
-        """Write what is buffered and close the upstream client (tests, a host shutting down)."""
+        """Finish what is under way, write what is buffered, then close every client this hub opened."""
+        await self.service.drain()
+        await self.sessions.drain()
+        await self.samples.wait()
         await self.ops.audit.flush()
         await self.ops.usage.flush()
-        await self.http.aclose()
+        await self.closing.aclose()
 
 
-def _storage(settings: HubSettings) -> tuple[SessionStore, bytes, str | None]:
-    connection = (
-        settings.storage_connection_string.get_secret_value()
-        if settings.storage_connection_string
-        else os.environ.get("AzureWebJobsStorage", "")  # noqa: SIM112 - the Functions host's own name
-    )
+def _storage(settings: HubSettings, connection: str | None, closing: Closing) -> tuple[SessionStore, bytes]:
     relay_key = settings.relay_key.get_secret_value().encode() if settings.relay_key else None
     if connection and ("AccountKey=" in connection or connection.startswith("UseDevelopmentStorage")):
         # Every instance knows the storage key, so it can derive the same relay key without more config.
         derived = hashlib.sha256(b"mcphub-relay\0" + connection.encode()).digest()
-        store = TableSessionStore.from_connection_string(connection, settings.sessions_table)
-        return store, relay_key or derived, connection
+        store = closing.add(TableSessionStore.from_connection_string(connection, settings.sessions_table))
+        return store, relay_key or derived
     log.warning(
         "no Table Storage configured (MCPHUB_STORAGE_CONNECTION_STRING / AzureWebJobsStorage): sessions live "
         "in this process only, so a second instance cannot serve them"
     )
-    return MemorySessionStore(), relay_key or secrets.token_bytes(32), None
+    return MemorySessionStore(), relay_key or secrets.token_bytes(32)
 
 
 @cache
 def hub() -> Hub:
+    """This worker's hub, built once from the environment on first use."""
     configure_telemetry(os.environ)
-    settings = HubSettings()
-    servers = load_servers(os.environ)
-    store, relay_key, connection = _storage(settings)
-    clock = time.time
+    return build_hub(load_config(os.environ))
+
+
+def build_hub(
+    config: HubConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Hub:
+    """A hub from its parts: `transport` reaches the upstreams (aiohttp's pool unless given), `clock`
+    is wall-clock time (sessions, tokens, samples), `monotonic` measures intervals."""
+    settings, auth, servers, connection = config.settings, config.auth, config.servers, config.storage
+    closing = Closing()
+    store, relay_key = _storage(settings, connection, closing)
     sessions = SessionCache(
         store,
         clock=clock,
@@ -103,19 +150,19 @@ def hub() -> Hub:
         touch_seconds=settings.session_touch_seconds,
         max_entries=settings.session_cache_size,
     )
-    http = upstream_transport()
-    monotonic = time.monotonic
+    http = closing.add(transport or upstream_transport())
     breakers = {
         name: CircuitBreaker(
             failures=settings.breaker_failures, reset_seconds=settings.breaker_reset_seconds, clock=monotonic
         )
         for name in servers
     }
-    auth = load_auth(os.environ)
     contexts = sorted({s.auth_context for s in servers.values() if s.auth_context})
-    identity = build_identity(settings, auth, connection, clock, contexts)
-    identity = with_credentials(identity, settings, auth, servers, clock)
-    ops = build_operations(settings, servers, connection, clock, identity.sealer)
+    identity = build_identity(settings, auth, connection, clock, closing, contexts)
+    identity = with_credentials(identity, settings, auth, servers, clock, closing)
+    ops = build_operations(
+        settings, connection, clock, identity.sealer, closing, settings=config.operations, rules=config.limits
+    )
     limiter = RegistrationLimiter(ops.budgets, per_hour=auth.registrations_per_hour, clock=clock)
     identity = replace(identity, registrations=limiter)
     warn_if_untrusted(settings.front_door_id)
@@ -144,7 +191,7 @@ def hub() -> Hub:
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
     sample_store: SampleStore = (
-        TableSampleStore.from_connection_string(connection, settings.health_table)
+        closing.add(TableSampleStore.from_connection_string(connection, settings.health_table))
         if connection
         else MemorySampleStore()
     )
@@ -159,7 +206,7 @@ def hub() -> Hub:
         version=HUB_INFO["version"],
         clock=monotonic,
     )
-    routing = build_routing(RoutingSettings(), identity.grants, connection, clock)
+    routing = build_routing(config.routing, identity.grants, connection, clock, closing)
     return Hub(
         settings,
         auth,
@@ -177,4 +224,5 @@ def hub() -> Hub:
         ops,
         http,
         catalog,
+        closing,
     )

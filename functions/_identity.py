@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.closing import Closing
 from shared.errors import ConfigError
 from shared.identity.clients import OPERATOR_PAGE_CLIENT, Client, ClientRegistry
 from shared.identity.connect import CONNECT_PAGE_CLIENT, ConnectPages
@@ -59,6 +60,7 @@ def with_credentials(
     auth: AuthSettings,
     servers: Mapping[str, ServerSettings],
     clock: Callable[[], float],
+    closing: Closing,
 ) -> Identity:
     """Add upstream credentials (and the connect pages) when some server needs them."""
     modes = {server.auth for server in servers.values()}
@@ -70,13 +72,13 @@ def with_credentials(
     public_url = str(settings.public_url or "http://127.0.0.1").rstrip("/")
     vault = CredentialVault(identity.grants, identity.sealer, clock=clock)
     tickets = ConnectTickets(identity.sealer, clock=clock)
-    http = httpx.AsyncClient(timeout=15.0, follow_redirects=False)
+    http = closing.add(httpx.AsyncClient(timeout=15.0, follow_redirects=False))
     obo = None
     if "obo" in modes:
         if not (auth.client_id and auth.client_secret):
             raise ConfigError("MCPHUB_AUTH__CLIENT_ID/CLIENT_SECRET: on-behalf-of servers need the hub's Entra app")
         obo = MsalOnBehalfOf(_msal(auth), clock=clock)
-    managed = ManagedIdentityTokens() if "managed_identity" in modes else None
+    managed = closing.add(ManagedIdentityTokens()) if "managed_identity" in modes else None
     credentials = UpstreamCredentials(
         vault, tickets, public_url=public_url, http=http, clock=clock, obo=obo, managed=managed
     )
@@ -138,11 +140,14 @@ def build_identity(
     auth: AuthSettings,
     connection: str | None,
     clock: Callable[[], float],
+    closing: Closing,
     auth_contexts: Sequence[str] = (),
 ) -> Identity:
     sealer = _sealer(settings, connection)
     grants: GrantStore = (
-        TableGrantStore.from_connection_string(connection, settings.grants_table) if connection else MemoryGrantStore()
+        closing.add(TableGrantStore.from_connection_string(connection, settings.grants_table))
+        if connection
+        else MemoryGrantStore()
     )
     if auth.mode == "off":
         log.warning(
@@ -150,7 +155,7 @@ def build_identity(
             "as one shared anonymous user. Never run it like this outside your own machine."
         )
         return Identity(NoAuthentication(), None, [], sealer, grants)
-    http = _authority_client(auth)
+    http = closing.add(_authority_client(auth))
     entra = EntraTokenVerifier(auth, JwksCache(http, clock=clock, refresh_interval=auth.jwks_refresh_seconds))
     log.info("tokens accepted from tenant(s) %s for audience(s) %s", auth.tenants, auth.audiences)
     if not auth.facade:
@@ -178,7 +183,7 @@ def build_identity(
         schemes=auth.redirect_schemes,
         web_redirects=auth.web_redirects,
         # Client ID metadata documents: fetched only from checked public addresses (public_fetch.py).
-        fetch=PublicFetcher(httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False)),
+        fetch=PublicFetcher(closing.add(httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False))),
         first_party=[operator_page],
     )
     oauth = AuthorizationServer(

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.audit.sources import CallsToTrail, TrailHandler, vault_keys
 from shared.audit.store import AuditStore, MemoryAuditStore, TableAuditStore
 from shared.audit.trail import AuditTrail
 from shared.call_record import CallSink
+from shared.closing import Closing
 from shared.forecast.capacity import CapacitySettings
 from shared.forecast.service import Forecasts
 from shared.hub.calls import Calls
 from shared.limits.budget import BudgetStore, MemoryBudgetStore, TableBudgetStore
 from shared.limits.limiter import RateLimiter
-from shared.limits.rules import load_limits
+from shared.limits.rules import LimitRule
 from shared.operations_settings import OperationsSettings
 from shared.sealing import Sealer
-from shared.settings import HubSettings, ServerSettings
+from shared.settings import HubSettings
 from shared.telemetry import OtelTracer
 from shared.usage.meter import UsageMeter
 from shared.usage.store import MemoryUsageStore, TableUsageStore, UsageStore
@@ -39,21 +39,24 @@ class Operations:
 
 def build_operations(
     hub: HubSettings,
-    servers: Mapping[str, ServerSettings],
     connection: str | None,
     clock: Callable[[], float],
     sealer: Sealer,
+    closing: Closing,
+    *,
+    settings: OperationsSettings,
+    rules: list[LimitRule],
 ) -> Operations:
-    settings = OperationsSettings()
-    rules = load_limits(os.environ, servers)
     budgets: BudgetStore = (
-        TableBudgetStore.from_connection_string(connection, settings.limits_table)
+        closing.add(TableBudgetStore.from_connection_string(connection, settings.limits_table))
         if connection
         else MemoryBudgetStore()
     )
     limiter = RateLimiter(rules, budgets, clock=clock) if rules else None
     audit_store: AuditStore = (
-        TableAuditStore.from_connection_string(connection, settings.audit_table) if connection else MemoryAuditStore()
+        closing.add(TableAuditStore.from_connection_string(connection, settings.audit_table))
+        if connection
+        else MemoryAuditStore()
     )
     trail = AuditTrail(
         audit_store,
@@ -68,7 +71,9 @@ def build_operations(
         audit_log.removeHandler(old)  # a rebuilt root (tests) replaces, never doubles, the trail
     audit_log.addHandler(TrailHandler(trail))
     usage_store: UsageStore = (
-        TableUsageStore.from_connection_string(connection, settings.usage_table) if connection else MemoryUsageStore()
+        closing.add(TableUsageStore.from_connection_string(connection, settings.usage_table))
+        if connection
+        else MemoryUsageStore()
     )
     usage = UsageMeter(usage_store, instance=hub.instance_name, clock=clock, flush_seconds=settings.usage_flush_seconds)
     sinks: list[CallSink] = [CallsToTrail(trail), usage]

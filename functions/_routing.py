@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
+from shared.closing import Closing
 from shared.health.haproxy import HaproxyController
 from shared.health.learned import LearnedRiskModel
 from shared.health.lease import Lease, MemoryLease, TableLease
@@ -26,15 +27,19 @@ class Routing:
 
 
 def build_routing(
-    settings: RoutingSettings, grants: GrantStore, connection: str | None, clock: Callable[[], float]
+    settings: RoutingSettings,
+    grants: GrantStore,
+    connection: str | None,
+    clock: Callable[[], float],
+    closing: Closing,
 ) -> Routing | None:
     if settings.kind == "none":
         return None
     controller: RoutingController
     if settings.kind == "frontdoor":
         controller = FrontDoorController(
-            httpx.AsyncClient(timeout=30.0),
-            ManagedIdentityTokens(),
+            closing.add(httpx.AsyncClient(timeout=30.0)),
+            closing.add(ManagedIdentityTokens()),
             subscription=settings.subscription,
             resource_group=settings.resource_group,
             profile=settings.profile,
@@ -49,7 +54,7 @@ def build_routing(
         cooldown_seconds=settings.cooldown_seconds,
         propagation_seconds=settings.propagation_seconds,
     )
-    probes = httpx.AsyncClient(timeout=3.0, follow_redirects=False)
+    probes = closing.add(httpx.AsyncClient(timeout=3.0, follow_redirects=False))
 
     async def answers(url: str) -> bool:
         try:
@@ -60,6 +65,8 @@ def build_routing(
     policy = RoutingPolicy(
         controller, grants, clock=clock, settings=policy_settings, origins=settings.origin_map, probe=answers
     )
-    lease: Lease = TableLease.from_connection_string(connection, "mcphubleases") if connection else MemoryLease()
+    lease: Lease = (
+        closing.add(TableLease.from_connection_string(connection, "mcphubleases")) if connection else MemoryLease()
+    )
     model: RiskModel = LearnedRiskModel() if settings.model == "learned" else ThresholdModel()
     return Routing(policy, lease, model, settings)

@@ -7,6 +7,8 @@ A dead upstream leaves its last good list (marked stale in `_meta`) and fails on
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any, cast
@@ -254,8 +256,19 @@ class Aggregator:
 
 
 def _key(ctx: SessionContext, server: ServerSettings) -> str:
-    """Whose list it is: the server's, or with per-user credentials, this user's view of it."""
-    return f"{server.name}\0{ctx.user}" if server.per_user else server.name
+    """What shapes a list: the server, the capabilities our session with it declared (an upstream may
+    offer sampling or elicitation tools only to clients that can answer them), and with per-user
+    credentials, the user whose credential it was listed with."""
+    key = f"{server.name}\0{capability_shape(ctx.record.client_capabilities)}"
+    return f"{key}\0{ctx.user}" if server.per_user else key
+
+
+def capability_shape(capabilities: JsonObject) -> str:
+    """A short fingerprint of client capabilities: equal for equal declarations, whatever the key order."""
+    if not capabilities:
+        return "-"
+    canonical = json.dumps(capabilities, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _connect_tool() -> dict[str, Any]:

@@ -65,6 +65,7 @@ class HandshakeEra:
         asks: Asks,
         tool_search: Mode,
         auth_off: bool,
+        background: BackgroundTasks,
         keepalive_seconds: float,
         refused: Callable[[str], None],
     ) -> None:
@@ -80,7 +81,7 @@ class HandshakeEra:
         self._auth_off = auth_off
         self._keepalive = keepalive_seconds
         self._refused = refused  # counts refusals worth watching (health samples, scope "refused:<kind>")
-        self._background = BackgroundTasks()
+        self._background = background
         self.methods: Mapping[str, Handler] = pipeline.methods(self)
 
     # ---- POST --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import cast
 
 from shared.audit.events import audit
+from shared.background import BackgroundTasks
 from shared.errors import (
     AuthError,
     ForbiddenOrigin,
@@ -67,6 +68,7 @@ class HubService:
         self._verifier = verifier
         self._servers = servers
         self._aggregator = aggregator
+        self._background = BackgroundTasks()  # what eras send upstream after answering (cancels, refusals)
         search = ToolSearch()
         self._assistant = Assistant(search, servers)
         pipeline = Pipeline(
@@ -92,6 +94,7 @@ class HubService:
             auth_off=auth_off,
             keepalive_seconds=keepalive_seconds,
             refused=refused,
+            background=self._background,
         )
         self._stateless = StatelessEra(
             pipeline,
@@ -102,6 +105,7 @@ class HubService:
             list_ttl_seconds=settings.list_ttl_seconds,
             tool_search=settings.tool_search,
             auth_off=auth_off,
+            background=self._background,
         )
 
     async def handle(self, request: HttpIn) -> HttpOut:
@@ -131,6 +135,10 @@ class HubService:
             return reply
         except HubError as error:
             return error_reply(error)
+
+    async def drain(self) -> None:
+        """Wait for what was sent upstream after answering (shutdown, tests)."""
+        await self._background.drain()
 
     # ---- checks ------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class StatelessEra:
         list_ttl_seconds: float,
         tool_search: Mode,
         auth_off: bool,
+        background: BackgroundTasks,
     ) -> None:
         self._pipeline = pipeline
         self._servers = servers
@@ -69,7 +70,7 @@ class StatelessEra:
         self._auth_off = auth_off
         self._ttl_ms = int(list_ttl_seconds * 1000)
         self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
-        self._background = BackgroundTasks()
+        self._background = background
         self._ids = itertools.count(1)
         self.methods: Mapping[str, Handler] = pipeline.methods(
             self,
