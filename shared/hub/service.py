@@ -79,8 +79,9 @@ class HubService:
             search=search,
             assistant=self._assistant,
             asks=asks,
+            auth_off=auth.mode == "off",
+            hub_tools=settings.hub_tools,
         )
-        auth_off = auth.mode == "off"
         self._handshake = HandshakeEra(
             pipeline,
             servers=servers,
@@ -91,7 +92,6 @@ class HubService:
             calls=calls,
             asks=asks,
             tool_search=settings.tool_search,
-            auth_off=auth_off,
             keepalive_seconds=keepalive_seconds,
             refused=refused,
             background=self._background,
@@ -104,8 +104,8 @@ class HubService:
             calls=calls,
             list_ttl_seconds=settings.list_ttl_seconds,
             tool_search=settings.tool_search,
-            auth_off=auth_off,
             background=self._background,
+            keepalive_seconds=keepalive_seconds,
         )
 
     async def handle(self, request: HttpIn) -> HttpOut:

@@ -1,10 +1,13 @@
 """The stateless 2026-07-28 era: framing only. No handshake, no session; each POST carries its envelope.
 
 `/mcp/{server}` relays the client's bytes to the upstream and its answer back unchanged.
-`/mcp` runs the shared pipeline over upstream sessions pooled per instance and user (any instance
-can open its own, so nothing about them needs to be shared). The era has no back channel: an
-upstream that asks the client something (sampling, elicitation, roots) gets an error back, and
-the client gets -32021 naming the capability when it did not declare it.
+`/mcp` runs the shared pipeline. An upstream that speaks 2026-07-28 too gets each request with
+the caller's own envelope, statelessly, so what it asks the client (`input_required` results)
+passes back and the client's retry finds it on any instance. Older upstreams are reached over
+sessions pooled per instance and user (any instance can open its own, so nothing about them needs
+to be shared); the era has no back channel for them, so an upstream request to the client
+(sampling, elicitation, roots) is refused, and the client gets -32021 naming the capability when
+it did not declare it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from shared.errors import HubError, InvalidRequest, MissingClientCapability, Ups
 from shared.http import HttpIn, HttpOut, error_reply, json_reply
 from shared.hub.aggregate import Aggregator
 from shared.hub.calls import Calls
-from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline
+from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline, Streamed
 from shared.hub.relaying import Rewrite
+from shared.hub.subscriptions import Subscriptions
 from shared.hub.tool_search import Mode, mode_for
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
-from shared.identity.access import is_operator
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
@@ -36,11 +39,11 @@ _BACK_CHANNEL = {"sampling/createMessage": "sampling", "elicitation/create": "el
 _NO_BACK_CHANNEL = -32601
 # The era's results a client may cache, with the hint it needs (lists and reads are per user).
 _CACHEABLE = (*LISTS, "resources/read")
-# What this era advertises: no `listChanged` or `subscribe`, since `subscriptions/listen` is not served.
+# What this era advertises: changes and resource updates arrive on `subscriptions/listen`.
 CAPABILITIES: JsonObject = {
-    "tools": {},
-    "prompts": {},
-    "resources": {},
+    "tools": {"listChanged": True},
+    "prompts": {"listChanged": True},
+    "resources": {"listChanged": True, "subscribe": True},
     "completions": {},
 }
 
@@ -58,23 +61,23 @@ class StatelessEra:
         calls: Calls,
         list_ttl_seconds: float,
         tool_search: Mode,
-        auth_off: bool,
         background: BackgroundTasks,
+        keepalive_seconds: float,
     ) -> None:
         self._pipeline = pipeline
+        self._subscriptions = Subscriptions(upstreams, aggregator, keepalive_seconds=keepalive_seconds)
         self._servers = servers
         self._upstreams = upstreams
         self._aggregator = aggregator
         self._calls = calls
         self._tool_search: Mode = tool_search
-        self._auth_off = auth_off
         self._ttl_ms = int(list_ttl_seconds * 1000)
         self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
         self._background = background
         self._ids = itertools.count(1)
         self.methods: Mapping[str, Handler] = pipeline.methods(
             self,
-            add={"server/discover": self._discover},
+            add={"server/discover": self._discover, "subscriptions/listen": self._listen},
             remove=("ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"),
         )
 
@@ -107,19 +110,25 @@ class StatelessEra:
         call = Call(
             request,
             message,
-            self.context(request),
+            self.context(request, env),
             env.client_capabilities,
             mode_for(dict(request.query), self._tool_search),
-            is_operator(request.principal, auth_off=self._auth_off),
+            self._pipeline.operates(request),
         )
         return await self._pipeline.run(call, self)
 
-    def context(self, request: HttpIn) -> SessionContext:
-        """The caller's pooled upstream sessions, carrying their latest token and principal."""
-        ctx = self._pool(request.user, request.allowed)
-        ctx.assertion = request.assertion  # the latest token of this user (used for on-behalf-of only)
-        ctx.principal = request.principal
-        return ctx
+    def context(self, request: HttpIn, env: envelope.Envelope | None = None) -> SessionContext:
+        """This request's context: its token, principal and envelope, over the user's pooled sessions."""
+        pool = self._pool(request.user, request.allowed)
+        return SessionContext(
+            pool.record,
+            persistent=False,
+            allowed=request.allowed,
+            assertion=request.assertion,  # this request's token (used for on-behalf-of only)
+            principal=request.principal,
+            envelope=env,
+            pool=pool,
+        )
 
     def _pool(self, user: str, allowed: frozenset[str] | None) -> SessionContext:
         """This instance's upstream sessions for `user`, opened declaring no client capabilities
@@ -131,6 +140,9 @@ class StatelessEra:
             record = SessionRecord(f"pool:{user}", "", user, LATEST_HANDSHAKE, {}, dict(HUB_INFO))
             ctx = self._pools[(user, allowed)] = SessionContext(record, persistent=False, allowed=allowed)
         return ctx
+
+    async def _listen(self, call: Call) -> Outcome:
+        return Streamed(await self._subscriptions.open(call.ctx, call.message))
 
     async def _discover(self, call: Call) -> Outcome:
         return Answered(self.discover_result())

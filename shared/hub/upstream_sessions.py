@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 import weakref
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from shared.errors import (
     UpstreamError,
@@ -18,8 +19,16 @@ from shared.errors import (
     UpstreamUnavailable,
 )
 from shared.identity.upstream_auth import UpstreamCredentials
+from shared.mcp.envelope import Envelope, routing_headers
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
-from shared.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE
+from shared.mcp.versions import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    HANDSHAKE_VERSIONS,
+    LATEST_HANDSHAKE,
+    MODERN_VERSIONS,
+    PROTOCOL_VERSION_META_KEY,
+)
 from shared.principal import ANONYMOUS, Principal
 from shared.sessions.cache import SessionCache
 from shared.sessions.model import SessionRecord, UpstreamSession
@@ -29,6 +38,7 @@ from shared.upstreams.client import Exchange, RawReply, UpstreamClient
 log = logging.getLogger(__name__)
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
+ERA_TTL_SECONDS = 300.0  # how long what an upstream's server/discover said is believed
 
 
 @dataclass(slots=True)
@@ -46,6 +56,10 @@ class SessionContext:
     allowed: frozenset[str] | None = None  # servers the caller may see; None = all of them
     assertion: str | None = None  # the caller's Entra token, for on-behalf-of upstreams only
     principal: Principal = ANONYMOUS  # the caller of the current request (roles, auth contexts)
+    # A 2026-07-28 request: its envelope goes on to upstreams that speak that era too, and `pool`
+    # holds this instance's sessions with the upstreams that do not (shared by the user's requests).
+    envelope: Envelope | None = None
+    pool: SessionContext | None = None
 
     @property
     def user(self) -> str:
@@ -54,13 +68,56 @@ class SessionContext:
 
 class UpstreamSessions:
     def __init__(
-        self, client: UpstreamClient, sessions: SessionCache, credentials: UpstreamCredentials | None = None
+        self,
+        client: UpstreamClient,
+        sessions: SessionCache,
+        credentials: UpstreamCredentials | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._credentials = credentials
         self._ids = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._eras: dict[str, tuple[bool, float]] = {}  # server -> (speaks 2026-07-28, when we asked)
+        self._clock = clock
+
+    async def speaks_stateless(self, server: ServerSettings) -> bool:
+        """Whether `server` serves 2026-07-28 (its `server/discover` lists it); asked once per
+        ERA_TTL_SECONDS, and a failed answer counts as "no" until then."""
+        known = self._eras.get(server.name)
+        now = self._clock()
+        if known is not None and now - known[1] < ERA_TTL_SECONDS:
+            return known[0]
+        version = MODERN_VERSIONS[-1]
+        meta = {PROTOCOL_VERSION_META_KEY: version, CLIENT_CAPABILITIES_META_KEY: {}, CLIENT_INFO_META_KEY: HUB_INFO}
+        discover = Request(f"mcphub-discover-{next(self._ids)}", "server/discover", {"_meta": meta})
+        speaks = False
+        try:
+            # Per-user credentials belong to callers: ask without them (a 401 reads as "sessions").
+            credentials = {} if server.per_user else await self.auth(server, "", None)
+            async for message in self._client.send(
+                server,
+                discover,
+                session_id=None,
+                protocol_version=version,
+                credentials=credentials,
+                headers=routing_headers(discover.method, discover.params, version),
+            ):
+                if isinstance(message, Response) and message.result is not None:
+                    supported = message.result.get("supportedVersions")
+                    speaks = isinstance(supported, list) and version in supported
+        except UpstreamError as error:
+            log.info("upstream %r did not answer server/discover (%s): using sessions", server.name, error.message)
+        self._eras[server.name] = (speaks, now)
+        return speaks
+
+    async def declared(self, ctx: SessionContext, server: ServerSettings) -> JsonObject:
+        """The client capabilities `server` sees for this caller (what may shape its lists)."""
+        if ctx.envelope is not None and await self.speaks_stateless(server):
+            return ctx.envelope.client_capabilities
+        return ctx.record.client_capabilities
 
     async def auth(self, server: ServerSettings, user: str, assertion: str | None = None) -> dict[str, str]:
         """The headers that authenticate this user (or the hub) to `server`."""
@@ -127,6 +184,8 @@ class UpstreamSessions:
         self, ctx: SessionContext, server: ServerSettings, *, stale: UpstreamSession | None = None
     ) -> UpstreamSession:
         """Our session with `server` for this client session; `stale` is one the upstream just rejected."""
+        if ctx.pool is not None:
+            ctx.record = ctx.pool.record  # what this user's other requests opened meanwhile
         known = ctx.record.upstreams.get(server.name)
         if known is not None and known != stale:
             return known
@@ -154,12 +213,22 @@ class UpstreamSessions:
                 ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
             else:
                 ctx.record = ctx.record.with_upstream(server.name, upstream)
+                if ctx.pool is not None:
+                    ctx.pool.record = ctx.pool.record.with_upstream(server.name, upstream)
             return upstream
 
     async def forward(
         self, ctx: SessionContext, server: ServerSettings, message: Message, exchange: Exchange | None = None
     ) -> AsyncGenerator[Message]:
-        """Send a message on our session with `server`; reopen the session once if the upstream lost it."""
+        """Send a message on our session with `server`; reopen the session once if the upstream lost it.
+
+        A 2026-07-28 caller's request goes to an upstream of that era as one stateless request with
+        the caller's envelope (its capabilities, so the upstream asks only what the client can
+        answer, through `input_required` results that pass back to the client unchanged)."""
+        if ctx.envelope is not None and await self.speaks_stateless(server):
+            async for item in self._stateless(ctx, server, message, exchange):
+                yield item
+            return
         upstream = await self.ensure(ctx, server)
         credentials = await self.auth(server, ctx.user, ctx.assertion)
         for attempt in range(2):
@@ -180,6 +249,32 @@ class UpstreamSessions:
                 if attempt:
                     raise
                 upstream = await self.ensure(ctx, server, stale=upstream)
+
+    async def _stateless(
+        self, ctx: SessionContext, server: ServerSettings, message: Message, exchange: Exchange | None
+    ) -> AsyncGenerator[Message]:
+        envelope = ctx.envelope
+        if envelope is None or not isinstance(message, Request):
+            return  # the era has no notifications or answers to send: closing the stream cancels
+        meta = dict(cast(JsonObject, message.params.get("_meta") or {}))
+        meta.update(envelope.meta())
+        sent = Request(message.id, message.method, {**message.params, "_meta": meta})
+        version = envelope.protocol_version
+        headers = {**envelope.param_headers, **routing_headers(sent.method, sent.params, version)}
+        credentials = await self.auth(server, ctx.user, ctx.assertion)
+        try:
+            async for item in self._client.send(
+                server,
+                sent,
+                session_id=None,
+                protocol_version=version,
+                exchange=exchange,
+                credentials=credentials,
+                headers=headers,
+            ):
+                yield item
+        except UpstreamUnauthorized:
+            raise await self.rejected(server, ctx.user) from None
 
     async def deliver(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
         """Send a message whose answer nobody waits for (notifications, relayed answers, refusals).

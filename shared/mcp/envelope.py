@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from shared.errors import HeaderMismatch, InvalidParams, UnsupportedProtocolVersion
@@ -32,6 +32,18 @@ class Envelope:
     protocol_version: str
     client_capabilities: JsonObject
     client_info: JsonObject | None
+    # `Mcp-Param-*` headers the client derived from a tool's schema (x-mcp-header): relayed as sent.
+    param_headers: Mapping[str, str] = field(default_factory=dict[str, str])
+
+    def meta(self) -> JsonObject:
+        """The `_meta` keys that carry this envelope in a request."""
+        meta: JsonObject = {
+            PROTOCOL_VERSION_META_KEY: self.protocol_version,
+            CLIENT_CAPABILITIES_META_KEY: self.client_capabilities,
+        }
+        if self.client_info is not None:
+            meta[CLIENT_INFO_META_KEY] = self.client_info
+        return meta
 
 
 def meta_version(params: JsonObject) -> object:
@@ -86,7 +98,26 @@ def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Env
         version,
         cast(JsonObject, capabilities) if isinstance(capabilities, dict) else {},
         cast(JsonObject, info) if isinstance(info, dict) else None,
+        {name: value for name, value in headers.items() if name.lower().startswith("mcp-param-")},
     )
+
+
+def encode_header_value(value: str) -> str:
+    """A value as a header carries it: plain when it is printable ASCII without surrounding
+    whitespace, else `=?base64?...?=` (what `decode_header_value` reads)."""
+    if value.isascii() and value.isprintable() and value == value.strip(" \t") and not _BASE64.fullmatch(value):
+        return value
+    return f"=?base64?{base64.b64encode(value.encode()).decode()}?="
+
+
+def routing_headers(method: str, params: JsonObject, version: str) -> dict[str, str]:
+    """The headers a 2026-07-28 request repeats from its body, for servers and load balancers."""
+    headers = {"MCP-Protocol-Version": version, "Mcp-Method": method}
+    name_field = NAME_FIELDS.get(method)
+    value = params.get(name_field) if name_field else None
+    if isinstance(value, str):
+        headers["Mcp-Name"] = encode_header_value(value)
+    return headers
 
 
 def _field(headers: Mapping[str, str], name: str) -> str | None:

@@ -78,6 +78,7 @@ class UpstreamClient(Protocol):
         protocol_version: str | None,
         exchange: Exchange | None = None,
         credentials: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         """POST one message; yield what the upstream sends back, ending with the Response (if any).
 
@@ -205,6 +206,7 @@ class HttpUpstreamClient:
         protocol_version: str | None,
         exchange: Exchange | None = None,
         credentials: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         breaker = self._breakers.get(server.name)
         started = time.perf_counter()
@@ -224,7 +226,9 @@ class HttpUpstreamClient:
         for attempt in range(attempts):
             yielded = False
             try:
-                async for item in self._send_once(server, message, session_id, protocol_version, exchange, credentials):
+                async for item in self._send_once(
+                    server, message, session_id, protocol_version, exchange, credentials, headers
+                ):
                     yielded = True
                     observe("ok")
                     yield item
@@ -261,9 +265,12 @@ class HttpUpstreamClient:
         protocol_version: str | None,
         exchange: Exchange | None,
         credentials: Mapping[str, str] | None,
+        extra: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         target = self._target(server)
         headers = _headers(target, session_id, protocol_version, credentials)
+        if extra:
+            headers.update(extra)
         headers["Content-Type"] = "application/json"
         body = jsonrpc.dumps(message.to_wire())
         try:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from functions._deps import Hub, HubConfig, build_hub
 from shared.http import HttpIn, HttpOut
+from shared.hub.subscriptions import SUBSCRIPTION_ID_META_KEY as SUBSCRIPTION_ID
 from shared.limits.rules import load_limits
 from shared.mcp.versions import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 from shared.operations_settings import OperationsSettings
@@ -39,6 +41,10 @@ class Upstream:
         self.ids = itertools.count(1)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the standalone stream: two list changes, then it ends
+            changes = ("notifications/prompts/list_changed", "notifications/tools/list_changed")
+            events = "".join(f'event: message\ndata: {{"jsonrpc":"2.0","method":"{m}"}}\n\n' for m in changes)
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events.encode())
         if request.method != "POST":
             return httpx.Response(405)
         body: dict[str, Any] = json.loads(request.content)
@@ -131,6 +137,10 @@ class Client:
         self.ids = itertools.count(1)
 
     async def post(self, method: str, params: dict[str, Any] | None = None, **headers: str) -> tuple[int, Any]:
+        out = await self.open(method, params, **headers)
+        return out.status, await read(out)
+
+    async def open(self, method: str, params: dict[str, Any] | None = None, **headers: str) -> HttpOut:
         params = dict(params or {})
         head = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
         if self.modern:
@@ -147,7 +157,7 @@ class Client:
         out = await self.hub.service.handle(HttpIn("POST", head, json.dumps(body).encode()))
         if method == "initialize":
             self.session = out.headers.get("Mcp-Session-Id")
-        return out.status, await read(out)
+        return out
 
     async def initialize(self) -> None:
         params = {"protocolVersion": "2025-11-25", "capabilities": self.capabilities, "clientInfo": {"name": "t"}}
@@ -197,15 +207,50 @@ async def test_handshake_ping_is_answered(hub: Hub) -> None:
     assert (status, body["result"]) == (200, {})
 
 
-async def test_stateless_discover_advertises_nothing_it_does_not_serve(hub: Hub) -> None:
+async def test_stateless_discover_advertises_subscriptions_it_serves_on_listen(hub: Hub) -> None:
     client = Client(hub, {}, modern=True)
     status, body = await client.post("server/discover")
     capabilities = body["result"]["capabilities"]
     assert status == 200
-    assert "subscribe" not in capabilities["resources"]
-    assert "listChanged" not in capabilities["tools"]
+    assert capabilities["resources"]["subscribe"] is True
+    assert capabilities["tools"]["listChanged"] is True
     status, body = await client.post("resources/subscribe", {"uri": "mcphub://up/x"})
     assert (status, body["error"]["code"]) == (404, -32601)
+
+
+async def test_listen_acknowledges_first_then_relays_only_what_was_asked_for(hub: Hub) -> None:
+    client = Client(hub, {}, modern=True)
+    params = {"notifications": {"toolsListChanged": True}}
+    out = await client.open("subscriptions/listen", params)
+    assert out.status == 200
+    assert out.stream is not None
+    events = sse_messages(out.stream)
+    with anyio.fail_after(10):
+        ack = await anext(events)
+        change = await anext(events)
+    await events.aclose()
+    assert ack["method"] == "notifications/subscriptions/acknowledged"
+    assert ack["params"]["notifications"] == {"toolsListChanged": True}
+    assert ack["params"]["_meta"][SUBSCRIPTION_ID] == 1
+    # The upstream sent a prompts change first: not asked for, so not relayed.
+    assert change["method"] == "notifications/tools/list_changed"
+    assert change["params"]["_meta"][SUBSCRIPTION_ID] == 1
+
+
+async def test_listen_without_a_filter_is_invalid_params(hub: Hub) -> None:
+    status, body = await Client(hub, {}, modern=True).post("subscriptions/listen", {})
+    assert (status, body["error"]["code"]) == (400, -32602)
+
+
+async def sse_messages(stream: AsyncIterator[bytes]) -> AsyncGenerator[dict[str, Any]]:
+    buffer = b""
+    async for chunk in stream:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            data = [line[5:].strip() for line in event.decode().splitlines() if line.startswith("data:")]
+            if data:
+                yield json.loads("".join(data))
 
 
 async def test_stateless_resources_read_carries_cache_hints(hub: Hub) -> None:
