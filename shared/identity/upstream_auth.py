@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import httpx
 
@@ -209,9 +209,11 @@ class UserOAuthAuth:
             form["client_secret"] = server.oauth_client_secret.get_secret_value()
         try:
             response = await self._http.post(str(server.oauth_token_url), data=form, timeout=server.timeout)
-            answer: dict[str, Any] = response.json() if response.status_code == 200 else {}
+            parsed: object = response.json() if response.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             raise UpstreamError(server.name, f"could not reach {server.name}'s sign-in service to refresh") from None
+        # Anything but a JSON object with a token (a list, a string) is a refusal, not a crash.
+        answer = cast(dict[str, Any], parsed) if isinstance(parsed, dict) else {}
         if "access_token" not in answer:
             await vault.delete(user, server.name)
             audit("credential.refresh_failed", user=user, server=server.name)

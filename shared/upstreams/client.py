@@ -18,6 +18,7 @@ import httpx
 
 from shared.background import BackgroundTasks
 from shared.errors import (
+    HubError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamSessionExpired,
@@ -155,7 +156,9 @@ def _headers(
 def _parse(server: ServerSettings, data: str | bytes) -> Message:
     try:
         return jsonrpc.parse_message(json.loads(data))
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError, HubError) as exc:
+        # HubError: JSON that is not a JSON-RPC message we accept (e.g. an error with "id": null).
+        # It is the upstream's fault, never the client's: it must not leave as the client's error.
         raise UpstreamProtocolError(
             server.name, f"upstream {server.name!r} sent a message that is not JSON-RPC"
         ) from exc
@@ -331,7 +334,12 @@ class HttpUpstreamClient:
             return
         raw = await response.aread()
         if content_type == "application/json":
-            parsed = _parse(server, raw)
+            try:
+                parsed = _parse(server, raw)
+            except UpstreamProtocolError:
+                if status >= 400:
+                    raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}") from None
+                raise
             if isinstance(parsed, Response):
                 yield parsed
                 return

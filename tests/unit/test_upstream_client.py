@@ -70,6 +70,34 @@ async def test_garbage_json_is_a_protocol_error() -> None:
         await collect(client_for(handler), Request(1, "tools/call"))
 
 
+@pytest.mark.parametrize("status", [200, 400])
+async def test_json_that_is_not_a_message_we_accept_is_the_upstreams_error_not_the_clients(status: int) -> None:
+    # An error answer with "id": null (what some servers send to a request they cannot place) is
+    # valid JSON but no JSON-RPC message the hub accepts: it must not leave as the client's -32600.
+    answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "Bad Request"}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=answer)
+
+    with pytest.raises(UpstreamUnavailable if status >= 400 else UpstreamProtocolError, match="'up'"):
+        await collect(client_for(handler), Request(1, "tools/call"))
+
+
+@pytest.mark.parametrize("extra", [{"Mcp-Param-Region": "eu"}, {}])
+async def test_extra_headers_go_with_the_request(extra: dict[str, str]) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {}})
+
+    sent = client_for(handler).send(
+        SERVER, Request(1, "tools/call"), session_id=None, protocol_version=None, headers=extra
+    )
+    assert [m async for m in sent] == [Response(1, {})]
+    assert seen[0].headers.get("mcp-param-region") == extra.get("Mcp-Param-Region")
+
+
 async def test_server_error_on_idempotent_request_is_retried_once() -> None:
     calls = 0
 

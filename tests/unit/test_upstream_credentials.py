@@ -39,7 +39,7 @@ class World:
     def __init__(self) -> None:
         self.now = 1000.0
         self.token_requests: list[dict[str, str]] = []
-        self.token_answer: tuple[int, dict[str, Any]] = (200, {"access_token": "new-at", "expires_in": 3600})
+        self.token_answer: tuple[int, Any] = (200, {"access_token": "new-at", "expires_in": 3600})
         sealer = Sealer([os.urandom(32)])
         self.grants = MemoryGrantStore()
         self.vault = CredentialVault(self.grants, sealer, clock=self.clock)
@@ -106,6 +106,15 @@ async def test_a_refresh_the_upstream_refuses_forgets_the_credential_and_asks_to
     with pytest.raises(CredentialRequired):
         await world.credentials.headers(OAUTH, "t1:alice", None)
     assert await world.vault.get("t1:alice", "jira") is None
+
+
+@pytest.mark.parametrize("answer", [["access_token"], "access_token", 42])
+async def test_a_refresh_answered_with_json_that_is_not_an_object_asks_to_reconnect(answer: object) -> None:
+    world = World()
+    world.token_answer = (200, answer)
+    await world.vault.put("t1:alice", "jira", {"access_token": "old", "refresh_token": "rt-1", "expires_at": 1000.0})
+    with pytest.raises(CredentialRequired):
+        await world.credentials.headers(OAUTH, "t1:alice", None)
 
 
 async def test_an_upstream_401_forgets_the_users_credential() -> None:
