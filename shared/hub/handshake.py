@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 
 from shared.audit.events import audit
-from shared.background import BackgroundTasks
 from shared.errors import (
     ForeignSession,
     HubError,
@@ -27,14 +26,11 @@ from shared.errors import (
     UpstreamError,
 )
 from shared.http import SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
-from shared.hub.aggregate import Aggregator, hub_initialize_result
-from shared.hub.asks import Asks
-from shared.hub.calls import Calls
+from shared.hub.aggregate import hub_initialize_result
 from shared.hub.pipeline import Call, Handler, Pipeline
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import Rewrite
-from shared.hub.tool_search import Mode, mode_for
-from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
+from shared.hub.upstream_sessions import SessionContext
 from shared.identity.access import stepped_up
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
@@ -56,30 +52,21 @@ class HandshakeEra:
         self,
         pipeline: Pipeline,
         *,
-        servers: Mapping[str, ServerSettings],
         sessions: SessionCache,
-        upstreams: UpstreamSessions,
-        aggregator: Aggregator,
         relay: RelayCodec,
-        calls: Calls,
-        asks: Asks,
-        tool_search: Mode,
-        background: BackgroundTasks,
-        keepalive_seconds: float,
         refused: Callable[[str], None],
     ) -> None:
         self._pipeline = pipeline
-        self._servers = servers
+        self._servers = pipeline.servers
         self._sessions = sessions
-        self._upstreams = upstreams
-        self._aggregator = aggregator
+        self._upstreams = pipeline.upstreams
+        self._aggregator = pipeline.aggregator
         self._relay = relay
-        self._calls = calls
-        self._asks = asks
-        self._tool_search: Mode = tool_search
-        self._keepalive = keepalive_seconds
+        self._calls = pipeline.calls
+        self._asks = pipeline.asks
+        self._keepalive = pipeline.keepalive_seconds
         self._refused = refused  # counts refusals worth watching (health samples, scope "refused:<kind>")
-        self._background = background
+        self._background = pipeline.background
         self.methods: Mapping[str, Handler] = pipeline.methods(self)
 
     # ---- POST --------------------------------------------------------------------------------
@@ -99,7 +86,7 @@ class HandshakeEra:
             message,
             ctx,
             ctx.record.client_capabilities,
-            mode_for(dict(request.query), self._tool_search),
+            self._pipeline.mode(request),
             self._pipeline.operates(request),
             ctx.record.session_id,
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shared.audit.events import audit
+from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, MethodNotFound
 from shared.http import HttpIn, HttpOut, request_error_reply, sse_reply
 from shared.hub.aggregate import Aggregator
@@ -28,7 +29,7 @@ from shared.hub.asks import Asks
 from shared.hub.assistant import Assistant
 from shared.hub.calls import Calls
 from shared.hub.relaying import Rewrite, relay_reply
-from shared.hub.tool_search import Mode, ToolSearch
+from shared.hub.tool_search import Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import is_operator
 from shared.mcp.jsonrpc import JsonObject, Message, Request
@@ -101,6 +102,8 @@ class Framing(Protocol):
 
 
 class Pipeline:
+    """The steps and the method table, and the parts both eras frame requests with."""
+
     def __init__(
         self,
         *,
@@ -113,17 +116,26 @@ class Pipeline:
         asks: Asks,
         auth_off: bool,
         hub_tools: bool = True,
+        tool_search: Mode = "off",
+        keepalive_seconds: float = 15.0,
     ) -> None:
-        self._auth_off = auth_off
-        self._hub_tools_on = hub_tools
-        self._servers = servers
-        self._upstreams = upstreams
-        self._aggregator = aggregator
-        self._calls = calls
+        self.servers = servers
+        self.upstreams = upstreams
+        self.aggregator = aggregator
+        self.calls = calls
+        self.asks = asks
+        self.keepalive_seconds = keepalive_seconds
+        self.background = BackgroundTasks()  # what eras send upstream after answering (cancels, refusals)
         self._search = search
         self._assistant = assistant
-        self._asks = asks
-        self._steps: list[Step] = [self._hub_tools, self._tool_search]
+        self._auth_off = auth_off
+        self._hub_tools_on = hub_tools
+        self._tool_search: Mode = tool_search
+        self._steps: list[Step] = [self._hub_tools, self._tool_search_step]
+
+    def mode(self, request: HttpIn) -> Mode:
+        """How tool search presents the tools to this caller (`?tool_search=` or the hub's setting)."""
+        return mode_for(dict(request.query), self._tool_search)
 
     def operates(self, request: HttpIn) -> bool:
         """Whether the caller is offered the hub's own operator tools."""
@@ -156,7 +168,7 @@ class Pipeline:
     async def _outcome(self, call: Call, era: Framing) -> Outcome:
         if call.http.route:
             # The transparent route: every method goes to its one server as the client sent it.
-            return await self.upstream(call, era, self._servers[call.http.route], call.message, Exchange())
+            return await self.upstream(call, era, self.servers[call.http.route], call.message, Exchange())
         for step in self._steps:
             outcome = await step(call)
             if outcome is not None:
@@ -171,10 +183,10 @@ class Pipeline:
     ) -> Relayed:
         """Rate limit, then the call on our session with `server`, watched for audit and telemetry."""
         principal = call.http.principal
-        await self._calls.admit(principal, server, routed, call.session)
+        await self.calls.admit(principal, server, routed, call.session)
         sent = era.outgoing(call, routed)
-        stream = self._upstreams.forward(call.ctx, server, sent, mirror)
-        return Relayed(server, sent, self._calls.watch(principal, server, routed, stream, call.session), mirror)
+        stream = self.upstreams.forward(call.ctx, server, sent, mirror)
+        return Relayed(server, sent, self.calls.watch(principal, server, routed, stream, call.session), mirror)
 
     # ---- steps -------------------------------------------------------------------------------
 
@@ -188,17 +200,17 @@ class Pipeline:
         audit("assistant.call", user=call.http.user, tool=message.params.get("name"))
         replies = self._assistant.stream(
             message,
-            tools=lambda: self._aggregator.tools(call.ctx),
-            asks=self._asks,
+            tools=lambda: self.aggregator.tools(call.ctx),
+            asks=self.asks,
             hub_session=call.session,
             can_sample=bool(call.session) and "sampling" in call.capabilities,
         )
         return Relayed(None, message, replies)
 
-    async def _tool_search(self, call: Call) -> Outcome | None:
+    async def _tool_search_step(self, call: Call) -> Outcome | None:
         """`search_tools` answers here; `call_tool` becomes the `tools/call` it stands for."""
         handled = await self._search.intercept(
-            call.message, call.mode, lambda: self._aggregator.list(call.ctx, "tools/list")
+            call.message, call.mode, lambda: self.aggregator.list(call.ctx, "tools/list")
         )
         if isinstance(handled, Request):
             call.message = handled
@@ -214,13 +226,13 @@ class Pipeline:
 
         async def listed(call: Call) -> Outcome:
             method = call.message.method
-            result = await self._aggregator.list(call.ctx, method)
+            result = await self.aggregator.list(call.ctx, method)
             if method == "tools/list":
                 result = self._search.decorate(self._assistant.offer(result, call.operates), call.mode)
             return Answered(result)
 
         async def routed(call: Call) -> Outcome:
-            server, request = await self._aggregator.route(call.ctx, call.message)
+            server, request = await self.aggregator.route(call.ctx, call.message)
             return await self.upstream(call, era, server, request)
 
         table: dict[str, Handler] = dict.fromkeys(LISTS, listed)
@@ -239,7 +251,7 @@ class Pipeline:
         return table
 
     async def _set_level(self, call: Call) -> Outcome:
-        await self._aggregator.broadcast(call.ctx, call.message)
+        await self.aggregator.broadcast(call.ctx, call.message)
         return Answered({})
 
 

@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import cast
 
 from shared.audit.events import audit
-from shared.background import BackgroundTasks
 from shared.errors import (
     AuthError,
     ForbiddenOrigin,
@@ -68,10 +67,9 @@ class HubService:
         self._verifier = verifier
         self._servers = servers
         self._aggregator = aggregator
-        self._background = BackgroundTasks()  # what eras send upstream after answering (cancels, refusals)
         search = ToolSearch()
         self._assistant = Assistant(search, servers)
-        pipeline = Pipeline(
+        self._pipeline = Pipeline(
             servers=servers,
             upstreams=upstreams,
             aggregator=aggregator,
@@ -81,32 +79,11 @@ class HubService:
             asks=asks,
             auth_off=auth.mode == "off",
             hub_tools=settings.hub_tools,
-        )
-        self._handshake = HandshakeEra(
-            pipeline,
-            servers=servers,
-            sessions=sessions,
-            upstreams=upstreams,
-            aggregator=aggregator,
-            relay=relay,
-            calls=calls,
-            asks=asks,
             tool_search=settings.tool_search,
             keepalive_seconds=keepalive_seconds,
-            refused=refused,
-            background=self._background,
         )
-        self._stateless = StatelessEra(
-            pipeline,
-            servers=servers,
-            upstreams=upstreams,
-            aggregator=aggregator,
-            calls=calls,
-            list_ttl_seconds=settings.list_ttl_seconds,
-            tool_search=settings.tool_search,
-            background=self._background,
-            keepalive_seconds=keepalive_seconds,
-        )
+        self._handshake = HandshakeEra(self._pipeline, sessions=sessions, relay=relay, refused=refused)
+        self._stateless = StatelessEra(self._pipeline, list_ttl_seconds=settings.list_ttl_seconds)
 
     async def handle(self, request: HttpIn) -> HttpOut:
         try:
@@ -138,7 +115,7 @@ class HubService:
 
     async def drain(self) -> None:
         """Wait for what was sent upstream after answering (shutdown, tests)."""
-        await self._background.drain()
+        await self._pipeline.background.drain()
 
     # ---- checks ------------------------------------------------------------------------------
 

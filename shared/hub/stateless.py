@@ -16,16 +16,12 @@ import itertools
 import time
 from collections.abc import Mapping
 
-from shared.background import BackgroundTasks
 from shared.errors import HubError, InvalidRequest, MissingClientCapability, UpstreamError
 from shared.http import HttpIn, HttpOut, error_reply, json_reply
-from shared.hub.aggregate import Aggregator
-from shared.hub.calls import Calls
 from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline, Streamed
 from shared.hub.relaying import Rewrite
 from shared.hub.subscriptions import Subscriptions
-from shared.hub.tool_search import Mode, mode_for
-from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
+from shared.hub.upstream_sessions import HUB_INFO, SessionContext
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
@@ -51,29 +47,18 @@ CAPABILITIES: JsonObject = {
 class StatelessEra:
     modern = True
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        *,
-        servers: Mapping[str, ServerSettings],
-        upstreams: UpstreamSessions,
-        aggregator: Aggregator,
-        calls: Calls,
-        list_ttl_seconds: float,
-        tool_search: Mode,
-        background: BackgroundTasks,
-        keepalive_seconds: float,
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, *, list_ttl_seconds: float) -> None:
         self._pipeline = pipeline
-        self._subscriptions = Subscriptions(upstreams, aggregator, keepalive_seconds=keepalive_seconds)
-        self._servers = servers
-        self._upstreams = upstreams
-        self._aggregator = aggregator
-        self._calls = calls
-        self._tool_search: Mode = tool_search
+        self._servers = pipeline.servers
+        self._upstreams = pipeline.upstreams
+        self._aggregator = pipeline.aggregator
+        self._calls = pipeline.calls
+        self._background = pipeline.background
+        self._subscriptions = Subscriptions(
+            pipeline.upstreams, pipeline.aggregator, keepalive_seconds=pipeline.keepalive_seconds
+        )
         self._ttl_ms = int(list_ttl_seconds * 1000)
         self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
-        self._background = background
         self._ids = itertools.count(1)
         self.methods: Mapping[str, Handler] = pipeline.methods(
             self,
@@ -112,7 +97,7 @@ class StatelessEra:
             message,
             self.context(request, env),
             env.client_capabilities,
-            mode_for(dict(request.query), self._tool_search),
+            self._pipeline.mode(request),
             self._pipeline.operates(request),
         )
         return await self._pipeline.run(call, self)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import time
 import weakref
@@ -19,17 +18,13 @@ from shared.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from shared.hub.upstream_eras import EraProbe
 from shared.identity.upstream_auth import UpstreamCredentials
-from shared.mcp import jsonrpc
 from shared.mcp.envelope import Envelope, routing_headers
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import (
-    CLIENT_CAPABILITIES_META_KEY,
-    CLIENT_INFO_META_KEY,
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE,
-    MODERN_VERSIONS,
-    PROTOCOL_VERSION_META_KEY,
 )
 from shared.principal import ANONYMOUS, Principal
 from shared.sessions.cache import SessionCache
@@ -40,8 +35,6 @@ from shared.upstreams.client import Exchange, RawReply, UpstreamClient
 log = logging.getLogger(__name__)
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
-ERA_TTL_SECONDS = 300.0  # how long what an upstream's server/discover said is believed
-_DISCOVER_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -83,39 +76,16 @@ class UpstreamSessions:
         self._credentials = credentials
         self._ids = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
-        self._eras: dict[str, tuple[bool, float]] = {}  # server -> (speaks 2026-07-28, when we asked)
-        self._clock = clock
+        self._eras = EraProbe(client, HUB_INFO, clock=clock)
 
     async def speaks_stateless(self, server: ServerSettings) -> bool:
-        """Whether `server` serves 2026-07-28 (its `server/discover` lists it); asked once per
-        ERA_TTL_SECONDS, and a failed answer counts as "no" until then."""
-        known = self._eras.get(server.name)
-        now = self._clock()
-        if known is not None and now - known[1] < ERA_TTL_SECONDS:
-            return known[0]
-        version = MODERN_VERSIONS[-1]
-        meta = {PROTOCOL_VERSION_META_KEY: version, CLIENT_CAPABILITIES_META_KEY: {}, CLIENT_INFO_META_KEY: HUB_INFO}
-        discover = Request(f"mcphub-discover-{next(self._ids)}", "server/discover", {"_meta": meta})
-        headers = {
-            name.lower(): value for name, value in routing_headers(discover.method, discover.params, version).items()
-        }
-        headers |= {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-        speaks = False
-        try:
+        """Whether `server` serves 2026-07-28 (upstream_eras.py)."""
+
+        async def credentials() -> dict[str, str]:
             # Per-user credentials belong to callers: ask without them (a 401 reads as "sessions").
-            credentials = {} if server.per_user else await self.auth(server, "", None)
-            # The raw path: a handshake-only server's 4xx answer is not a failure of the server.
-            reply = await self._client.passthrough(server, headers, jsonrpc.dumps(discover.to_wire()), credentials)
-            body = b""
-            async for chunk in reply.body:
-                body += chunk
-                if len(body) > _DISCOVER_LIMIT:
-                    break
-            speaks = reply.status == 200 and version in _supported_versions(body)
-        except UpstreamError as error:
-            log.info("upstream %r did not answer server/discover (%s): using sessions", server.name, error.message)
-        self._eras[server.name] = (speaks, now)
-        return speaks
+            return {} if server.per_user else await self.auth(server, "", None)
+
+        return await self._eras.speaks_stateless(server, credentials)
 
     async def declared(self, ctx: SessionContext, server: ServerSettings) -> JsonObject:
         """The client capabilities `server` sees for this caller (what may shape its lists)."""
@@ -371,18 +341,3 @@ class UpstreamSessions:
                 )
 
         await asyncio.gather(*(close(n, u) for n, u in record.upstreams.items()), return_exceptions=True)
-
-
-def _supported_versions(body: bytes) -> list[object]:
-    """`supportedVersions` of a server/discover answer sent as JSON or as one event; [] otherwise."""
-    text = body.decode(errors="replace").strip()
-    if not text.startswith("{"):
-        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-        text = data[0] if data else ""
-    try:
-        answer: object = json.loads(text)
-    except ValueError:
-        return []
-    result = cast(JsonObject, answer).get("result") if isinstance(answer, dict) else None
-    supported = cast(JsonObject, result).get("supportedVersions") if isinstance(result, dict) else None
-    return cast(list[object], supported) if isinstance(supported, list) else []
