@@ -174,6 +174,8 @@ class UpstreamSessions:
                     current = await self._sessions.refresh(session_id) or current
                 if current is not None:
                     ctx.record = current
+            elif ctx.pool is not None:
+                ctx.record = ctx.pool.record  # another request of this user may have opened it meanwhile
             known = ctx.record.upstreams.get(server.name)
             if known is not None and known != stale:
                 return known

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -307,3 +308,21 @@ async def test_aclose_closes_every_table_and_http_client_the_hub_opened() -> Non
     assert all(item in built.closing.opened for item in reachable if isinstance(item, TableBacked))
     await built.closing.aclose()
     assert built.closing.opened == ()
+
+
+async def test_concurrent_stateless_requests_of_one_user_share_one_upstream_session() -> None:
+    upstream = Upstream()
+
+    async def interleaved(request: httpx.Request) -> httpx.Response:
+        await anyio.lowlevel.checkpoint()  # lets the other requests run while this one is on the wire
+        return upstream.handle(request)
+
+    hub = build_hub(config(), transport=httpx.MockTransport(interleaved))
+    try:
+        client = Client(hub, {}, modern=True)
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(client.post, "tools/call", {"name": "up__echo", "arguments": {}})
+    finally:
+        await hub.aclose()
+    assert len(upstream.capabilities) == 1  # one initialize: every request used the same pooled session
