@@ -5,7 +5,7 @@ The steps, in order, and where each lives:
     origin, authentication, access (route, step-up)   HubService.handle: HTTP, before the body is read
     session                                            the era: the stored session (handshake) or the
                                                        caller's pool on this instance (stateless)
-    the hub's own tools, tool search                   STEPS below: a flat loop, the first answer wins
+    the hub's own tools, tool search                   `Pipeline._steps`: a flat loop, first answer wins
     the method table                                   `methods()`: one table; an era adds or removes entries
     routing, rate limit, upstream call, audit          `Pipeline.upstream`: Aggregator.route, Calls.admit,
     and telemetry                                      UpstreamSessions.forward, Calls.watch
