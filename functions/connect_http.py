@@ -21,7 +21,8 @@ def _render(out: HttpOut) -> Response:
     return Response(content=out.body, status_code=out.status, headers=out.headers)
 
 
-@bp.route(route="connect/callback", methods=["GET"], auth_level=_ANON)
+# Not under connect/: `connect/{server}` would capture it (route order decides on the real host).
+@bp.route(route="oauth/connect-callback", methods=["GET"], auth_level=_ANON)
 @answers_outages
 async def connect_callback(req: Request) -> Response:
     pages = hub().identity.connect

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from infra.funchost.ncrontab import Schedule
-from infra.funchost.routes import RouteTemplate
+from infra.funchost.routes import RouteTemplate, ambiguities
 
 log = logging.getLogger("funchost")
 
@@ -78,7 +78,16 @@ def discover(app: func.FunctionApp, prefix: str) -> tuple[list[HttpFunction], li
             )
         else:
             log.warning("function %s has a %s trigger, which this local host does not run", name, spec["type"])
+    clashes = ambiguities([(f.name, f.route.template, f.methods) for f in http])
+    if clashes:
+        # The real host orders its route table by function name, and that order has changed between
+        # host versions: which function answers must not depend on it, here or there.
+        raise AmbiguousRoutes("routes that one request could reach either way: " + "; ".join(clashes))
     return http, timers
+
+
+class AmbiguousRoutes(ValueError):
+    """Two HTTP functions' routes match one request: the host's ordering would decide which runs."""
 
 
 async def _call(handler: Callable[..., Any], **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ the signed-in user is the ticket's user. Then:
     GET  /connect/{server}/signed-in?code&state  signs in; names the account and the server; a form
     POST /connect/{server}                       spends the ticket (single use), stores the token
                                                  (`user_token`) or goes to the upstream's sign-in
-    GET  /connect/callback                       (`user_oauth`) the upstream's code, stored sealed
+    GET  /oauth/connect-callback                 (`user_oauth`) the upstream's code, stored sealed
 
 Replacing a stored credential needs the "replace" box ticked, and is audited as such. A nonce in
 an HttpOnly, SameSite=Lax cookie binds the sign-in, the form and the upstream callback to the one
@@ -92,7 +92,7 @@ class ConnectPages:
 
     @property
     def callback_uri(self) -> str:
-        return f"{self._public_url}/connect/callback"
+        return f"{self._public_url}/oauth/connect-callback"
 
     def signed_in_uri(self, server: str) -> str:
         return f"{self._public_url}/connect/{server}/signed-in"

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import azure.functions as func
 import pytest
 
+from infra.funchost.host import AmbiguousRoutes, discover
 from infra.funchost.ncrontab import Schedule
-from infra.funchost.routes import RouteTemplate
+from infra.funchost.routes import RouteTemplate, ambiguities, overlap
 
 
 def test_route_parameters_are_extracted() -> None:
@@ -46,3 +48,50 @@ def test_ncrontab_weekday_names_and_sunday_as_seven() -> None:
 def test_bad_schedules_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"."):
         Schedule.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "path"),
+    [
+        ("connect/callback", "connect/{server}", "/connect/callback"),
+        ("a/{id:int}", "a/new", None),
+        ("a/{id:int}", "a/42", "/a/42"),
+        ("files/{*rest}", "files/x/y", "/files/x/y"),
+        ("a/{name?}", "a", "/a"),
+        ("mcp", "mcp/{server}", None),
+        ("connect/{server}/signed-in", "connect/{server}", None),
+        ("{first}/b", "a/{second}", "/a/b"),
+    ],
+)
+def test_overlap_finds_a_path_two_routes_both_match(first: str, second: str, path: str | None) -> None:
+    assert overlap(first, second) == path
+    assert overlap(second, first) == path
+
+
+def test_routes_that_share_no_method_do_not_clash() -> None:
+    routes = [("a", "x/callback", frozenset({"GET"})), ("b", "x/{server}", frozenset({"POST"}))]
+    assert ambiguities(routes) == []
+    assert ambiguities([*routes, ("c", "x/{other}", None)]) != []
+
+
+def test_local_host_refuses_an_app_whose_routes_one_request_could_reach_either_way() -> None:
+    app = func.FunctionApp()
+
+    @app.route(route="x/{server}", methods=["GET"])
+    def page(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("page")
+
+    @app.route(route="x/callback", methods=["GET"])
+    def callback(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("callback")
+
+    with pytest.raises(AmbiguousRoutes, match=r"'x/\{server\}'.*'x/callback'.*/x/callback for GET"):
+        discover(app, "")
+
+
+def test_the_hubs_routes_are_unambiguous_whatever_order_a_host_tries_them_in() -> None:
+    from function_app import app
+
+    http, _ = discover(app, "")
+    assert len(http) > 30
+    assert ambiguities([(f.name, f.route.template, f.methods) for f in http]) == []

@@ -154,7 +154,7 @@ async def test_connecting_an_oauth_account_runs_auth_code_with_pkce_and_stores_t
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
     assert f"{location.scheme}://{location.netloc}{location.path}" == "https://auth.jira.test/authorize"
     assert query["code_challenge_method"] == "S256"
-    assert query["redirect_uri"] == "https://hub.test/connect/callback"
+    assert query["redirect_uri"] == "https://hub.test/oauth/connect-callback"
     world.token_answer = (200, {"access_token": "jira-at", "refresh_token": "jira-rt", "expires_in": 600})
     assert (await world.pages.callback({"code": "c-1", "state": query["state"]}, {})).status == 400  # other browser
     done = await world.pages.callback({"code": "c-1", "state": query["state"]}, cookies)
