@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance package backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -59,6 +59,9 @@ unit: $(STAMP)
 
 conformance: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.conformance.run
+
+package: $(STAMP)
+	$(PY) -m infra.package
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.bench

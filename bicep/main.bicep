@@ -11,18 +11,24 @@ param name string = 'mcphub'
 @minLength(2)
 param regions array = [ 'westeurope', 'northeurope' ]
 
-@description('Entra tenant(s) whose users may sign in')
-param tenantIds array
+@description('Entra tenant(s) whose users may sign in; empty entries are dropped, and none at all means this deployment\'s own tenant (azd sets no AZURE_TENANT_ID)')
+param tenantIds array = []
 
-@description('The hub app registration (docs: bicep/README.md)')
+@description('The hub app registration (bicep/register-app.sh creates it)')
+@minLength(36)
 param hubClientId string
+
+@description('The hub app\'s Application ID URI: api://<client id> unless the tenant has a verified custom domain for it')
+param appIdUri string = 'api://${hubClientId}'
 
 @secure()
 @description('A client secret of the hub app registration')
+@minLength(1)
 param hubClientSecret string
 
 @secure()
 @description('Comma-separated base64 AES-256 keys, newest first: python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"')
+@minLength(44)
 param vaultKeys string
 
 @description('Upstream servers as settings, e.g. { MCPHUB_SERVER_GITHUB__URL: "https://..." }; no secrets here (use Key Vault references)')
@@ -44,10 +50,13 @@ param privateNetworking bool = false
 param allowedIpRanges array = []
 
 var primary = regions[0]
+// Never an empty tenant list (every sign-in would fail as a configuration error): the deployment's own tenant.
+var namedTenants = filter(tenantIds, tenantId => !empty(tenantId))
+var signInTenants = empty(namedTenants) ? [ tenant().tenantId ] : namedTenants
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
-  params: { name: name, location: primary }
+  params: { name: name, location: primary, publisherPrincipalId: identity.outputs.principalId }
 }
 
 module identity 'modules/identity.bicep' = {
@@ -104,8 +113,11 @@ var hubSettings = union(serverSettings, {
   MCPHUB_PUBLIC_URL: publicUrl
   MCPHUB_STORAGE_CONNECTION_STRING: store.outputs.storeReference
   MCPHUB_VAULT_KEYS: vault.outputs.vaultKeysReference
-  MCPHUB_AUTH__TENANTS: join(tenantIds, ',')
-  MCPHUB_AUTH__AUDIENCES: '${hubClientId},${publicUrl}/mcp'
+  MCPHUB_AUTH__TENANTS: join(signInTenants, ',')
+  // Entra v2 tokens carry the client ID as audience; the App ID URI qualifies the scope clients ask
+  // Entra for (api://<client id>/MCP.Access). The Front Door host is no verified domain of the
+  // tenant, so it can be neither.
+  MCPHUB_AUTH__AUDIENCES: '${hubClientId},${appIdUri}'
   MCPHUB_AUTH__CLIENT_ID: hubClientId
   MCPHUB_AUTH__CLIENT_SECRET: vault.outputs.clientSecretReference
   MCPHUB_ROUTING__KIND: 'frontdoor'
@@ -148,3 +160,5 @@ module origins 'modules/frontdoor-origins.bicep' = {
 output mcpUrl string = '${publicUrl}/mcp'
 output frontDoorEndpoint string = frontDoor.outputs.endpointHost
 output appNames array = [for (region, i) in regions: apps[i].outputs.name]
+output tenantIds array = signInTenants
+output appIdUri string = appIdUri

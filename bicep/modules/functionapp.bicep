@@ -86,7 +86,8 @@ var companyRanges = [for (range, i) in allowedIpRanges: {
 }]
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: 'func-${name}'
+  // <name>.azurewebsites.net is global: a suffix from the resource group and region, 32 characters at most.
+  name: 'func-${take(name, 13)}-${uniqueString(resourceGroup().id, location)}'
   location: location
   tags: { 'azd-service-name': serviceTag }
   kind: 'functionapp,linux'

@@ -12,7 +12,9 @@ param publicNetworkAccess string = 'Enabled'
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: 'kv-${name}'
+  // Globally unique, and a purge-protected vault keeps its name for 90 days after deletion: a
+  // suffix from the resource group (as the azd templates do), cut to the 24 characters allowed.
+  name: take('kv-${name}-${uniqueString(resourceGroup().id)}', 24)
   location: location
   properties: {
     tenantId: subscription().tenantId

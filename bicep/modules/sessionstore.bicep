@@ -6,7 +6,7 @@ param locations array
 param vaultName string
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
-  name: 'cosmos-${name}'
+  name: toLower('cosmos-${name}-${uniqueString(resourceGroup().id)}') // global DNS name: 3-44 characters
   location: locations[0]
   kind: 'GlobalDocumentDB'
   properties: {
