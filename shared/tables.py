@@ -19,7 +19,14 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, cast
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.data.tables.aio import TableClient
 
 from shared.errors import StorageUnavailable
@@ -83,6 +90,32 @@ class DeadlineTable:
             yield row
 
 
+async def delete_unchanged(table: Any, row: Any) -> bool:
+    """Delete a row read by a query, unless it changed or went since: whether this call deleted it.
+
+    Every region runs the same purges at the same minute: without this both would count the row
+    (the SDK reports success for a row already gone), and a row updated after the query (a session
+    used again) would go too.
+    """
+    statuses: list[int] = []
+
+    def seen(response: Any) -> None:
+        statuses.append(response.http_response.status_code)
+
+    try:
+        await table.delete_entity(
+            row["PartitionKey"],
+            row["RowKey"],
+            etag=row.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+            # The SDK answers "deleted" for a row that was already gone: the status tells them apart.
+            raw_response_hook=seen,
+        )
+    except (ResourceNotFoundError, ResourceModifiedError):
+        return False
+    return statuses[-1:] == [204]
+
+
 class TableBacked:
     def __init__(self, client: TableClient, *, timeout_seconds: float | None = None) -> None:
         self._client = client
@@ -106,11 +139,8 @@ class TableBacked:
         table = await self._table()
         deleted = 0
         async for row in table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"]):
-            try:
-                await table.delete_entity(row["PartitionKey"], row["RowKey"])
-            except ResourceNotFoundError:
-                continue
-            deleted += 1
+            if await delete_unchanged(table, row):
+                deleted += 1
         return deleted
 
     async def close(self) -> None:

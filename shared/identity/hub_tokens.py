@@ -10,6 +10,7 @@ the tokens they signed have expired.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -30,7 +31,10 @@ from shared.sealing import Sealer
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as the /mcp/{server} routes accept
 
 KIND = "signing-key"
+ROTATION = "signing-key-rotation"  # claims: which instance makes the next key (every region runs the timer)
 _RELOAD_SECONDS = 300.0
+_CLAIM_SECONDS = 600.0  # a claimant that died frees the claim after this long
+_FIRST_KEY_WAIT = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0)  # seconds between looks while another instance makes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,21 @@ class SigningKeys:
 
     async def active(self) -> _Key:
         keys = await self._load()
-        return keys[0] if keys else await self.rotate()
+        if keys:
+            return keys[0]
+        if await self._claim("first"):
+            return await self.rotate()
+        for pause in _FIRST_KEY_WAIT:  # another instance is making the first key: use it
+            await asyncio.sleep(pause)
+            keys = await self._load(force=True)
+            if keys:
+                return keys[0]
+        return await self.rotate()
+
+    async def _claim(self, after: str) -> bool:
+        """Whether this instance makes the key that follows `after`: one claim per key, whoever asks."""
+        now = self._clock()
+        return await self._grants.add(ROTATION, after, {"claimed_at": now}, expires_at=now + _CLAIM_SECONDS, now=now)
 
     async def rotate(self) -> _Key:
         """Create a new active key; older keys expire `retire_seconds` later (still verifying until then)."""
@@ -100,6 +118,9 @@ class SigningKeys:
         """Rotate when the active key is older than `seconds`; the new key's ID, or None."""
         keys = await self._load(force=True)
         if keys and self._clock() - keys[0].created_at < seconds:
+            return None
+        # Every instance of every region runs the timer in the same minute: one rotates.
+        if not await self._claim(keys[0].kid if keys else "first"):
             return None
         return (await self.rotate()).kid
 

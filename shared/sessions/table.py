@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.sessions.model import SessionRecord, UpstreamSession, well_formed_session_id
-from shared.tables import TableBacked
+from shared.tables import TableBacked, delete_unchanged
 
 _ROW = "s"
 _UP = "U_"
@@ -135,6 +135,6 @@ class TableSessionStore(TableBacked):
             "LastSeen lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
         )
         async for entity in entities:
-            await self._deadline.delete_entity(entity["PartitionKey"], entity["RowKey"])
-            count += 1
+            if await delete_unchanged(self._deadline, entity):
+                count += 1
         return count
