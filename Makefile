@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
+AZCLI_STAMP := .venv-azcli/.installed
 
 .PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance package backup restore clean
 
@@ -27,6 +28,12 @@ $(PEERS_STAMP):
 
 peers: $(PEERS_STAMP)
 
+$(AZCLI_STAMP): requirements-azcli.txt
+	test -x .venv-azcli/bin/python || $(PYTHON) -m venv .venv-azcli
+	.venv-azcli/bin/python -m pip install --quiet -r requirements-azcli.txt
+	.venv-azcli/bin/python -m pip install --quiet --no-deps azure-cli==2.91.0
+	touch $@
+
 # HAProxy (Debian's package) is the local stand-in for Front Door: the routing tests and the drill drive it.
 haproxy:
 	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
@@ -39,7 +46,7 @@ chromium:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		{ echo "Chromium is needed for the browser tests: install Debian's chromium package"; exit 1; }
 
-deps: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP) haproxy chromium
+deps: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP) $(AZCLI_STAMP) haproxy chromium
 
 run: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.run
@@ -51,10 +58,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/pyright
 
-test: lint types $(NODE_STAMP) $(PEERS_STAMP) haproxy chromium
+test: lint types $(NODE_STAMP) $(PEERS_STAMP) $(AZCLI_STAMP) haproxy chromium
 	$(PY) -m pytest
 
-unit: $(STAMP)
+unit: $(STAMP) $(AZCLI_STAMP)
 	$(PY) -m pytest tests/unit
 
 conformance: $(STAMP) $(NODE_STAMP)
@@ -98,4 +105,4 @@ restore: $(STAMP)
 	MCPHUB_RESTORE_CONNECTION_STRING="$${MCPHUB_RESTORE_CONNECTION_STRING:-$(LOCAL_STORAGE)}" $(PY) -m shared.backup restore $(ARCHIVE)
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peers .venv-azcli node_modules .local .pytest_cache .ruff_cache

@@ -56,6 +56,16 @@ def directory(tmp_path: Path) -> Directory:
     return Directory(tmp_path)
 
 
+def parse(calls: list[list[str]], home: Path) -> subprocess.CompletedProcess[str]:
+    """The calls through the real CLI's parser; its configuration kept in `home`, away from ~/.azure."""
+    assert AZ_PYTHON.exists(), "the Azure CLI's environment is missing: `make deps` (or `make test`) builds it"
+    env = {**os.environ, "AZURE_CONFIG_DIR": str(home / "azure"), "AZURE_CORE_COLLECT_TELEMETRY": "false"}
+    argv = [str(AZ_PYTHON), str(PARSE)]
+    return subprocess.run(
+        argv, input=json.dumps(calls), capture_output=True, text=True, check=False, timeout=300, env=env
+    )
+
+
 def commands(calls: list[list[str]]) -> list[str]:
     return [" ".join(w for w in call if not w.startswith("-"))[:40] for call in calls]
 
@@ -104,25 +114,19 @@ def test_rotating_the_secret_adds_one_and_keeps_the_one_in_key_vault(directory: 
     assert line.endswith(f"MCPHUB_CLIENT_SECRET={credentials[1]['password']}")
 
 
-@pytest.mark.skipif(not AZ_PYTHON.exists(), reason="the Azure CLI environment is built by `make deps`")
 def test_every_az_call_is_one_the_real_cli_accepts(directory: Directory) -> None:
     directory.register()
     directory.register("--endpoint", "ep.example.net", "--rotate-secret")
     calls = directory.calls()
     assert len(calls) >= 10
-    done = subprocess.run(
-        [str(AZ_PYTHON), str(PARSE)], input=json.dumps(calls), capture_output=True, text=True, check=False, timeout=300
-    )
+    done = parse(calls, directory.state.parent)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert json.loads(done.stdout) == {"parsed": len(calls), "refused": []}
 
 
-@pytest.mark.skipif(not AZ_PYTHON.exists(), reason="the Azure CLI environment is built by `make deps`")
-def test_a_misspelled_flag_is_refused_by_the_real_cli_definitions() -> None:
+def test_a_misspelled_flag_is_refused_by_the_real_cli_definitions(tmp_path: Path) -> None:
     calls = [["ad", "app", "credential", "reset", "--id", "x", "--apend"], ["ad", "app", "list", "--display-name", "x"]]
-    done = subprocess.run(
-        [str(AZ_PYTHON), str(PARSE)], input=json.dumps(calls), capture_output=True, text=True, check=False, timeout=300
-    )
+    done = parse(calls, tmp_path)
     assert done.returncode == 1
     refused = json.loads(done.stdout)["refused"]
     assert [r["argv"] for r in refused] == [calls[0]]
