@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 AZCLI_STAMP := .venv-azcli/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance package backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance package preflight backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -69,6 +69,11 @@ conformance: $(STAMP) $(NODE_STAMP)
 
 package: $(STAMP)
 	$(PY) -m infra.package
+
+# The deployment checked offline against Azure's own artefacts (the Functions worker, official
+# schemas, resource type definitions) plus `make package`; `make test` runs the same checks.
+preflight: $(STAMP)
+	$(PY) -m infra.preflight
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.bench

@@ -1,0 +1,130 @@
+"""`make preflight`: the deployment against Azure's own artefacts, and a deliberate mistake of each kind.
+
+The package check (a secret in the zip) is in tests/unit/test_package_contents.py and
+tests/integration/test_package_runs_alone.py.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from infra.preflight import bicep, checks
+from infra.processes import ROOT
+
+pytestmark = [pytest.mark.integration]
+BICEP = ROOT / "bicep"
+
+
+def test_the_real_worker_indexes_every_function_and_no_routes_overlap() -> None:
+    functions, problems = checks.worker_index()
+    assert problems == []
+    names = {f["name"] for f in functions}
+    assert {"mcp", "mcp_server", "connect_callback", "rotate_signing_keys"} <= names
+    assert len(functions) >= 30
+
+
+@pytest.mark.parametrize(
+    ("document", "schema"), [("host.json", "host.schema.json"), ("azure.yaml", "azure.yaml.schema.json")]
+)
+def test_host_json_and_azure_yaml_follow_their_official_schemas(document: str, schema: str) -> None:
+    assert checks.schema(ROOT / document, schema) == []
+
+
+def test_every_bicep_resource_type_version_and_property_exists_in_azures_definitions() -> None:
+    assert bicep.check(sorted(BICEP.rglob("*.bicep"))) == []
+
+
+def test_a_shadowed_route_fails_with_both_functions_named(tmp_path: Path) -> None:
+    (tmp_path / "function_app.py").write_text(
+        textwrap.dedent(
+            """
+            import azure.functions as func
+
+            app = func.FunctionApp()
+
+            @app.route(route="connect/{server}", methods=["GET"])
+            def page(req: func.HttpRequest) -> func.HttpResponse:
+                return func.HttpResponse("page")
+
+            @app.route(route="connect/callback", methods=["GET"])
+            def callback(req: func.HttpRequest) -> func.HttpResponse:
+                return func.HttpResponse("callback")
+            """
+        )
+    )
+    _, problems = checks.worker_index(tmp_path)
+    assert len(problems) == 1
+    assert "page ('connect/{server}')" in problems[0]
+    assert "callback ('connect/callback')" in problems[0]
+
+
+def test_a_function_the_worker_cannot_bind_fails_with_the_workers_reason(tmp_path: Path) -> None:
+    (tmp_path / "function_app.py").write_text(
+        textwrap.dedent(
+            """
+            import azure.functions as func
+
+            app = func.FunctionApp()
+
+            @app.route(route="x")
+            def handler(request: func.HttpRequest) -> func.HttpResponse:  # the binding is named "req"
+                return func.HttpResponse("x")
+            """
+        )
+    )
+    functions, problems = checks.worker_index(tmp_path)
+    assert functions == []
+    assert problems
+    assert "could not index" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"logging": {"logLevel": {"default": "Loud"}}}, "logging/logLevel/default: 'Loud' is not one of"),
+        ({"extensionBundle": {"id": 5}}, "extensionBundle/id: 5 is not of type 'string'"),
+        ({"bogusKey": 1}, "'bogusKey'"),
+    ],
+)
+def test_a_bad_host_json_fails_naming_the_key(tmp_path: Path, change: dict[str, object], expected: str) -> None:
+    host = tmp_path / "host.json"
+    host.write_text(json.dumps({**json.loads((ROOT / "host.json").read_text()), **change}))
+    problems = checks.schema(host, "host.schema.json")
+    assert problems
+    assert expected in problems[0]
+
+
+def test_a_bad_azure_yaml_fails(tmp_path: Path) -> None:
+    manifest = tmp_path / "azure.yaml"
+    manifest.write_text((ROOT / "azure.yaml").read_text().replace("name: mcphub", "name: MCP Hub"))
+    assert checks.schema(manifest, "azure.yaml.schema.json")[0].startswith("azure.yaml: name: 'MCP Hub' does not match")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "    enableRbacAuthorization: true\n",
+            "    enableRbacAuthorisation: true\n",
+            ".properties.enableRbacAuthorisation is not a property",
+        ),
+        (
+            "Microsoft.KeyVault/vaults@2023-07-01",
+            "Microsoft.KeyVault/vaults@2023-07-02",
+            "no such resource type and API version",
+        ),
+    ],
+)
+def test_a_bicep_mistake_fails_naming_file_line_and_property(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    original = (BICEP / "modules" / "keyvault.bicep").read_text()
+    assert old in original
+    changed = tmp_path / "keyvault.bicep"
+    changed.write_text(original.replace(old, new, 1))
+    problems = bicep.check([changed])
+    assert len(problems) == 1
+    assert problems[0].startswith("keyvault.bicep:")
+    assert expected in problems[0]
