@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.preflight import bicep, checks
+from infra.preflight.__main__ import main as preflight
 from infra.processes import ROOT
 
 pytestmark = [pytest.mark.integration]
@@ -128,3 +129,9 @@ def test_a_bicep_mistake_fails_naming_file_line_and_property(tmp_path: Path, old
     assert len(problems) == 1
     assert problems[0].startswith("keyvault.bicep:")
     assert expected in problems[0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_make_preflight_passes_as_it_is() -> None:
+    assert preflight() == 0
