@@ -1,0 +1,115 @@
+"""Tool search on real servers' tools (issue 17 §1): recall@1, recall@5, MRR and "nothing fits".
+
+The tools are 19 public MCP server packages' own lists (tools.json); the queries were labelled
+before any ranker changed (queries.jsonl). Only the dev split is scored while rankers are being
+worked on; the held-out split is reported once that work ends (`--heldout`).
+
+"Nothing fits" is measured from the top score: AUROC of telling answerable queries from those with
+no fitting tool (0.5 = chance), plus, at the threshold that flags 90 % of the unanswerable ones,
+the share of answerable queries wrongly given up on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.search.index import ToolDoc
+
+DATA = Path(__file__).parent
+# A ranker: (query, k) -> ranked (tool name, score) pairs, best first.
+Ranker = Callable[[str, int], list[tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    kind: str
+    expect: frozenset[str]  # `<server>__<tool>` names; empty = nothing fits
+    split: str
+
+
+def _flatten(schema: Any) -> str:
+    """Parameter names and descriptions of an input schema, as one text."""
+    if not isinstance(schema, dict):
+        return ""
+    parts: list[str] = []
+    for name, spec in (schema.get("properties") or {}).items():
+        description = spec.get("description", "") if isinstance(spec, dict) else ""
+        parts.append(f"{name} {description}")
+    return " ".join(parts)
+
+
+def docs() -> list[ToolDoc]:
+    tools: dict[str, Any] = json.loads((DATA / "tools.json").read_text())
+    return [
+        ToolDoc(server, f"{server}__{tool['name']}", tool.get("description") or "", _flatten(tool.get("inputSchema")))
+        for server, entry in tools.items()
+        for tool in entry["tools"]
+    ]
+
+
+def queries(split: str) -> list[Query]:
+    rows = [json.loads(line) for line in (DATA / "queries.jsonl").read_text().splitlines()]
+    return [
+        Query(row["query"], row["kind"], frozenset(e.replace("/", "__", 1) for e in row["expect"]), row["split"])
+        for row in rows
+        if row["split"] == split
+    ]
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """P(a random answerable query's top score > a random unanswerable one's); ties count half."""
+    if not positives or not negatives:
+        return float("nan")
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def evaluate(rank: Ranker, items: list[Query]) -> dict[str, float]:
+    answerable = [q for q in items if q.expect]
+    hits1 = hits5 = 0
+    reciprocal = 0.0
+    top_answerable: list[float] = []
+    top_none: list[float] = []
+    for query in items:
+        ranked = rank(query.text, 10)
+        top = ranked[0][1] if ranked else 0.0
+        if not query.expect:
+            top_none.append(top)
+            continue
+        top_answerable.append(top)
+        names = [name for name, _ in ranked]
+        hits1 += bool(names[:1] and names[0] in query.expect)
+        hits5 += any(name in query.expect for name in names[:5])
+        first = next((i for i, name in enumerate(names) if name in query.expect), None)
+        reciprocal += 1 / (first + 1) if first is not None else 0.0
+    n = len(answerable)
+    flagged = sorted(top_none)[int(0.9 * (len(top_none) - 1))] if top_none else 0.0
+    gave_up = sum(score <= flagged for score in top_answerable) / n if n else 0.0
+    return {
+        "recall@1": hits1 / n,
+        "recall@5": hits5 / n,
+        "mrr": reciprocal / n,
+        "none_auroc": auroc(top_answerable, top_none),
+        "wrongly_given_up": gave_up,
+    }
+
+
+def bm25_ranker(items: list[ToolDoc]) -> Ranker:
+    """Plain BM25 (bm25s) over each tool's name, description and parameters: the baseline."""
+    import bm25s  # here, not at the top: only the evaluation needs it
+
+    corpus = [f"{doc.name.replace('_', ' ').replace('-', ' ')} {doc.description} {doc.parameters}" for doc in items]
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+
+    def rank(query: str, k: int) -> list[tuple[str, float]]:
+        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+        found, scores = retriever.retrieve(tokens, k=min(k, len(items)), show_progress=False)
+        return [(items[int(i)].name, float(s)) for i, s in zip(found[0], scores[0], strict=True)]
+
+    return rank
