@@ -80,34 +80,39 @@ def build(root: Path, target: Path) -> Path:
     return target
 
 
+def checked(root: Path, target: Path) -> tuple[Path, list[str], list[str]]:
+    """The package built at `target`, its file names, and what it must not (or must) hold."""
+    package = build(root, target)
+    with zipfile.ZipFile(package) as archive:
+        names = archive.namelist()
+    return package, names, problems(names)
+
+
+def installed(folder: Path, pip_args: list[str]) -> Path:
+    """`pip install --target folder <pip_args>`, once: a folder that finished is reused as it is."""
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(folder), *pip_args]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip install {' '.join(pip_args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        (folder / ".complete").write_text("")
+    return folder
+
+
 def _packages(requirements: Path) -> Path:
     """requirements.txt installed as the platform's build installs it, once per distinct file."""
     digest = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:16]
-    site = CACHE / f"site-{digest}"
-    if not (site / ".complete").exists():
-        shutil.rmtree(site, ignore_errors=True)
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "-r", str(requirements)]
-        _pip(command)
-        (site / ".complete").write_text("")
-    return site
-
-
-def _pip(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"pip failed ({' '.join(command[3:6])}...):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return installed(CACHE / f"site-{digest}", ["-r", str(requirements)])
 
 
 def _host() -> Path:
     """The local Functions host and its server, standing in for the platform's worker."""
     import uvicorn  # only here: to pin the version the tests run with
 
-    host = CACHE / f"host-{uvicorn.__version__}"
-    if not (host / ".complete").exists():
-        shutil.rmtree(host, ignore_errors=True)
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(host)]
-        _pip([*command, f"uvicorn=={uvicorn.__version__}", "h11", "click"])
-        (host / ".complete").write_text("")
+    host = installed(
+        CACHE / f"host-{uvicorn.__version__}", ["--no-deps", f"uvicorn=={uvicorn.__version__}", "h11", "click"]
+    )
     shutil.rmtree(host / "infra", ignore_errors=True)
     shutil.copytree(
         ROOT / "infra" / "funchost", host / "infra" / "funchost", ignore=shutil.ignore_patterns("__pycache__")
@@ -175,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    package = build(ROOT, args.out)
-    with zipfile.ZipFile(package) as archive:
-        names = archive.namelist()
-    found = problems(names)
+    package, names, found = checked(ROOT, args.out)
     size = package.stat().st_size
     print(f"{package}: {len(names)} files, {size / 1024:.0f} KiB")  # noqa: T201 - report
     if found:

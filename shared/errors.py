@@ -293,7 +293,7 @@ def http_status(error: HubError, *, modern: bool) -> int:
     if isinstance(error, TransportError | SessionError | UnknownServer | AuthError | RateLimited | StorageUnavailable):
         return error.status
     if modern:
-        return _MODERN_STATUS.get(error.code, 200)
+        return modern_status(error.code)
     if isinstance(error, ProtocolError) and error.code in (PARSE_ERROR, INVALID_REQUEST):
         return 400
     return 200

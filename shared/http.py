@@ -15,6 +15,7 @@ from shared.errors import (
     http_status,
 )
 from shared.mcp import jsonrpc
+from shared.mcp.envelope import field_value
 from shared.mcp.jsonrpc import JsonObject, Request, RequestId
 from shared.principal import ANONYMOUS, Principal
 
@@ -45,8 +46,7 @@ class HttpIn:
 
     def header(self, name: str) -> str | None:
         """The field's value without surrounding whitespace, which HTTP does not count (RFC 9110 5.5)."""
-        value = self.headers.get(name)
-        return value.strip(" \t") if value is not None else None
+        return field_value(self.headers, name)
 
 
 @dataclass(slots=True)

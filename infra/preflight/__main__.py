@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from infra import package
@@ -37,9 +36,7 @@ def main() -> int:
     problems += found
     print(f"bicep: {len(files)} files against Azure's type definitions, {len(found)} problem(s)")  # noqa: T201
     with tempfile.TemporaryDirectory(prefix="mcphub-preflight-") as folder:
-        zipped = package.build(ROOT, Path(folder) / "mcphub.zip")
-        with zipfile.ZipFile(zipped) as archive:
-            found = package.problems(archive.namelist())
+        zipped, _, found = package.checked(ROOT, Path(folder) / "mcphub.zip")
         problems += found
         if not found:
             package.run(zipped, Path(folder))

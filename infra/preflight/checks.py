@@ -25,6 +25,7 @@ import referencing.exceptions
 import yaml
 
 from infra.funchost.routes import ambiguities
+from infra.package import installed
 from infra.processes import ROOT
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -61,21 +62,10 @@ def schema(document: Path, schema_file: str) -> list[str]:
     return problems
 
 
-def _worker() -> Path:
-    if not (WORKER_CACHE / ".complete").exists():
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(WORKER_CACHE)]
-        done = subprocess.run(
-            [*command, WORKER, "azurefunctions-extensions-base==1.2.0"], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"could not install {WORKER}: {done.stderr[-1500:]}")
-        (WORKER_CACHE / ".complete").write_text("")
-    return WORKER_CACHE
-
-
 def worker_index(app_dir: Path = ROOT) -> tuple[list[dict[str, Any]], list[str]]:
     """(the functions the real worker indexed, problems): indexing errors, or routes that overlap."""
-    argv = [sys.executable, str(_INDEXER), str(_worker()), str(app_dir)]
+    worker = installed(WORKER_CACHE, ["--no-deps", WORKER, "azurefunctions-extensions-base==1.2.0"])
+    argv = [sys.executable, str(_INDEXER), str(worker), str(app_dir)]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=app_dir, timeout=120, check=False)
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip()).splitlines()

@@ -215,29 +215,21 @@ class HandshakeEra:
         )
         return sse_reply(self._listen(ctx, servers))
 
-    async def _listen(self, ctx: SessionContext, servers: list[ServerSettings]) -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
-
-        async def pump(server: ServerSettings) -> None:
-            rewrite = self._outbound(ctx, server)
-            try:
-                async for message in self._upstreams.listen(ctx, server):
-                    kept = rewrite(message)
-                    if kept is not None:
-                        await queue.put(sse.encode_event(jsonrpc.dumps(kept.to_wire())))
-            except HubError as error:
-                log.info("standalone stream of upstream %r ended: %s", server.name, error.message)
-
-        tasks = [asyncio.ensure_future(pump(server)) for server in servers]
-        try:
-            while True:
+    def _listen(self, ctx: SessionContext, servers: list[ServerSettings]) -> AsyncIterator[bytes]:
+        def pump(server: ServerSettings) -> sse.Pump:
+            async def run(queue: asyncio.Queue[bytes]) -> None:
+                rewrite = self._outbound(ctx, server)
                 try:
-                    yield await asyncio.wait_for(queue.get(), self._keepalive)
-                except TimeoutError:
-                    yield sse.KEEPALIVE
-        finally:
-            for task in tasks:
-                task.cancel()
+                    async for message in self._upstreams.listen(ctx, server):
+                        kept = rewrite(message)
+                        if kept is not None:
+                            await queue.put(sse.encode_event(jsonrpc.dumps(kept.to_wire())))
+                except HubError as error:
+                    log.info("standalone stream of upstream %r ended: %s", server.name, error.message)
+
+            return run
+
+        return sse.merged([pump(server) for server in servers], self._keepalive)
 
     async def delete(self, request: HttpIn) -> HttpOut:
         ctx = await self.session(request)

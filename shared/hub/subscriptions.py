@@ -85,7 +85,7 @@ class Subscriptions:
         agreed: JsonObject = {key: True for key, method in LIST_CHANGES.items() if method in wanted.methods}
         if agreed_uris:
             agreed["resourceSubscriptions"] = agreed_uris
-        ack = Notification(ACKNOWLEDGED, {"notifications": agreed, "_meta": {SUBSCRIPTION_ID_META_KEY: request.id}})
+        ack = Notification(ACKNOWLEDGED, {"notifications": agreed})
         return self._stream(ctx, request.id, wanted, servers, resources, ack)
 
     async def _stream(
@@ -97,24 +97,14 @@ class Subscriptions:
         resources: dict[str, set[str]],
         ack: Notification,
     ) -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize=256)
-        tasks = [
-            asyncio.ensure_future(self._pump(ctx, server, wanted, sorted(resources.get(server.name, ())), queue))
-            for server in servers
-        ]
-        try:
-            yield _event(ack)
-            while True:
-                try:
-                    notice = await asyncio.wait_for(queue.get(), self._keepalive)
-                except TimeoutError:
-                    yield sse.KEEPALIVE
-                    continue
-                meta = {**cast(JsonObject, notice.params.get("_meta") or {}), SUBSCRIPTION_ID_META_KEY: subscription}
-                yield _event(Notification(notice.method, {**notice.params, "_meta": meta}))
-        finally:
-            for task in tasks:
-                task.cancel()
+        yield _tagged(ack, subscription)
+
+        def pump(server: ServerSettings) -> sse.Pump:
+            uris = sorted(resources.get(server.name, ()))
+            return lambda queue: self._pump(ctx, server, wanted, uris, subscription, queue)
+
+        async for chunk in sse.merged([pump(server) for server in servers], self._keepalive):
+            yield chunk
 
     async def _pump(
         self,
@@ -122,7 +112,8 @@ class Subscriptions:
         server: ServerSettings,
         wanted: Wanted,
         uris: list[str],
-        queue: asyncio.Queue[Notification],
+        subscription: RequestId,
+        queue: asyncio.Queue[bytes],
     ) -> None:
         """Hear `server` until the client leaves, reopening its stream when it ends."""
         attempt = 0
@@ -133,7 +124,7 @@ class Subscriptions:
                         continue
                     seen = self._aggregator.outbound(server, message)  # hub URIs; drops stale cached lists
                     if isinstance(seen, Notification) and wanted.accepts(seen):
-                        await queue.put(seen)
+                        await queue.put(_tagged(seen, subscription))
             except HubError as error:
                 log.info("notification stream of upstream %r ended: %s", server.name, error.message)
             await asyncio.sleep(_RECONNECT_SECONDS[min(attempt, len(_RECONNECT_SECONDS) - 1)])
@@ -154,5 +145,8 @@ class Subscriptions:
             yield message
 
 
-def _event(message: Notification) -> bytes:
-    return sse.encode_event(jsonrpc.dumps(message.to_wire()))
+def _tagged(message: Notification, subscription: RequestId) -> bytes:
+    """The notification as an event of the subscription: its ID in `_meta`, as the era requires."""
+    meta = {**cast(JsonObject, message.params.get("_meta") or {}), SUBSCRIPTION_ID_META_KEY: subscription}
+    tagged = Notification(message.method, {**message.params, "_meta": meta})
+    return sse.encode_event(jsonrpc.dumps(tagged.to_wire()))

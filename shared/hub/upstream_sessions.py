@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -103,6 +104,14 @@ class UpstreamSessions:
         """Whether anything but the server's static headers authenticates the hub to `server`."""
         return self._credentials is not None and self._credentials.auth_for(server).sends_credentials
 
+    @contextlib.asynccontextmanager
+    async def _refused_as(self, server: ServerSettings, user: str) -> AsyncGenerator[None]:
+        """An upstream's 401 inside is *our* credential for `user` refused: it leaves as `rejected`."""
+        try:
+            yield
+        except UpstreamUnauthorized:
+            raise await self.rejected(server, user) from None
+
     async def rejected(self, server: ServerSettings, user: str) -> UpstreamError:
         if self._credentials is None:
             return UpstreamError(server.name, f"upstream {server.name!r} refused the hub's credentials")
@@ -130,14 +139,12 @@ class UpstreamSessions:
         response: Response | None = None
         credentials = await self.auth(server, user, assertion)
         initialize = Request(request_id, "initialize", params)
-        try:
+        async with self._refused_as(server, user):
             async for message in self._client.send(
                 server, initialize, session_id=None, protocol_version=None, exchange=exchange, credentials=credentials
             ):
                 if isinstance(message, Response):
                     response = message
-        except UpstreamUnauthorized:
-            raise await self.rejected(server, user) from None
         if response is None:
             raise UpstreamProtocolError(server.name, f"upstream {server.name!r} did not answer initialize")
         if response.error is not None:
@@ -209,18 +216,17 @@ class UpstreamSessions:
         credentials = await self.auth(server, ctx.user, ctx.assertion)
         for attempt in range(2):
             try:
-                async for item in self._client.send(
-                    server,
-                    message,
-                    session_id=upstream.session_id,
-                    protocol_version=upstream.protocol_version,
-                    exchange=exchange,
-                    credentials=credentials,
-                ):
-                    yield item
+                async with self._refused_as(server, ctx.user):
+                    async for item in self._client.send(
+                        server,
+                        message,
+                        session_id=upstream.session_id,
+                        protocol_version=upstream.protocol_version,
+                        exchange=exchange,
+                        credentials=credentials,
+                    ):
+                        yield item
                 return
-            except UpstreamUnauthorized:
-                raise await self.rejected(server, ctx.user) from None
             except UpstreamSessionExpired:
                 if attempt:
                     raise
@@ -238,7 +244,7 @@ class UpstreamSessions:
         version = envelope.protocol_version
         headers = {**envelope.param_headers, **routing_headers(sent.method, sent.params, version)}
         credentials = await self.auth(server, ctx.user, ctx.assertion)
-        try:
+        async with self._refused_as(server, ctx.user):
             async for item in self._client.send(
                 server,
                 sent,
@@ -249,8 +255,6 @@ class UpstreamSessions:
                 headers=headers,
             ):
                 yield item
-        except UpstreamUnauthorized:
-            raise await self.rejected(server, ctx.user) from None
 
     async def deliver(self, ctx: SessionContext, server: ServerSettings, message: Message) -> None:
         """Send a message whose answer nobody waits for (notifications, relayed answers, refusals).
@@ -290,12 +294,11 @@ class UpstreamSessions:
         version = upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1]
         credentials = await self.auth(server, ctx.user, ctx.assertion)
         try:
-            async for _ in self._client.send(
-                server, answer, session_id=session_id, protocol_version=version, credentials=credentials
-            ):
-                pass
-        except UpstreamUnauthorized:
-            raise await self.rejected(server, ctx.user) from None
+            async with self._refused_as(server, ctx.user):
+                async for _ in self._client.send(
+                    server, answer, session_id=session_id, protocol_version=version, credentials=credentials
+                ):
+                    pass
         except UpstreamSessionExpired:
             log.info("dropped an answer for upstream %r: its session ended", server.name)
 
@@ -305,7 +308,7 @@ class UpstreamSessions:
         if upstream.session_id is None:
             return  # a server without sessions has no stream to listen to
         credentials = await self.auth(server, ctx.user, ctx.assertion)
-        try:
+        async with self._refused_as(server, ctx.user):
             async for message in self._client.listen(
                 server,
                 session_id=upstream.session_id,
@@ -313,8 +316,6 @@ class UpstreamSessions:
                 credentials=credentials,
             ):
                 yield message
-        except UpstreamUnauthorized:
-            raise await self.rejected(server, ctx.user) from None
 
     async def passthrough(
         self, server: ServerSettings, headers: Mapping[str, str], body: bytes, *, user: str, assertion: str | None

@@ -76,10 +76,10 @@ def classify(method: str, params: JsonObject, headers: Mapping[str, str]) -> Env
     if missing:
         raise InvalidParams(f"params._meta is missing {', '.join(missing)}")
     version = envelope[PROTOCOL_VERSION_META_KEY]
-    header_version = _field(headers, "mcp-protocol-version")
+    header_version = field_value(headers, "mcp-protocol-version")
     if header_version is None or header_version != version:
         raise HeaderMismatch("MCP-Protocol-Version header does not match params._meta's protocol version")
-    if _field(headers, "mcp-method") != method:
+    if field_value(headers, "mcp-method") != method:
         raise HeaderMismatch("Mcp-Method header does not match the request's method")
     name_field = NAME_FIELDS.get(method)
     if name_field is not None:
@@ -120,7 +120,7 @@ def routing_headers(method: str, params: JsonObject, version: str) -> dict[str, 
     return headers
 
 
-def _field(headers: Mapping[str, str], name: str) -> str | None:
+def field_value(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value without the surrounding whitespace HTTP does not count as part of it."""
     value = headers.get(name)
     return value.strip(" \t") if value is not None else None

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 KEEPALIVE = b": keepalive\n\n"
+Pump = Callable[["asyncio.Queue[bytes]"], Coroutine[Any, Any, None]]
+
+
+async def merged(pumps: Sequence[Pump], keepalive_seconds: float) -> AsyncIterator[bytes]:
+    """A long-lived stream fed by several sources: what each pump puts on the queue as it comes, a
+    keep-alive comment whenever nothing came for `keepalive_seconds`; the pumps stop with the reader."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+    tasks = [asyncio.ensure_future(pump(queue)) for pump in pumps]
+    try:
+        while True:
+            try:
+                yield await asyncio.wait_for(queue.get(), keepalive_seconds)
+            except TimeoutError:
+                yield KEEPALIVE
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def encode_event(data: bytes, *, event_id: str | None = None) -> bytes:

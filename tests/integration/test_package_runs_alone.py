@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from infra.package import build, problems, run
+from infra.package import checked, run
 from infra.processes import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -15,7 +14,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.mark.timeout(600)  # the first run installs requirements.txt (cached by its hash afterwards)
 def test_the_package_starts_alone_in_an_isolated_interpreter(tmp_path: Path) -> None:
-    package = build(ROOT, tmp_path / "mcphub.zip")
-    with zipfile.ZipFile(package) as archive:
-        assert problems(archive.namelist()) == []
+    package, _, found = checked(ROOT, tmp_path / "mcphub.zip")
+    assert found == []
     run(package, tmp_path)  # raises with the app's log when it does not answer
