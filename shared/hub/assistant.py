@@ -19,7 +19,7 @@ from shared.configure.recommend import Recommender, default_recommender, recomme
 from shared.configure.workflow import Step, check, describe, parse_json, search_plan
 from shared.errors import HubError, InvalidParams
 from shared.hub.asks import Answer, Asks
-from shared.hub.tool_search import CALL, SEARCH, ToolSearch
+from shared.hub.tool_search import CALL, SEARCH, ToolSearch, query_of
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, Message, Request, Response
 from shared.settings import ServerSettings
@@ -68,6 +68,12 @@ _REFINE = (
     'capabilities it needs, each as a short phrase (e.g. "Jira issue tracking"). Answer with JSON only: '
     '{"needs": ["..."]}'
 )
+_RESTATE = (
+    "You help search a list of software tools (MCP tools). Rewrite the user's task as a search query in the "
+    "words tool names and descriptions use: the action and the object, their usual technical terms "
+    "(directory for folder, repository for repo, issue for ticket), and tool-style names such as "
+    'read_multiple_files. Answer with JSON only: {"query": "..."}'
+)
 _PLAN = (
     "You plan tool calls. Using only the tools listed, write the ordered steps that reach the goal. Arguments "
     "must fit each tool's inputSchema; where a value comes from an earlier step, write {{stepN.result}}. "
@@ -101,6 +107,8 @@ class Assistant:
         arguments = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
         if request.params.get("name") == RECOMMEND:
             return await self._recommend(arguments, sample)
+        if request.params.get("name") == SEARCH:
+            return await self._search_tools(request, tools, sample)
         return await self._plan(arguments, tools, sample)
 
     async def stream(
@@ -160,6 +168,27 @@ class Assistant:
         if note:
             lines += ["", note]
         return _result("\n".join(lines) or "No server in the catalog matches.", found)
+
+    # ---- search_tools ------------------------------------------------------------------------
+
+    async def _search_tools(self, request: Request, tools: Tools, sample: Sampler | None) -> JsonObject:
+        """`search_tools`, with the query restated in tool vocabulary by the client's model first."""
+        query, _ = query_of(request)
+        visible = await tools()
+        restated: str | None = None
+        note = ""
+        if sample is not None:
+            try:
+                answer = parse_json(_text_of(await sample(_sampling(_RESTATE, [f"Task: {query}"], 200))))
+                restated = str(answer.get("query") or "").strip()[:500] or None
+            except (ValueError, HubError) as error:
+                note = f"The client's model did not help ({_reason(error)}): search answered alone."
+        found = await self._search.answer(request, visible, restated)
+        body = cast(dict[str, Any], found["structuredContent"])
+        body["answeredBy"] = _MODEL if restated else _SEARCH
+        if note:
+            body["note"] = note
+        return found
 
     # ---- plan --------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from shared.audit.events import audit
 from shared.background import BackgroundTasks
@@ -29,7 +29,7 @@ from shared.hub.asks import Asks
 from shared.hub.assistant import Assistant
 from shared.hub.calls import Calls
 from shared.hub.relaying import Rewrite, relay_reply
-from shared.hub.tool_search import Mode, ToolSearch, mode_for
+from shared.hub.tool_search import SEARCH, Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import is_operator
 from shared.mcp.jsonrpc import JsonObject, Message, Request
@@ -209,13 +209,32 @@ class Pipeline:
 
     async def _tool_search_step(self, call: Call) -> Outcome | None:
         """`search_tools` answers here; `call_tool` becomes the `tools/call` it stands for."""
-        handled = await self._search.intercept(
-            call.message, call.mode, lambda: self.aggregator.list(call.ctx, "tools/list")
-        )
+        message = call.message
+        can_sample = bool(call.session) and "sampling" in call.capabilities
+        if (
+            can_sample
+            and call.mode != "off"
+            and message.method == "tools/call"
+            and message.params.get("name") == SEARCH
+        ):
+            # The client's model restates the query in tool vocabulary first (see Assistant).
+            replies = self._assistant.stream(
+                message,
+                tools=lambda: self._search_space(call),
+                asks=self.asks,
+                hub_session=call.session,
+                can_sample=True,
+            )
+            return Relayed(None, message, replies)
+        handled = await self._search.intercept(message, call.mode, lambda: self.aggregator.list(call.ctx, "tools/list"))
         if isinstance(handled, Request):
             call.message = handled
             return None
         return Answered(handled)
+
+    async def _search_space(self, call: Call) -> list[dict[str, Any]]:
+        """What `search_tools` ranks: the caller's own aggregated tools/list."""
+        return cast(list[dict[str, Any]], (await self.aggregator.list(call.ctx, "tools/list"))["tools"])
 
     # ---- the method table --------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from typing import Any, Literal, cast
 
 from shared.errors import InvalidParams
 from shared.mcp.jsonrpc import JsonObject, Request
-from shared.search.index import Hit, ToolIndex, doc_from_tool
+from shared.search.hybrid import FITS, HybridIndex
+from shared.search.index import Hit, doc_from_tool
 
 Mode = Literal["off", "first", "only"]
 MODES: tuple[Mode, ...] = ("off", "first", "only")
@@ -71,7 +72,7 @@ def mode_for(query: dict[str, str], default: Mode) -> Mode:
 class _View:
     """One index over a set of servers, kept current server by server."""
 
-    index: ToolIndex = field(default_factory=ToolIndex)
+    index: HybridIndex = field(default_factory=HybridIndex)
     signatures: dict[str, str] = field(default_factory=dict[str, str])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -115,15 +116,13 @@ class ToolSearch:
             params["_meta"] = request.params["_meta"]
         return Request(request.id, "tools/call", params)
 
-    async def answer(self, request: Request, visible_tools: list[dict[str, Any]]) -> JsonObject:
-        """The result of `search_tools` over the caller's own tools."""
-        arguments = request.params.get("arguments")
-        given = cast(dict[str, Any], arguments) if isinstance(arguments, dict) else {}
-        query, k = given.get("query"), given.get("k", 8)
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidParams("search_tools needs 'query': the task in plain words")
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
-            raise InvalidParams(f"search_tools: 'k' must be a whole number from 1 to {_MAX_K}")
+    async def answer(
+        self, request: Request, visible_tools: list[dict[str, Any]], restated: str | None = None
+    ) -> JsonObject:
+        """The result of `search_tools` over the caller's own tools; `restated` is the query in tool
+        vocabulary as the client's model put it (searched together with the caller's words)."""
+        query, k = query_of(request)
+        ranked = await self.rank(visible_tools, f"{query} {restated}" if restated else query, k)
         found = [
             {
                 "name": tool.get("name"),
@@ -131,17 +130,25 @@ class ToolSearch:
                 "inputSchema": tool.get("inputSchema", {"type": "object"}),
                 "score": round(score, 4),
             }
-            for tool, score in await self.rank(visible_tools, query, k)
+            for tool, score in ranked
         ]
-        lines = [f"{t['name']}: {t['description']}" for t in found] or ["No tool matches; try other words."]
-        return {
-            "content": [{"type": "text", "text": "\n".join(lines)}],
-            "structuredContent": {"tools": found},
-            "isError": False,
-        }
+        fits = bool(ranked) and ranked[0][1] >= FITS
+        lines = [f"{t['name']}: {t['description']}" for t in found]
+        if not found:
+            lines = ["No tool matches; try other words."]
+        elif not fits:
+            lines = [
+                "Nothing here fits this task well: none of your tools seems to do it. The closest, for reference:",
+                *lines,
+            ]
+        body: JsonObject = {"tools": found, "fits": fits}
+        if restated:
+            body["restatedQuery"] = restated
+        return {"content": [{"type": "text", "text": "\n".join(lines)}], "structuredContent": body, "isError": False}
 
     async def rank(self, visible_tools: list[dict[str, Any]], query: str, k: int) -> list[tuple[dict[str, Any], float]]:
-        """The `k` tools of `visible_tools` that best fit `query`, with their scores, best first.
+        """The `k` tools of `visible_tools` that best fit `query`, best first, each with how well it
+        fits (cosine with the query; below `FITS` it does not fit well).
 
         Only the caller's own tools can come back: hits are looked up in `visible_tools`, so a tool
         another caller of the same view saw (a per-user list) is never returned to this one."""
@@ -164,7 +171,7 @@ class ToolSearch:
         # Off the event loop: the first search fits the index (and imports scikit-learn).
         hits = await asyncio.to_thread(update_and_search)
         by_name = {str(t.get("name")): t for t in visible_tools}
-        return [(by_name[hit.doc.name], hit.score) for hit in hits if hit.doc.name in by_name]
+        return [(by_name[hit.doc.name], hit.match) for hit in hits if hit.doc.name in by_name]
 
     def _view(self, servers: frozenset[str]) -> _View:
         view = self._views.get(servers)
@@ -174,6 +181,18 @@ class ToolSearch:
                 self._views.popitem(last=False)
         self._views.move_to_end(servers)
         return view
+
+
+def query_of(request: Request) -> tuple[str, int]:
+    """`search_tools`' query and k, checked."""
+    arguments = request.params.get("arguments")
+    given = cast(dict[str, Any], arguments) if isinstance(arguments, dict) else {}
+    query, k = given.get("query"), given.get("k", 8)
+    if not isinstance(query, str) or not query.strip() or len(query) > 2000:
+        raise InvalidParams("search_tools needs 'query': the task in plain words, up to 2,000 characters")
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
+        raise InvalidParams(f"search_tools: 'k' must be a whole number from 1 to {_MAX_K}")
+    return query, k
 
 
 def _signature(tools: list[dict[str, Any]]) -> str:

@@ -61,6 +61,7 @@ class ToolDoc:
 class Hit:
     doc: ToolDoc
     score: float
+    match: float = 0.0  # the hybrid index's cosine with the query (how well it fits, not its rank)
 
 
 def words(identifier: str) -> str:

@@ -1,17 +1,23 @@
 """Tool search through the hub with the MCP SDK client: the meta-tools come first, a search in
 plain words finds the right tool among the caller's own, call_tool runs it, and a tool of a
-server the caller may not see is never found."""
+server the caller may not see is never found; when nothing fits it says so, and with sampling the
+client's model restates the query in the tools' words first."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e.clients import client_for, signed_in_hub
+from tests.e2e.test_assistant import Model
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -28,6 +34,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: s
         w["admin"] = authority.mint(tenant="tenant-a", user="ada", roles=("Hub.User", "Hub.Admin"))
         w["user"] = authority.mint(tenant="tenant-a", user="ben")
         yield w
+
+
+def text_of(result: Any) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 def found(result: Any) -> list[str]:
@@ -66,3 +76,36 @@ async def test_a_bad_search_gets_an_error_that_says_what_to_send(world: dict[str
     async with client_for(f"{world['hub'].url}/mcp", world["admin"]) as client:
         with pytest.raises(MCPError, match="search_tools needs 'query'"):
             await client.call_tool("search_tools", {"k": 3})
+
+
+async def test_when_nothing_fits_the_search_says_so_instead_of_offering_a_confident_list(
+    world: dict[str, Any],
+) -> None:
+    async with client_for(f"{world['hub'].url}/mcp", world["admin"]) as client:
+        unrelated = await client.call_tool("search_tools", {"query": "order a pizza for the team", "k": 3})
+        fitting = await client.call_tool("search_tools", {"query": "what time is it now", "k": 3})
+    assert unrelated.structured_content["fits"] is False
+    assert text_of(unrelated).startswith("Nothing here fits this task well")
+    assert fitting.structured_content["fits"] is True
+    assert not text_of(fitting).startswith("Nothing")
+
+
+async def test_with_sampling_the_clients_model_restates_the_query_in_tool_words(world: dict[str, Any]) -> None:
+    model = Model({"query": "add note: save a named note with text"})
+    async with client_for(f"{world['hub'].url}/mcp", world["admin"]) as plain:
+        alone = await plain.call_tool("search_tools", {"query": "jot down that the standup moved", "k": 3})
+    assert found(alone)[0] != "notes__add_note"  # the caller's words alone miss it
+    assert "answeredBy" not in alone.structured_content
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {world['admin']}"}, timeout=30) as http,
+        Client(
+            streamable_http_client(f"{world['hub'].url}/mcp", http_client=http), mode="legacy", sampling_callback=model
+        ) as client,
+    ):
+        result = await client.call_tool("search_tools", {"query": "jot down that the standup moved", "k": 3})
+    (asked,) = model.asked
+    assert "jot down that the standup moved" in json.dumps(asked.model_dump(mode="json")["messages"])
+    assert "tool names and descriptions" in (asked.system_prompt or "")
+    assert result.structured_content["answeredBy"] == "client model + search"
+    assert result.structured_content["restatedQuery"] == "add note: save a named note with text"
+    assert found(result)[0] == "notes__add_note"

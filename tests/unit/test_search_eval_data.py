@@ -59,3 +59,16 @@ def test_nothing_fits_auroc_is_the_chance_an_answerable_query_scores_higher() ->
     assert auroc([3.0, 2.0], [1.0]) == 1.0
     assert auroc([1.0], [1.0, 2.0]) == 0.25  # a tie counts half
     assert auroc([0.5], [0.9]) == 0.0
+
+
+def test_the_frozen_set_names_real_tools_and_has_every_kind_of_query() -> None:
+    frozen = [json.loads(line) for line in (DATA / "queries_frozen.jsonl").read_text().splitlines() if line.strip()]
+    tools = json.loads((DATA / "tools.json").read_text())
+    known = {f"{server}/{tool['name']}" for server, entry in tools.items() for tool in entry["tools"]}
+    assert all(q["split"] == "frozen" for q in frozen)
+    assert {e for q in frozen for e in q["expect"]} <= known
+    kinds = Counter(q["kind"] for q in frozen)
+    assert kinds["paraphrase"] * 2 >= len(frozen) - kinds["none"]
+    assert kinds["none"] >= 10
+    assert all(kinds[kind] for kind in ("typo", "multistep", "direct"))
+    assert not {q["query"] for q in frozen} & {q["query"] for q in QUERIES}

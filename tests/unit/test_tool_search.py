@@ -1,11 +1,14 @@
 """Tool search: plain-word queries find the right tool, identifiers match in any spelling, tools of
-servers the caller cannot see never come back, and a changed list is searched at once."""
+servers the caller cannot see never come back, a changed list is searched at once (embedding only
+that server's tools again), and the embedding model loads on the first search, never at start.
+The previous TF-IDF ToolIndex still ranks the recommender's catalog (issue 17 §3 moves it)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from shared.search.hybrid import HybridIndex
 from shared.search.index import Hit, ToolIndex, doc_from_tool, words
 
 GITHUB = [
@@ -21,8 +24,8 @@ JIRA = [
 HR = [{"name": "hr__salary_report", "description": "Salaries of every employee"}]
 
 
-def index() -> ToolIndex:
-    built = ToolIndex()
+def index() -> HybridIndex:
+    built = HybridIndex()
     for server, tools in (("github", GITHUB), ("jira", JIRA), ("hr", HR)):
         built.replace(server, [doc_from_tool(server, tool) for tool in tools])
     return built
@@ -94,7 +97,7 @@ def test_a_changed_server_is_folded_in_without_refitting_the_rest() -> None:
     assert found.fits == 2
 
 
-def test_tool_search_refolds_only_the_server_whose_list_changed() -> None:
+def test_tool_search_embeds_again_only_the_server_whose_list_changed() -> None:
     import asyncio
 
     from shared.hub.tool_search import ToolSearch
@@ -102,6 +105,8 @@ def test_tool_search_refolds_only_the_server_whose_list_changed() -> None:
     search = ToolSearch()
     tools = many_tools("alpha", 12, "report") + many_tools("beta", 12, "invoice")
     asyncio.run(search.rank(tools, "report number 2", 1))
+    (view,) = search._views.values()
+    assert view.index.embedded_tools == 24
     changed = [
         *many_tools("alpha", 12, "report"),
         *many_tools("beta", 11, "invoice"),
@@ -109,5 +114,33 @@ def test_tool_search_refolds_only_the_server_whose_list_changed() -> None:
     ]
     ranked = asyncio.run(search.rank(changed, "refund an invoice", 1))
     assert ranked[0][0]["name"] == "beta__refund"
-    (view,) = search._views.values()
-    assert view.index.fits == 1
+    assert view.index.embedded_tools == 24 + 12  # beta's tools only
+
+
+def test_the_embedding_model_loads_on_the_first_search_never_at_app_start() -> None:
+    probe = (
+        "import sys, function_app; from shared.search.hybrid import HybridIndex; "
+        "from shared.search.index import doc_from_tool; print('wordllama' in sys.modules); "
+        "i = HybridIndex(); i.replace('s', [doc_from_tool('s', {'name': 's__t', 'description': 'x'})]); "
+        "print('wordllama' in sys.modules); i.search('x', 1, None); print('wordllama' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["False", "False", "True"]
+
+
+def test_a_tool_named_in_other_words_is_found_through_near_words() -> None:
+    found = HybridIndex()
+    found.replace("fs", [
+        doc_from_tool("fs", {"name": "fs__create_directory", "description": "Create a new directory"}),
+        doc_from_tool("fs", {"name": "fs__write_file", "description": "Write text to a file"}),
+    ])  # fmt: skip
+    found.replace("img", [doc_from_tool("img", {"name": "img__generate_image", "description": "Generate an image"})])
+    assert names(found.search("make a new folder", 1, None)) == ["fs__create_directory"]
+    assert names(found.search("draw a picture of a fox", 1, None)) == ["img__generate_image"]
+
+
+def test_each_hit_says_how_well_it_fits_the_query() -> None:
+    found = index()
+    (fitting,) = found.search("open a pull request from my branch", 1, None)
+    (unrelated,) = found.search("order a pizza for the team", 1, None)
+    assert fitting.match > unrelated.match

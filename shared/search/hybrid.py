@@ -1,0 +1,276 @@
+"""Tool search over the caller's own tools: lexical and semantic evidence, fused by rank.
+
+- **Lexical**: BM25 (bm25s) on three fields of each tool, weighted: its name (with the server's),
+  its description, and its parameters' names and descriptions. A query word also matches the
+  tools' words that the embedding model puts near it ("folder" finds "directory", "picture"
+  finds "image"), each weighted by how near.
+- **Semantic**: the cosine between the query's and the tool's description embeddings
+  (`shared.search.embedding`: static embeddings whose weights ship in the wheel).
+- **Fusion**: reciprocal rank fusion of the two orders. A tool with no lexical evidence at all
+  ranks on the semantic side alone.
+- **"Nothing fits"**: the cosine of the best tool. Below `FITS`, `search_tools` says that nothing
+  fits well instead of presenting the list as an answer.
+
+Weights and thresholds were tuned on the dev split of infra/search_eval/real_tools only.
+
+Updates are incremental: a server whose list changed has only its own tools embedded again; the
+words' vectors are cached for the life of the index; BM25's statistics are rebuilt from the
+tokens already split (milliseconds at 1,000 tools). Tools of servers the caller cannot see are
+masked out before the two orders are fused, so they cannot shape the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shared.search.embedding import EMBEDDER, Embedder, Vectors
+from shared.search.index import Hit, ToolDoc, words
+
+FIELDS = {"name": 3.0, "description": 1.0, "parameters": 0.4}
+NEAR = 0.4  # a query word matches tool words at least this close (cosine)
+LEXICAL_SHARE = 0.4  # of the fused rank; the rest is semantic
+RRF_K = 30
+FITS = 0.25  # the best tool's cosine below which nothing fits well
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "my",
+        "me",
+        "i",
+        "is",
+        "it",
+        "this",
+        "that",
+        "what",
+        "which",
+        "with",
+        "and",
+        "or",
+        "do",
+        "did",
+        "be",
+        "by",
+        "from",
+        "at",
+        "as",
+        "are",
+        "was",
+        "were",
+        "how",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "all",
+        "any",
+        "some",
+        "each",
+        "every",
+        "into",
+        "out",
+        "up",
+        "down",
+        "about",
+        "so",
+        "if",
+        "then",
+        "than",
+        "there",
+        "here",
+        "its",
+        "have",
+        "has",
+        "had",
+        "get",
+        "got",
+        "please",
+        "want",
+        "need",
+        "let",
+        "whats",
+        "what's",
+    ]
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Content words of `text`, identifiers split (`listPullRequests` → list, pull, requests)."""
+    return [t for t in _TOKEN.findall(words(text)) if len(t) > 1 and t not in _STOP]
+
+
+@dataclass(frozen=True, slots=True)
+class _Server:
+    docs: list[ToolDoc]
+    fields: dict[str, list[list[str]]]  # field → each tool's tokens
+    texts: list[str]  # what is embedded for each tool
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    docs: list[ToolDoc]
+    servers: NDArray[np.str_]
+    vocabulary: dict[str, int]
+    lexical: Any  # scipy CSR: tools by words, field-weighted BM25
+    words: Vectors  # one row per vocabulary word
+    tools: Vectors  # one row per tool
+
+
+class HybridIndex:
+    """Tools of many servers, searchable together; see the module docstring."""
+
+    def __init__(self, embedder: Embedder = EMBEDDER) -> None:
+        self._embedder = embedder
+        self._servers: dict[str, _Server] = {}
+        self._embedded: dict[str, Vectors] = {}  # server → its tools' rows
+        self._word_vectors: dict[str, Vectors] = {}
+        self._model: _Model | None = None
+        self.embedded_tools = 0  # tools embedded so far (the incremental path is observable)
+
+    def replace(self, server: str, docs: Iterable[ToolDoc]) -> None:
+        """Set `server`'s tools (after its list was fetched or changed); the next search sees them."""
+        items = list(docs)
+        self._servers[server] = _Server(
+            items,
+            {
+                "name": [tokens(f"{doc.name.split('__', 1)[-1]} {doc.server}") for doc in items],
+                "description": [tokens(doc.description) for doc in items],
+                "parameters": [tokens(doc.parameters) for doc in items],
+            },
+            [f"{words(doc.name.split('__', 1)[-1])}. {doc.description}"[:1000] for doc in items],
+        )
+        self._embedded.pop(server, None)
+        self._model = None
+
+    def remove(self, server: str) -> None:
+        self._servers.pop(server, None)
+        self._embedded.pop(server, None)
+        self._model = None
+
+    def __len__(self) -> int:
+        return sum(len(s.docs) for s in self._servers.values())
+
+    def search(self, query: str, k: int, visible: frozenset[str] | None) -> list[Hit]:
+        """The `k` best tools for `query` among servers in `visible` (None: every server), best
+        first; each hit's `match` is its cosine with the query (see `FITS`)."""
+        if not query.strip() or k <= 0:
+            return []
+        model = self._built()
+        if model is None:
+            return []
+        semantic = model.tools @ self._embedder.embed([query])[0]
+        lexical = model.lexical @ self._expanded(tokens(query), model)
+        shown = np.ones(len(model.docs), dtype=bool) if visible is None else np.isin(model.servers, list(visible))
+        if not shown.any():
+            return []
+        lexical_rank = _ranks(np.where(shown & (lexical > 0), lexical, -np.inf))
+        lexical_rank[~(lexical > 0)] = np.inf
+        semantic_rank = _ranks(np.where(shown, semantic, -np.inf))
+        fused = LEXICAL_SHARE / (RRF_K + lexical_rank) + (1 - LEXICAL_SHARE) / (RRF_K + semantic_rank)
+        fused[~shown] = -np.inf
+        order = np.argsort(-fused, kind="stable")[: min(k, int(shown.sum()))]
+        return [Hit(model.docs[int(i)], float(fused[i]), float(semantic[i])) for i in order]
+
+    def _expanded(self, query: list[str], model: _Model) -> NDArray[np.float64]:
+        """Query weights over the vocabulary: each query word's own entry and its near words,
+        weighted by closeness squared (the strongest query word decides a shared entry)."""
+        weights = np.zeros(len(model.vocabulary))
+        if not query:
+            return weights
+        closeness = self._embedder.embed(query) @ model.words.T
+        for row, word in enumerate(query):
+            if word in model.vocabulary:
+                closeness[row, model.vocabulary[word]] = 1.0
+        best = closeness.max(axis=0)
+        return np.where(best >= NEAR, best.astype(np.float64) ** 2, 0.0)
+
+    def _built(self) -> _Model | None:
+        if self._model is not None:
+            return self._model
+        order = [server for server in sorted(self._servers) if self._servers[server].docs]
+        if not order:
+            return None
+        for server in order:
+            if server not in self._embedded:
+                texts = self._servers[server].texts
+                self._embedded[server] = self._embedder.embed(texts)
+                self.embedded_tools += len(texts)
+        docs = [doc for server in order for doc in self._servers[server].docs]
+        vocabulary = self._vocabulary(order)
+        self._model = _Model(
+            docs,
+            np.array([doc.server for doc in docs]),
+            vocabulary,
+            _bm25(order, self._servers, vocabulary, len(docs)),
+            self._vectors_of(list(vocabulary)),
+            np.vstack([self._embedded[server] for server in order]),
+        )
+        return self._model
+
+    def _vocabulary(self, order: list[str]) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for server in order:
+            for field in FIELDS:
+                for row in self._servers[server].fields[field]:
+                    for word in row:
+                        seen.setdefault(word, len(seen))
+        return seen
+
+    def _vectors_of(self, vocabulary: list[str]) -> Vectors:
+        new = [word for word in vocabulary if word not in self._word_vectors]
+        for word, vector in zip(new, self._embedder.embed(new), strict=True):
+            self._word_vectors[word] = vector
+        if not vocabulary:
+            return np.zeros((0, 256), dtype=np.float32)
+        return np.vstack([self._word_vectors[word] for word in vocabulary])
+
+
+def _ranks(scores: NDArray[Any]) -> NDArray[np.float64]:
+    """1 for the best score, 2 for the next…"""
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def _bm25(order: list[str], servers: dict[str, _Server], vocabulary: dict[str, int], count: int) -> Any:
+    """Tools by vocabulary: each field's BM25 weights (bm25s), times the field's weight, summed."""
+    import bm25s  # pyright: ignore[reportMissingTypeStubs] - imported on the first search only
+    from scipy import sparse  # pyright: ignore[reportMissingTypeStubs] - comes with scikit-learn
+
+    total: Any = sparse.csr_matrix((count, len(vocabulary)), dtype=np.float64)
+    for field, weight in FIELDS.items():
+        corpus = [row or [""] for server in order for row in servers[server].fields[field]]
+        retriever: Any = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index(corpus, show_progress=False)
+        scores: dict[str, Any] = retriever.scores
+        columns = len(scores["indptr"]) - 1
+        by_field: Any = sparse.csc_matrix(
+            (scores["data"], scores["indices"], scores["indptr"]), shape=(scores["num_docs"], columns)
+        )
+        own = [
+            (at, vocabulary[word]) for word, at in retriever.vocab_dict.items() if at < columns and word in vocabulary
+        ]
+        to_vocabulary: Any = sparse.csr_matrix(
+            (np.ones(len(own)), ([a for a, _ in own], [b for _, b in own])), shape=(columns, len(vocabulary))
+        )
+        total = total + weight * (by_field @ to_vocabulary)
+    return total.tocsr()
