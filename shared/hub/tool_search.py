@@ -16,12 +16,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from shared.errors import InvalidParams
 from shared.mcp.jsonrpc import JsonObject, Request
-from shared.search.hybrid import FITS, HybridIndex
 from shared.search.index import Hit, doc_from_tool
+
+if TYPE_CHECKING:  # the index brings numpy, scipy and the model: imported on the first search
+    from shared.search.hybrid import HybridIndex
 
 Mode = Literal["off", "first", "only"]
 MODES: tuple[Mode, ...] = ("off", "first", "only")
@@ -72,7 +74,7 @@ def mode_for(query: dict[str, str], default: Mode) -> Mode:
 class _View:
     """One index over a set of servers, kept current server by server."""
 
-    index: HybridIndex = field(default_factory=HybridIndex)
+    index: HybridIndex = field(default_factory=lambda: _new_index())
     signatures: dict[str, str] = field(default_factory=dict[str, str])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,6 +134,8 @@ class ToolSearch:
             }
             for tool, score in ranked
         ]
+        from shared.search.hybrid import FITS
+
         fits = bool(ranked) and ranked[0][1] >= FITS
         lines = [f"{t['name']}: {t['description']}" for t in found]
         if not found:
@@ -181,6 +185,12 @@ class ToolSearch:
                 self._views.popitem(last=False)
         self._views.move_to_end(servers)
         return view
+
+
+def _new_index() -> HybridIndex:
+    from shared.search.hybrid import HybridIndex
+
+    return HybridIndex()
 
 
 def query_of(request: Request) -> tuple[str, int]:

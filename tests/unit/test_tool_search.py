@@ -118,14 +118,15 @@ def test_tool_search_embeds_again_only_the_server_whose_list_changed() -> None:
 
 
 def test_the_embedding_model_loads_on_the_first_search_never_at_app_start() -> None:
+    heavy = "('numpy', 'scipy', 'bm25s', 'wordllama')"
     probe = (
-        "import sys, function_app; from shared.search.hybrid import HybridIndex; "
-        "from shared.search.index import doc_from_tool; print('wordllama' in sys.modules); "
-        "i = HybridIndex(); i.replace('s', [doc_from_tool('s', {'name': 's__t', 'description': 'x'})]); "
-        "print('wordllama' in sys.modules); i.search('x', 1, None); print('wordllama' in sys.modules)"
+        "import sys, function_app, shared.hub.tool_search; from shared.hub.tool_search import ToolSearch; "
+        f"print(any(m in sys.modules for m in {heavy})); import asyncio; "
+        "asyncio.run(ToolSearch().rank([{'name': 's__t', 'description': 'x'}], 'x', 1)); "
+        f"print(all(m in sys.modules for m in {heavy}))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-    assert done.stdout.split() == ["False", "False", "True"]
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_a_tool_named_in_other_words_is_found_through_near_words() -> None:
