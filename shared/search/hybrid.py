@@ -1,6 +1,6 @@
 """Tool search over the caller's own tools: lexical and semantic evidence, fused by rank.
 
-- **Lexical**: BM25 (bm25s) on three fields of each tool, weighted: its name (with the server's),
+- **Lexical**: BM25 on three fields of each tool, weighted: its name (with the server's),
   its description, and its parameters' names and descriptions. A query word also matches the
   tools' words that the embedding model puts near it ("folder" finds "directory", "picture"
   finds "image"), each weighted by how near.
@@ -14,9 +14,10 @@
 Weights and thresholds were tuned on the dev split of infra/search_eval/real_tools only.
 
 Updates are incremental: a server whose list changed has only its own tools embedded again; the
-words' vectors are cached for the life of the index; BM25's statistics are rebuilt from the
-tokens already split (milliseconds at 1,000 tools). Tools of servers the caller cannot see are
-masked out before the two orders are fused, so they cannot shape the result.
+words' vectors are cached for the life of the index; the BM25 weights are recomputed from the
+tokens already split. With 1,025 tools: 21 ms after one server's list changed, 378 ms for the
+first build (model warm). Tools of servers the caller cannot see are masked out before the two
+orders are fused, so they cannot shape the result.
 """
 
 from __future__ import annotations
@@ -252,25 +253,36 @@ def _ranks(scores: NDArray[Any]) -> NDArray[np.float64]:
 
 
 def _bm25(order: list[str], servers: dict[str, _Server], vocabulary: dict[str, int], count: int) -> Any:
-    """Tools by vocabulary: each field's BM25 weights (bm25s), times the field's weight, summed."""
-    import bm25s  # pyright: ignore[reportMissingTypeStubs] - imported on the first search only
+    """Tools by vocabulary: each field's BM25 weights, times the field's weight, summed."""
     from scipy import sparse  # pyright: ignore[reportMissingTypeStubs] - comes with scikit-learn
 
     total: Any = sparse.csr_matrix((count, len(vocabulary)), dtype=np.float64)
     for field, weight in FIELDS.items():
-        corpus = [row or [""] for server in order for row in servers[server].fields[field]]
-        retriever: Any = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(corpus, show_progress=False)
-        scores: dict[str, Any] = retriever.scores
-        columns = len(scores["indptr"]) - 1
-        by_field: Any = sparse.csc_matrix(
-            (scores["data"], scores["indices"], scores["indptr"]), shape=(scores["num_docs"], columns)
-        )
-        own = [
-            (at, vocabulary[word]) for word, at in retriever.vocab_dict.items() if at < columns and word in vocabulary
-        ]
-        to_vocabulary: Any = sparse.csr_matrix(
-            (np.ones(len(own)), ([a for a, _ in own], [b for _, b in own])), shape=(columns, len(vocabulary))
-        )
-        total = total + weight * (by_field @ to_vocabulary)
+        rows = [row for server in order for row in servers[server].fields[field]]
+        total = total + weight * bm25_weights(rows, vocabulary)
     return total.tocsr()
+
+
+def bm25_weights(rows: list[list[str]], vocabulary: dict[str, int], k1: float = 1.2, b: float = 0.75) -> Any:
+    """BM25 (Lucene's variant, as bm25s computes it) of every word in every row, as a sparse
+    rows-by-vocabulary matrix: idf * tf / (tf + k1 * (1 - b + b * length / mean length)).
+
+    Written here rather than taken from bm25s because bm25s builds its index row by row in Python:
+    168 ms to rebuild 1,025 tools' three fields against 6 ms here; a test checks both agree."""
+    from scipy import sparse  # pyright: ignore[reportMissingTypeStubs] - comes with scikit-learn
+
+    at = [(i, vocabulary[word]) for i, row in enumerate(rows) for word in row]
+    counts: Any = sparse.csr_matrix(
+        (np.ones(len(at)), ([i for i, _ in at], [j for _, j in at])), shape=(len(rows), len(vocabulary))
+    )
+    counts.sum_duplicates()
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    mean = lengths.mean() if len(rows) and lengths.mean() > 0 else 1.0
+    present: Any = counts.copy()
+    present.data[:] = 1.0
+    df = np.asarray(present.sum(axis=0)).ravel()
+    idf = np.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+    coo: Any = counts.tocoo()
+    tf = coo.data
+    scored = idf[coo.col] * tf / (tf + k1 * (1 - b + b * lengths[coo.row] / mean))
+    return sparse.csr_matrix((scored, (coo.row, coo.col)), shape=counts.shape)

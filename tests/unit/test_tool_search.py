@@ -118,7 +118,7 @@ def test_tool_search_embeds_again_only_the_server_whose_list_changed() -> None:
 
 
 def test_the_embedding_model_loads_on_the_first_search_never_at_app_start() -> None:
-    heavy = "('numpy', 'scipy', 'bm25s', 'wordllama')"
+    heavy = "('numpy', 'scipy', 'wordllama')"
     probe = (
         "import sys, function_app, shared.hub.tool_search; from shared.hub.tool_search import ToolSearch; "
         f"print(any(m in sys.modules for m in {heavy})); import asyncio; "
@@ -145,3 +145,23 @@ def test_each_hit_says_how_well_it_fits_the_query() -> None:
     (fitting,) = found.search("open a pull request from my branch", 1, None)
     (unrelated,) = found.search("order a pizza for the team", 1, None)
     assert fitting.match > unrelated.match
+
+
+def test_the_hubs_bm25_weights_are_the_ones_bm25s_computes() -> None:
+    import bm25s
+    import numpy as np
+
+    from infra.search_eval.real_tools.evaluate import docs
+    from shared.search.hybrid import bm25_weights, tokens
+
+    rows = [tokens(doc.description) or ["empty"] for doc in docs()]
+    vocabulary: dict[str, int] = {}
+    for row in rows:
+        for word in row:
+            vocabulary.setdefault(word, len(vocabulary))
+    ours = bm25_weights(rows, vocabulary).toarray()
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index(rows, show_progress=False)
+    for word in ("file", "pull", "browser", "search", "empty"):
+        expected = reference.get_scores([word])
+        assert np.allclose(ours[:, vocabulary[word]], expected, atol=1e-5), word
