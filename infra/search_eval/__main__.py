@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     args = parser.parse_args(argv)
     out = sys.stdout.write
     real_results = real_tools(out)
+    real_results.update(recommender(out))
     docs = catalog_docs()
     out(f"catalog (regression set): {len(SERVERS)} servers, {len(docs)} tools; {len(QUERIES)} + {len(HELD_OUT)}\n")
     index = hub_ranker(docs)
@@ -158,6 +159,38 @@ def first_search(tools: int) -> float:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     return float(done.stdout.split()[-1])
+
+
+def recommender(out: Callable[[str], object]) -> dict[str, dict[str, float]]:
+    """hub_recommend_servers' catalog ranked for needs.jsonl (24 needs written before any change to
+    the recommender) by its TF-IDF ToolIndex and by the tool search's hybrid ranker."""
+    import json
+    from pathlib import Path
+
+    from shared.configure.recommend import Recommender, catalog
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / "needs.jsonl").read_text().splitlines() if line]
+    hybrid = HybridIndex()
+    for entry in catalog():
+        hybrid.replace(
+            entry.key, [ToolDoc(entry.key, entry.key, f"{entry.title}. {entry.description}", entry.keywords)]
+        )
+    tfidf = Recommender()
+    rankers: dict[str, Callable[[str], list[str]]] = {
+        "recommender (TF-IDF ToolIndex)": lambda need: [s.entry.key for s in tfidf.recommend(need, 3)],
+        "hybrid ranker on the catalog": lambda need: [hit.doc.server for hit in hybrid.search(need, 3, None)],
+    }
+    out(f"recommender: {len(catalog())} catalog servers, {len(rows)} needs (infra/search_eval/needs.jsonl)\n")
+    results: dict[str, dict[str, float]] = {}
+    for name, rank in rankers.items():
+        found = [(rank(row["need"]), set(row["expect"])) for row in rows]
+        figures = results[f"recommend, {name}"] = {
+            "hit@1": sum(bool(got[:1]) and got[0] in expect for got, expect in found) / len(found),
+            "hit@3": sum(any(g in expect for g in got) for got, expect in found) / len(found),
+        }
+        out(f"  {name:<34} hit@1 {figures['hit@1']:.3f}   hit@3 {figures['hit@3']:.3f}\n")
+    out("\n")
+    return results
 
 
 def real_tools(out: Callable[[str], object]) -> dict[str, dict[str, float]]:

@@ -72,3 +72,12 @@ def test_the_frozen_set_names_real_tools_and_has_every_kind_of_query() -> None:
     assert kinds["none"] >= 10
     assert all(kinds[kind] for kind in ("typo", "multistep", "direct"))
     assert not {q["query"] for q in frozen} & {q["query"] for q in QUERIES}
+
+
+def test_the_recommenders_needs_name_servers_of_its_catalog() -> None:
+    from shared.configure.recommend import catalog
+
+    needs = [json.loads(line) for line in (DATA.parent / "needs.jsonl").read_text().splitlines() if line.strip()]
+    keys = {entry.key for entry in catalog()}
+    assert len(needs) >= 20
+    assert all(need["expect"] and set(need["expect"]) <= keys for need in needs)
