@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -21,39 +20,10 @@ from collections.abc import Callable
 
 from infra.search_eval.catalog import HELD_OUT, QUERIES, SERVERS
 from infra.search_eval.real_tools import evaluate as real
-from shared.search.hybrid import HybridIndex
-from shared.search.index import ToolDoc, words
+from shared.search.hybrid import HybridIndex, tokens
+from shared.search.index import ToolDoc
 
 Ranker = Callable[[str, int], list[str]]
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "to",
-        "of",
-        "in",
-        "on",
-        "for",
-        "my",
-        "me",
-        "i",
-        "is",
-        "it",
-        "this",
-        "that",
-        "what",
-        "which",
-        "with",
-        "and",
-        "or",
-        "do",
-        "did",
-        "be",
-        "by",
-        "from",
-    ]
-)
 
 
 def catalog_docs(copies: int = 1) -> list[ToolDoc]:
@@ -67,21 +37,15 @@ def catalog_docs(copies: int = 1) -> list[ToolDoc]:
 
 
 def hub_ranker(docs: list[ToolDoc]) -> HybridIndex:
-    index = HybridIndex()
-    by_server: dict[str, list[ToolDoc]] = {}
-    for doc in docs:
-        by_server.setdefault(doc.server, []).append(doc)
-    for server, items in by_server.items():
-        index.replace(server, items)
-    return index
+    return real.indexed(HybridIndex(), docs)
 
 
 def keyword_ranker(docs: list[ToolDoc]) -> Ranker:
     """The baseline: how many of the query's words appear in the tool's name and description."""
-    texts = [set(re.findall(r"[a-z0-9]+", f"{words(doc.name)} {doc.description}".lower())) for doc in docs]
+    texts = [set(tokens(f"{doc.name} {doc.description}")) for doc in docs]
 
     def rank(query: str, k: int) -> list[str]:
-        terms = {t for t in re.findall(r"[a-z0-9]+", words(query)) if t not in _STOP}
+        terms = set(tokens(query))
         scored = sorted(((len(terms & text), -i) for i, text in enumerate(texts)), reverse=True)
         return [docs[-i].name for score, i in scored[:k] if score > 0]
 

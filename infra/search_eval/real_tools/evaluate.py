@@ -13,10 +13,10 @@ the share of answerable queries wrongly given up on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shared.search.index import ToolDoc
 
@@ -109,32 +109,31 @@ def evaluate(rank: Ranker, items: list[Query]) -> dict[str, float]:
     }
 
 
+class _Index(Protocol):
+    def replace(self, server: str, docs: Iterable[ToolDoc]) -> None: ...
+
+
+def indexed[I: _Index](index: I, items: list[ToolDoc]) -> I:
+    """`index` holding `items`, server by server, as the hub fills it."""
+    for server in sorted({doc.server for doc in items}):
+        index.replace(server, [doc for doc in items if doc.server == server])
+    return index
+
+
 def hybrid_ranker(items: list[ToolDoc]) -> Ranker:
     """The hub's search (shared.search.hybrid); each hit's score is how well it fits."""
     from shared.search.hybrid import HybridIndex
 
-    index = HybridIndex()
-    for server in sorted({doc.server for doc in items}):
-        index.replace(server, [doc for doc in items if doc.server == server])
-
-    def rank(query: str, k: int) -> list[tuple[str, float]]:
-        return [(hit.doc.name, hit.match) for hit in index.search(query, k, None)]
-
-    return rank
+    index = indexed(HybridIndex(), items)
+    return lambda query, k: [(hit.doc.name, hit.match) for hit in index.search(query, k, None)]
 
 
 def tfidf_ranker(items: list[ToolDoc]) -> Ranker:
     """The hub's search before issue 17 (shared.search.index.ToolIndex: TF-IDF words + n-grams)."""
     from shared.search.index import ToolIndex
 
-    index = ToolIndex()
-    for server in sorted({doc.server for doc in items}):
-        index.replace(server, [doc for doc in items if doc.server == server])
-
-    def rank(query: str, k: int) -> list[tuple[str, float]]:
-        return [(hit.doc.name, hit.score) for hit in index.search(query, k, None)]
-
-    return rank
+    index = indexed(ToolIndex(), items)
+    return lambda query, k: [(hit.doc.name, hit.score) for hit in index.search(query, k, None)]
 
 
 def embedding_ranker(items: list[ToolDoc]) -> Ranker:
