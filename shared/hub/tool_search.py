@@ -74,7 +74,7 @@ def mode_for(query: dict[str, str], default: Mode) -> Mode:
 class _View:
     """One index over a set of servers, kept current server by server."""
 
-    index: HybridIndex = field(default_factory=lambda: _new_index())
+    index: HybridIndex
     signatures: dict[str, str] = field(default_factory=dict[str, str])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +84,7 @@ class ToolSearch:
         # One index per set of servers a caller sees. A server whose list changed (list_changed,
         # per-user credentials) is refolded alone: the index does not start over.
         self._views: OrderedDict[frozenset[str], _View] = OrderedDict()
+        self._word_vectors: dict[str, Any] = {}  # shared by every view's index: one vector per word
 
     def decorate(self, listed: JsonObject, mode: Mode) -> JsonObject:
         """The aggregated tools/list answer as `mode` presents it."""
@@ -180,17 +181,17 @@ class ToolSearch:
     def _view(self, servers: frozenset[str]) -> _View:
         view = self._views.get(servers)
         if view is None:
-            view = self._views[servers] = _View()
+            view = self._views[servers] = _View(_new_index(self._word_vectors))
             if len(self._views) > _INDEXES:
                 self._views.popitem(last=False)
         self._views.move_to_end(servers)
         return view
 
 
-def _new_index() -> HybridIndex:
-    from shared.search.hybrid import HybridIndex
+def _new_index(word_vectors: dict[str, Any]) -> HybridIndex:
+    from shared.search.hybrid import EMBEDDER, HybridIndex
 
-    return HybridIndex()
+    return HybridIndex(EMBEDDER, word_vectors)
 
 
 def query_of(request: Request) -> tuple[str, int]:

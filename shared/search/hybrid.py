@@ -139,11 +139,12 @@ class _Model:
 class HybridIndex:
     """Tools of many servers, searchable together; see the module docstring."""
 
-    def __init__(self, embedder: Embedder = EMBEDDER) -> None:
+    def __init__(self, embedder: Embedder = EMBEDDER, word_vectors: dict[str, Vectors] | None = None) -> None:
+        """`word_vectors`: a cache of `embedder`'s word vectors that several indexes may share."""
         self._embedder = embedder
         self._servers: dict[str, _Server] = {}
         self._embedded: dict[str, Vectors] = {}  # server → its tools' rows
-        self._word_vectors: dict[str, Vectors] = {}
+        self._word_vectors = {} if word_vectors is None else word_vectors
         self._model: _Model | None = None
         self.embedded_tools = 0  # tools embedded so far (the incremental path is observable)
 

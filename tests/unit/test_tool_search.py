@@ -165,3 +165,18 @@ def test_the_hubs_bm25_weights_are_the_ones_bm25s_computes() -> None:
     for word in ("file", "pull", "browser", "search", "empty"):
         expected = reference.get_scores([word])
         assert np.allclose(ours[:, vocabulary[word]], expected, atol=1e-5), word
+
+
+def test_views_of_different_server_sets_share_one_vector_per_word() -> None:
+    import asyncio
+
+    from shared.hub.tool_search import ToolSearch
+
+    search = ToolSearch()
+    alpha, beta = many_tools("alpha", 3, "report"), many_tools("beta", 3, "invoice")
+    asyncio.run(search.rank(alpha + beta, "report number 2", 1))
+    cached = dict(search._word_vectors)
+    asyncio.run(search.rank(alpha, "report number 2", 1))  # another caller sees only alpha
+    assert len(search._views) == 2
+    assert set(search._word_vectors) == set(cached)  # alpha's words were all embedded already
+    assert {"report", "invoice", "alpha", "beta"} <= set(cached)
