@@ -14,6 +14,7 @@ from shared.health.routing import Origin, RoutingError, check_update
 
 # srv_admin_state bits (haproxy/include/haproxy/server-t.h): forced/inherited maintenance, drain.
 _MAINTENANCE_OR_DRAIN = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20
+_STOPPED = 0  # srv_op_state: 0 stopped (down by its checks), 1 starting, 2 running, 3 stopping
 
 
 class HaproxyController:
@@ -59,6 +60,7 @@ class HaproxyController:
                     enabled=not int(row["srv_admin_state"]) & _MAINTENANCE_OR_DRAIN,
                     priority=1,
                     weight=int(row["srv_uweight"]),
+                    serving=int(row["srv_op_state"]) != _STOPPED,
                 )
             )
         return sorted(origins, key=lambda o: o.name)

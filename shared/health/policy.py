@@ -7,7 +7,8 @@ region meanwhile). Draining needs the risk over the threshold; restoring needs `
 healthy evaluations and the cooldown since the last change. A drained region gets no traffic, so
 its "healthy" evaluations carry little evidence: when it must be drained again soon after a
 restore, its cooldown doubles (up to 16 times), so a flapping region is not bounced back and
-forth. The controller itself refuses to disable the last enabled origin. Every change, and every
+forth. The controller itself refuses to disable the last enabled origin, or the last one its router
+sees up while the others are down. Every change, and every
 refused one, is recorded with its inputs and reason.
 """
 

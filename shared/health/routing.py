@@ -4,7 +4,13 @@
 ARM REST API with a managed-identity token (role: CDN Profile Contributor on the profile only);
 `MemoryRoutingController` is its stand-in in tests and passes the same contract suite. Changes are
 idempotent (asking for the current state sends nothing), and no controller will disable the last
-enabled origin: a hub with no region at all is worse than a degraded one.
+enabled origin, nor the last enabled one that is up while the others are down: a hub with no
+region at all is worse than a degraded one.
+
+Whether an origin is up is what the router's own health checks say (`Origin.serving`). HAProxy
+reports it (`srv_op_state`); Front Door's ARM origin resource does not (its probes' results are
+only in its metrics), so Front Door origins always count as up here, and there only the last
+enabled origin is protected.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 import httpx
@@ -37,6 +43,9 @@ class Origin:
     enabled: bool
     priority: int = 1
     weight: int = 1000
+    # Up by the router's own health checks (True where the router does not say). Not part of
+    # equality: it is the router's observation, not the origin's configuration.
+    serving: bool = field(default=True, compare=False)
 
 
 class RoutingController(Protocol):
@@ -58,8 +67,13 @@ def check_update(origins: list[Origin], name: str, enabled: bool | None) -> Orig
     current = next((o for o in origins if o.name == name), None)
     if current is None:
         raise RoutingError(f"no origin named {name!r}")
-    if enabled is False and current.enabled and sum(o.enabled for o in origins) <= 1:
-        raise RoutingError(f"refusing to disable {name!r}: it is the last enabled origin")
+    if enabled is False and current.enabled:
+        others = [o for o in origins if o.enabled and o.name != name]
+        if not others:
+            raise RoutingError(f"refusing to disable {name!r}: it is the last enabled origin")
+        if current.serving and not any(o.serving for o in others):
+            down = ", ".join(repr(o.name) for o in others)
+            raise RoutingError(f"refusing to disable {name!r}: it is the last enabled origin that is up ({down} down)")
     return current
 
 
@@ -67,6 +81,10 @@ class MemoryRoutingController:
     def __init__(self, origins: list[Origin]) -> None:
         self._origins = {o.name: o for o in origins}
         self.changes = 0
+
+    def observe(self, name: str, *, serving: bool) -> None:
+        """What the router's health checks would report for `name` (tests)."""
+        self._origins[name] = replace(self._origins[name], serving=serving)
 
     async def origins(self) -> list[Origin]:
         return sorted(self._origins.values(), key=lambda o: o.name)

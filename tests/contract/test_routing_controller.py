@@ -4,13 +4,17 @@ MockTransport answering with recorded ARM response shapes: paging, 202 + async o
 from __future__ import annotations
 
 import copy
+import http.server
 import json
 import re
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -222,3 +226,51 @@ async def test_persistent_throttling_gives_up_after_the_retries() -> None:
     with pytest.raises(RoutingError, match="429 after 4 tries"):
         await controller.origins()
     assert (len(calls), waits) == (4, [2.0, 2.0, 2.0])
+
+
+class _Healthy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(params=["memory", pytest.param("haproxy", marks=pytest.mark.integration)])
+def one_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RoutingController]:
+    """Two enabled origins as their router sees them: westeurope up, northeurope down."""
+    if request.param == "memory":
+        controller = MemoryRoutingController([Origin(name, host, True) for name, host in REGIONS.items()])
+        controller.observe("northeurope", serving=False)
+        yield controller
+        return
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    processes = Processes(tmp_path)
+    try:
+        proxy = start_proxy(processes, {"westeurope": server.server_address[1], "northeurope": free_port()})
+        yield HaproxyController("127.0.0.1", proxy.admin_port)
+    finally:
+        processes.stop_all()
+        server.shutdown()
+        server.server_close()
+
+
+async def _seen(controller: RoutingController, serving: dict[str, bool]) -> None:
+    """Until the router's health checks report `serving` (HAProxy checks every 0.5 s)."""
+    deadline = time.monotonic() + 15
+    while {o.name: o.serving for o in await controller.origins()} != serving:
+        assert time.monotonic() < deadline, await controller.origins()
+        await anyio.sleep(0.1)
+
+
+async def test_the_last_origin_that_is_up_is_never_disabled_while_the_others_are_down(
+    one_up: RoutingController,
+) -> None:
+    await _seen(one_up, {"westeurope": True, "northeurope": False})
+    with pytest.raises(RoutingError, match="last enabled origin that is up"):
+        await one_up.update("westeurope", enabled=False)
+    assert not (await one_up.update("northeurope", enabled=False)).enabled  # the down one may go
+    assert [o.enabled for o in await one_up.origins()] == [False, True]
