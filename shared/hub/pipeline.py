@@ -51,6 +51,11 @@ class Call:
     operates: bool  # the caller may use the hub's own operator tools
     session: str = ""  # the hub session (usage records); "" in the stateless era
 
+    @property
+    def can_sample(self) -> bool:
+        """The hub may ask the client's model: a session (answers can reach it) and sampling declared."""
+        return bool(self.session) and "sampling" in self.capabilities
+
 
 @dataclass(frozen=True, slots=True)
 class Answered:
@@ -203,20 +208,14 @@ class Pipeline:
             tools=lambda: self.aggregator.tools(call.ctx),
             asks=self.asks,
             hub_session=call.session,
-            can_sample=bool(call.session) and "sampling" in call.capabilities,
+            can_sample=call.can_sample,
         )
         return Relayed(None, message, replies)
 
     async def _tool_search_step(self, call: Call) -> Outcome | None:
         """`search_tools` answers here; `call_tool` becomes the `tools/call` it stands for."""
         message = call.message
-        can_sample = bool(call.session) and "sampling" in call.capabilities
-        if (
-            can_sample
-            and call.mode != "off"
-            and message.method == "tools/call"
-            and message.params.get("name") == SEARCH
-        ):
+        if call.can_sample and self._search.calls(message, call.mode) == SEARCH:
             # The client's model restates the query in tool vocabulary first (see Assistant).
             replies = self._assistant.stream(
                 message,
@@ -226,7 +225,7 @@ class Pipeline:
                 can_sample=True,
             )
             return Relayed(None, message, replies)
-        handled = await self._search.intercept(message, call.mode, lambda: self.aggregator.list(call.ctx, "tools/list"))
+        handled = await self._search.intercept(message, call.mode, lambda: self._search_space(call))
         if isinstance(handled, Request):
             call.message = handled
             return None

@@ -93,17 +93,23 @@ class ToolSearch:
         tools = cast(list[dict[str, Any]], listed.get("tools") or [])
         return {**listed, "tools": META_TOOLS + ([] if mode == "only" else tools)}
 
-    async def intercept(
-        self, request: Request, mode: Mode, listed: Callable[[], Awaitable[JsonObject]]
-    ) -> JsonObject | Request:
-        """A `tools/call` of a meta-tool: the search's result, or the `tools/call` that `call_tool`
-        stands for. Any other request comes back as it was."""
-        if mode == "off" or request.method != "tools/call":
-            return request
+    @staticmethod
+    def calls(request: Request, mode: Mode) -> str | None:
+        """Which meta-tool `request` calls (SEARCH or CALL) when `mode` offers them, else None."""
         name = request.params.get("name")
-        if name == SEARCH:
-            return await self.answer(request, cast(list[dict[str, Any]], (await listed())["tools"]))
-        if name == CALL:
+        if mode == "off" or request.method != "tools/call" or name not in (SEARCH, CALL):
+            return None
+        return str(name)
+
+    async def intercept(
+        self, request: Request, mode: Mode, tools: Callable[[], Awaitable[list[dict[str, Any]]]]
+    ) -> JsonObject | Request:
+        """A `tools/call` of a meta-tool: the search's result over `tools` (the caller's own), or
+        the `tools/call` that `call_tool` stands for. Any other request comes back as it was."""
+        called = self.calls(request, mode)
+        if called == SEARCH:
+            return await self.answer(request, await tools())
+        if called == CALL:
             return self.unwrap(request)
         return request
 
@@ -173,7 +179,7 @@ class ToolSearch:
                         view.signatures[server] = signature
                 return view.index.search(query, k, None)
 
-        # Off the event loop: the first search fits the index (and imports scikit-learn).
+        # Off the event loop: the first search builds the index (and loads the embedding model).
         hits = await asyncio.to_thread(update_and_search)
         by_name = {str(t.get("name")): t for t in visible_tools}
         return [(by_name[hit.doc.name], hit.match) for hit in hits if hit.doc.name in by_name]

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Vectors = NDArray[np.float32]
+DIMENSIONS = 256
 
 
 class Embedder(Protocol):
@@ -34,13 +35,9 @@ class WordLlamaEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
-            return np.zeros((0, 256), dtype=np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
         vectors: Vectors = self._loaded().embed(list(texts), norm=True)
         return vectors.astype(np.float32, copy=False)
 

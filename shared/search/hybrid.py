@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from shared.search.embedding import EMBEDDER, Embedder, Vectors
+from shared.search.embedding import DIMENSIONS, EMBEDDER, Embedder, Vectors
 from shared.search.index import Hit, ToolDoc, words
 
 FIELDS = {"name": 3.0, "description": 1.0, "parameters": 0.4}
@@ -114,6 +114,11 @@ _STOP = frozenset(
 )
 
 
+def embedded_text(doc: ToolDoc) -> str:
+    """What the model embeds of a tool: its own name in words, then its description."""
+    return f"{words(doc.name.split('__', 1)[-1])}. {doc.description}"[:1000]
+
+
 def tokens(text: str) -> list[str]:
     """Content words of `text`, identifiers split (`listPullRequests` → list, pull, requests)."""
     return [t for t in _TOKEN.findall(words(text)) if len(t) > 1 and t not in _STOP]
@@ -158,18 +163,10 @@ class HybridIndex:
                 "description": [tokens(doc.description) for doc in items],
                 "parameters": [tokens(doc.parameters) for doc in items],
             },
-            [f"{words(doc.name.split('__', 1)[-1])}. {doc.description}"[:1000] for doc in items],
+            [embedded_text(doc) for doc in items],
         )
         self._embedded.pop(server, None)
         self._model = None
-
-    def remove(self, server: str) -> None:
-        self._servers.pop(server, None)
-        self._embedded.pop(server, None)
-        self._model = None
-
-    def __len__(self) -> int:
-        return sum(len(s.docs) for s in self._servers.values())
 
     def search(self, query: str, k: int, visible: frozenset[str] | None) -> list[Hit]:
         """The `k` best tools for `query` among servers in `visible` (None: every server), best
@@ -242,7 +239,7 @@ class HybridIndex:
         for word, vector in zip(new, self._embedder.embed(new), strict=True):
             self._word_vectors[word] = vector
         if not vocabulary:
-            return np.zeros((0, 256), dtype=np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.vstack([self._word_vectors[word] for word in vocabulary])
 
 

@@ -141,9 +141,9 @@ def embedding_ranker(items: list[ToolDoc]) -> Ranker:
     import numpy as np
 
     from shared.search.embedding import EMBEDDER
-    from shared.search.index import words
+    from shared.search.hybrid import embedded_text
 
-    vectors = EMBEDDER.embed([f"{words(doc.name.split('__', 1)[-1])}. {doc.description}"[:1000] for doc in items])
+    vectors = EMBEDDER.embed([embedded_text(doc) for doc in items])
 
     def rank(query: str, k: int) -> list[tuple[str, float]]:
         scores = vectors @ EMBEDDER.embed([query])[0]
