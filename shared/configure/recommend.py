@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any, cast
 from shared.search.index import ToolDoc, ToolIndex, expand, words
 from shared.settings import SERVER_PREFIX, ServerSettings, load_servers
 
-REGISTRY = Path(__file__).with_name("registry.json")
+REGISTRY = Path(__file__).with_name("registry.json")  # infra/registry_catalog.py builds it
+KNOWN = Path(__file__).with_name("known.json")
 _STOP = frozenset(
     [
         "a",
@@ -60,24 +62,15 @@ class CatalogEntry:
     description: str
     url: str
     auth: str
-    secret: str  # what a user pastes for user_token servers
-    keywords: str
-
-    @property
-    def key(self) -> str:
-        """The hub's name for it: the registry name's last part, in the hub's server-name alphabet."""
-        namespace, _, last = self.registry_name.rpartition("/")
-        vendor = namespace.rsplit(".", 1)[-1]
-        last = last.removesuffix("-mcp-server").removesuffix("-mcp")
-        if last in ("mcp", "server", "mcp-server", ""):
-            last = vendor  # com.stripe/mcp → stripe
-        elif last == "docs":
-            last = f"{vendor}-docs"
-        return re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-") or "server"
+    auth_header: str  # where the user's token goes (user_token)
+    secret: str  # what a user pastes for user_token servers, as the publisher describes it
+    headers: tuple[tuple[str, str], ...]  # other headers the publisher requires: (name, description)
+    credentials: str  # where `auth` comes from: "server.json", "known.json" or "undeclared"
+    key: str  # the hub's name for it, unique in the catalog
 
     @property
     def text(self) -> str:
-        return f"{self.title} {self.description} {self.keywords}"
+        return f"{self.title} {words(self.key)} {self.description}"
 
 
 @dataclass(frozen=True)
@@ -87,25 +80,74 @@ class Suggestion:
     reasons: list[str]  # the words of the request this server answers
 
 
+_GENERIC = frozenset(["mcp", "server", "mcp-server", "remote-mcp-server", "main", "api-server", "registry"])
+_NOT_VENDOR = frozenset(["ai", "app", "co", "com", "dev", "io", "github", "mcp", "net", "org", "www"])
+
+
+def _keys(names: list[str]) -> dict[str, str]:
+    """The hub's name for each registry name: its last part without "-mcp"/"-server" (the vendor's
+    name when nothing is left: com.stripe/mcp → stripe); vendor-last where two would clash, and
+    the whole registry name where even those clash."""
+
+    def vendor(namespace: str) -> str:
+        labels = [label for label in namespace.lower().split(".")[1:] if label not in _NOT_VENDOR]
+        return labels[0] if labels else namespace.lower().split(".")[-1]
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "server"
+
+    short: dict[str, str] = {}
+    for name in names:
+        namespace, _, last = name.rpartition("/")
+        last = last.lower()
+        for suffix in ("-mcp-server", "-mcp", "-server"):
+            last = last.removesuffix(suffix)
+        short[name] = slug(vendor(namespace) if last in _GENERIC or not last else last)
+    def vendor_last(name: str) -> str:
+        namespace, _, last = name.rpartition("/")
+        return f"{vendor(namespace)}-{last}"
+
+    keys = short
+    for longer in (vendor_last, str):
+        taken = Counter(keys.values())
+        keys = {name: key if taken[key] == 1 else slug(longer(name)) for name, key in keys.items()}
+    if len(set(keys.values())) != len(keys):
+        raise ValueError("two catalog servers have the same hub name")
+    return keys
+
+
 @cache
-def catalog(path: Path = REGISTRY) -> tuple[CatalogEntry, ...]:
-    raw = json.loads(path.read_text(encoding="utf-8"))
+def catalog(path: Path = REGISTRY, known: Path = KNOWN) -> tuple[CatalogEntry, ...]:
+    """Each server.json as its publisher wrote it, at its first streamable-http remote. A secret
+    header it declares becomes AUTH=user_token; where it declares none, `known.json` may say how
+    the server signs users in (server.json has no field for OAuth)."""
+    servers = cast(list[dict[str, Any]], json.loads(path.read_text(encoding="utf-8"))["servers"])
+    credentials = cast(dict[str, dict[str, str]], json.loads(known.read_text(encoding="utf-8"))["servers"])
+    keys = _keys([str(server["name"]) for server in servers])
     entries: list[CatalogEntry] = []
-    for server in cast(list[dict[str, Any]], raw["servers"]):
-        remote = server["remotes"][0]
-        extra = server.get("_meta", {}).get("io.mcphub/catalog", {})
-        headers = cast(list[dict[str, Any]], remote.get("headers") or [])
-        secret = next((str(h.get("description", "")) for h in headers if h.get("isSecret")), "")
-        entry = CatalogEntry(
-            registry_name=server["name"],
-            title=server["title"],
-            description=server["description"],
-            url=remote["url"],
-            auth=extra.get("auth", "none"),
-            secret=secret,
-            keywords=extra.get("keywords", ""),
+    for server in servers:
+        name = str(server["name"])
+        remote = next(r for r in server["remotes"] if r.get("type") == "streamable-http")
+        declared = cast(list[dict[str, Any]], remote.get("headers") or [])
+        secret = next((h for h in declared if h.get("isSecret")), None)
+        auth = credentials.get(name, {})
+        others = tuple(
+            (str(h["name"]), str(h.get("description", ""))) for h in declared if h is not secret and h.get("isRequired")
         )
-        entries.append(entry)
+        entries.append(
+            CatalogEntry(
+                registry_name=name,
+                title=str(server.get("title") or keys[name]),
+                description=str(server["description"]),
+                url=str(remote["url"]),
+                auth="user_token" if secret else auth.get("auth", "none"),
+                auth_header=str(secret["name"]) if secret else "Authorization",
+                secret=str(secret.get("description", "")) if secret else auth.get("secret", ""),
+                headers=others,
+                credentials="server.json" if secret else "known.json" if auth else "undeclared",
+                key=keys[name],
+            )
+        )
     return tuple(entries)
 
 
@@ -114,7 +156,7 @@ class Recommender:
         self._entries = {entry.key: entry for entry in (entries or catalog())}
         self._index = ToolIndex()
         for key, entry in self._entries.items():
-            self._index.replace(key, [ToolDoc(key, key, f"{entry.title}. {entry.description}", entry.keywords)])
+            self._index.replace(key, [ToolDoc(key, key, f"{entry.title}. {entry.description}", "")])
 
     def recommend(self, need: str, k: int = 5, *, min_score: float = 0.05) -> list[Suggestion]:
         hits = [hit for hit in self._index.search(need, k, None) if hit.score >= min_score]
@@ -136,6 +178,10 @@ def settings_for(entries: list[CatalogEntry]) -> dict[str, str]:
         env[prefix + "DESCRIPTION"] = entry.title
         if entry.auth != "none":
             env[prefix + "AUTH"] = entry.auth
+        if entry.auth == "user_token" and entry.auth_header.lower() != "authorization":
+            env[prefix + "AUTH_HEADER"] = entry.auth_header
+        for header, description in entry.headers:
+            env[f"{prefix}HEADERS__{header.upper().replace('-', '_')}"] = f"REPLACE-ME: {description or header}"
         if entry.auth == "user_oauth":
             env[prefix + "OAUTH_AUTHORIZE_URL"] = f"https://REPLACE-ME.invalid/{entry.key}/authorize"
             env[prefix + "OAUTH_TOKEN_URL"] = f"https://REPLACE-ME.invalid/{entry.key}/token"
@@ -185,6 +231,7 @@ def recommendation(recommender: Recommender, need: str, k: int, configured: froz
                 "registryName": s.entry.registry_name,
                 "url": s.entry.url,
                 "auth": s.entry.auth,
+                "credentials": s.entry.credentials,
                 "score": s.score,
                 "because": s.reasons,
                 "alreadyConfigured": s.entry.url in configured,

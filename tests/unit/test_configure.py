@@ -3,49 +3,95 @@ settings the hub's own validator accepts, secrets never filled in; and advice fr
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from infra.registry_catalog import OFFICIAL, build
 from shared.configure.advice import advice
 from shared.configure.recommend import Recommender, bicep_for, catalog, settings_for, validate
 from shared.errors import ConfigError
 from shared.settings import ServerSettings
 
 
-def test_the_catalog_is_in_the_registry_shape_and_every_entry_can_be_configured() -> None:
+def test_the_catalog_is_the_registrys_http_servers_and_every_entry_can_be_configured() -> None:
     entries = catalog()
-    assert len(entries) >= 20
+    assert len(entries) >= 300
     assert len({e.key for e in entries}) == len(entries)
+    assert all(e.url.startswith("https://") for e in entries)
     validate(settings_for(list(entries)))  # raises ConfigError naming the variable if not
 
 
-def test_jira_and_github_needs_get_atlassian_and_github_with_their_reasons() -> None:
+def test_hub_names_are_short_and_grow_only_where_two_would_clash() -> None:
+    keys = {e.registry_name: e.key for e in catalog()}
+    assert keys["com.stripe/mcp"] == "stripe"  # nothing left of "mcp": the vendor's name
+    assert keys["io.github.github/github-mcp-server"] == "github"
+    assert keys["com.microsoft/microsoft-learn-mcp"] == "microsoft-learn"
+    assert (keys["com.mintmcp/gmail"], keys["ai.waystation/gmail"]) == ("mintmcp-gmail", "waystation-gmail")
+    assert (keys["dev.promplate/hmr"], keys["io.github.promplate/hmr"]) == (
+        "dev-promplate-hmr",
+        "io-github-promplate-hmr",
+    )
+
+
+def test_jira_and_github_needs_get_both_servers_with_their_reasons() -> None:
     found = Recommender().recommend("we track bugs in Jira and keep code on GitHub", 3)
-    assert {s.entry.key for s in found[:2]} == {"github", "atlassian"}
-    atlassian = next(s for s in found if s.entry.key == "atlassian")
-    assert "jira" in atlassian.reasons
+    assert {"github", "jira"} <= {s.entry.key for s in found}
+    jira = next(s for s in found if s.entry.key == "jira")
+    assert "jira" in jira.reasons
 
 
-@pytest.mark.parametrize(
-    ("need", "expected"),
-    [
-        ("our production errors and stack traces", "sentry"),
-        ("charge customers and send invoices", "stripe"),
-        ("look things up in the Azure docs", "microsoft-learn"),
-        ("see the logs of our pods on AKS", "kubernetes"),
-    ],
-)
-def test_a_need_in_other_words_finds_its_server_first(need: str, expected: str) -> None:
-    assert Recommender().recommend(need, 1)[0].entry.key == expected
-
-
-def test_settings_leave_every_secret_to_the_operator_and_say_so() -> None:
+def test_a_declared_secret_header_becomes_each_users_token_in_that_header() -> None:
     entries = {e.key: e for e in catalog()}
-    env = settings_for([entries["github"], entries["atlassian"], entries["kubernetes"]])
+    env = settings_for([entries["github"], entries["newrelic"]])
     assert env["MCPHUB_SERVER_GITHUB__AUTH"] == "user_token"  # each user connects their own token
-    assert "REPLACE-ME" in env["MCPHUB_SERVER_ATLASSIAN__OAUTH_CLIENT_SECRET"]
-    assert env["MCPHUB_SERVER_KUBERNETES__SCOPE"].startswith("api://REPLACE-ME")
+    assert "MCPHUB_SERVER_GITHUB__AUTH_HEADER" not in env  # Authorization: Bearer <token>
+    assert env["MCPHUB_SERVER_NEWRELIC__AUTH_HEADER"] == "api-key"
+    assert entries["newrelic"].credentials == "server.json"
+
+
+def test_servers_that_declare_no_credentials_are_configured_from_what_is_known_or_said_undeclared() -> None:
+    entries = {e.key: e for e in catalog()}
+    env = settings_for([entries["linear"], entries["gitlab"]])
+    assert env["MCPHUB_SERVER_LINEAR__AUTH"] == "user_oauth"
+    assert "REPLACE-ME" in env["MCPHUB_SERVER_LINEAR__OAUTH_CLIENT_SECRET"]
+    assert "MCPHUB_SERVER_GITLAB__AUTH" not in env
+    assert (entries["linear"].credentials, entries["gitlab"].credentials) == ("known.json", "undeclared")
     bicep = bicep_for(env)
-    assert "MCPHUB_SERVER_ATLASSIAN__OAUTH_CLIENT_SECRET: '@Microsoft.KeyVault(" in bicep
+    assert "MCPHUB_SERVER_LINEAR__OAUTH_CLIENT_SECRET: '@Microsoft.KeyVault(" in bicep
+
+
+def test_other_required_headers_are_left_for_the_operator_to_fill_in() -> None:
+    entry = next(e for e in catalog() if e.registry_name == "com.predictleads/mcp")
+    env = settings_for([entry])
+    assert env["MCPHUB_SERVER_PREDICTLEADS__AUTH"] == "user_token"
+    assert env["MCPHUB_SERVER_PREDICTLEADS__HEADERS__X_API_TOKEN"].startswith("REPLACE-ME")
+
+
+def test_the_catalog_admits_only_the_latest_active_http_servers_outside_test_namespaces() -> None:
+    def listed(name: str, remotes: list[str], *, latest: bool = True, status: str = "active") -> dict[str, Any]:
+        server = {
+            "name": name,
+            "description": name,
+            "version": "1",
+            "remotes": [{"type": t, "url": "https://x.example/mcp"} for t in remotes],
+        }
+        return {"server": server, "_meta": {OFFICIAL: {"isLatest": latest, "status": status}}}
+
+    dump = {
+        "servers": [
+            listed("com.a/http", ["sse", "streamable-http"]),
+            listed("com.a/http", ["streamable-http"], latest=False),
+            listed("com.b/sse-only", ["sse"]),
+            listed("com.c/stdio-only", []),
+            listed("com.d/deprecated", ["streamable-http"], status="deprecated"),
+            listed("ai.alpic.test/x", ["streamable-http"]),
+            listed("live.alpic.staging.y/z", ["streamable-http"]),
+        ]
+    }
+    built = build(dump, "test")
+    assert [s["name"] for s in built["servers"]] == ["com.a/http"]
+    assert built["servers"][0]["remotes"][0]["type"] == "sse"  # the publisher's file, unchanged
 
 
 def test_a_setting_the_hub_would_refuse_is_refused_here_too() -> None:

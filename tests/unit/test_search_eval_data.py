@@ -74,10 +74,11 @@ def test_the_frozen_set_names_real_tools_and_has_every_kind_of_query() -> None:
     assert not {q["query"] for q in frozen} & {q["query"] for q in QUERIES}
 
 
-def test_the_recommenders_needs_name_servers_of_its_catalog() -> None:
+def test_the_recommenders_needs_name_servers_of_its_catalog_and_some_have_none() -> None:
     from shared.configure.recommend import catalog
 
     needs = [json.loads(line) for line in (DATA.parent / "needs.jsonl").read_text().splitlines() if line.strip()]
-    keys = {entry.key for entry in catalog()}
-    assert len(needs) >= 20
-    assert all(need["expect"] and set(need["expect"]) <= keys for need in needs)
+    names = {entry.registry_name for entry in catalog()}
+    assert len(needs) >= 40
+    assert all(set(need["expect"]) <= names for need in needs)
+    assert sum(not need["expect"] for need in needs) >= 5
