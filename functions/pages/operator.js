@@ -240,10 +240,12 @@ async function setup() {
   async function ask(need) {
     const body = await api("/ops/recommend?" + new URLSearchParams({ need, k: "5" }));
     results.replaceChildren(
+      ...(body.nothingFits ? [h("p", {}, body.nothingFits)] : []),
       table("Servers for that need, best first", [
-        ["Server", (s) => s.title], ["Name", (s) => s.name], ["URL", (s) => s.url], ["Credentials", (s) => s.auth],
+        ["Server", (s) => s.title], ["Name", (s) => s.name], ["URL", (s) => s.url],
+        ["Credentials", (s) => (s.credentials === "undeclared" ? `${s.auth} (its server.json declares none)` : s.auth)],
         ["Because of", (s) => s.because.join(", ") || "–"],
-        ["Settings", (s) => (s.alreadyConfigured ? "configured already" : s.inSettings ? "below" : "weaker match: not added")],
+        ["Settings", (s) => (s.alreadyConfigured ? "configured already" : s.inSettings ? "below" : "does not fit well: not added")],
       ], body.servers),
       h("h2", {}, "Settings to add"),
       h("p", {}, body.placeholders.length ? `Fill in: ${body.placeholders.join(", ")}.` : "Nothing to fill in."),

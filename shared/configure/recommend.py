@@ -10,49 +10,21 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from shared.search.index import ToolDoc, ToolIndex, expand, words
+from shared.search.index import ToolDoc, words
 from shared.settings import SERVER_PREFIX, ServerSettings, load_servers
+
+if TYPE_CHECKING:
+    from shared.search.hybrid import HybridIndex
 
 REGISTRY = Path(__file__).with_name("registry.json")  # infra/registry_catalog.py builds it
 KNOWN = Path(__file__).with_name("known.json")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "keep",
-        "of",
-        "on",
-        "or",
-        "our",
-        "the",
-        "their",
-        "this",
-        "to",
-        "use",
-        "we",
-        "with",
-    ]
-)
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -76,7 +48,8 @@ class CatalogEntry:
 @dataclass(frozen=True)
 class Suggestion:
     entry: CatalogEntry
-    score: float
+    score: float  # the fused rank score that orders suggestions
+    match: float  # cosine of the need with the server's title and description
     reasons: list[str]  # the words of the request this server answers
 
 
@@ -103,6 +76,7 @@ def _keys(names: list[str]) -> dict[str, str]:
         for suffix in ("-mcp-server", "-mcp", "-server"):
             last = last.removesuffix(suffix)
         short[name] = slug(vendor(namespace) if last in _GENERIC or not last else last)
+
     def vendor_last(name: str) -> str:
         namespace, _, last = name.rpartition("/")
         return f"{vendor(namespace)}-{last}"
@@ -151,21 +125,41 @@ def catalog(path: Path = REGISTRY, known: Path = KNOWN) -> tuple[CatalogEntry, .
     return tuple(entries)
 
 
+def document(entry: CatalogEntry) -> ToolDoc:
+    """A server as the recommender indexes it: its title (or hub name) as the name, its description."""
+    return ToolDoc(entry.key, entry.title, entry.description, "")
+
+
 class Recommender:
+    """The tool search's ranker (shared.search.hybrid: BM25F and the embedding model, fused by
+    rank) over the catalog, one document per server; built on the first recommendation, which
+    loads the model if the tool search has not yet."""
+
     def __init__(self, entries: tuple[CatalogEntry, ...] | None = None) -> None:
         self._entries = {entry.key: entry for entry in (entries or catalog())}
-        self._index = ToolIndex()
-        for key, entry in self._entries.items():
-            self._index.replace(key, [ToolDoc(key, key, f"{entry.title}. {entry.description}", "")])
+        self._index: HybridIndex | None = None
+        self._lock = threading.Lock()
 
-    def recommend(self, need: str, k: int = 5, *, min_score: float = 0.05) -> list[Suggestion]:
-        hits = [hit for hit in self._index.search(need, k, None) if hit.score >= min_score]
-        asked = {w for w in _WORD.findall(expand(words(need))) if w not in _STOP and len(w) > 1}
+    def _indexed(self) -> HybridIndex:
+        with self._lock:
+            if self._index is None:
+                from shared.search.hybrid import HybridIndex  # numpy and the model: first use only
+
+                index = HybridIndex()
+                for key, entry in self._entries.items():
+                    index.replace(key, [document(entry)])
+                self._index = index
+            return self._index
+
+    def recommend(self, need: str, k: int = 5) -> list[Suggestion]:
+        from shared.search.hybrid import tokens
+
+        asked = set(tokens(need))
         out: list[Suggestion] = []
-        for hit in hits:
+        for hit in self._indexed().search(need, k, None):
             entry = self._entries[hit.doc.server]
-            offered = set(_WORD.findall(expand(entry.text.lower())))
-            out.append(Suggestion(entry, round(hit.score, 4), sorted(asked & offered)))
+            reasons = sorted(asked & set(tokens(entry.text)))
+            out.append(Suggestion(entry, round(hit.score, 4), round(hit.match, 4), reasons))
         return out
 
 
@@ -212,18 +206,21 @@ def bicep_for(env: dict[str, str]) -> str:
 
 @cache
 def default_recommender() -> Recommender:
-    return Recommender()  # once per worker; scikit-learn loads on its first search
+    return Recommender()  # once per worker; indexed on its first recommendation
 
 
 def recommendation(recommender: Recommender, need: str, k: int, configured: frozenset[str]) -> dict[str, Any]:
-    """Ranked servers for `need` with why, and the settings and Bicep lines that add the clear
-    matches (within half the best score) not `configured` (by URL) yet; secrets left REPLACE-ME."""
+    """Ranked servers for `need` with why, and the settings and Bicep lines that add those that fit
+    (cosine at least the tool search's FITS) and are not `configured` (by URL) yet; secrets left
+    REPLACE-ME. When none fits, the closest are still listed, and the answer says so."""
+    from shared.search.hybrid import FITS
+
     suggestions = recommender.recommend(need, k)
-    top = suggestions[0].score if suggestions else 0.0
-    chosen = [s for s in suggestions if s.score >= 0.5 * top]
+    chosen = [s for s in suggestions if s.match >= FITS]
     env = settings_for([s.entry for s in chosen if s.entry.url not in configured])
-    return {
+    found: dict[str, Any] = {
         "need": need,
+        "fits": bool(chosen),
         "servers": [
             {
                 "name": s.entry.key,
@@ -233,6 +230,7 @@ def recommendation(recommender: Recommender, need: str, k: int, configured: froz
                 "auth": s.entry.auth,
                 "credentials": s.entry.credentials,
                 "score": s.score,
+                "match": s.match,
                 "because": s.reasons,
                 "alreadyConfigured": s.entry.url in configured,
                 "inSettings": s in chosen,
@@ -243,3 +241,6 @@ def recommendation(recommender: Recommender, need: str, k: int, configured: froz
         "bicep": bicep_for(env),
         "placeholders": sorted(name for name, value in env.items() if "REPLACE-ME" in value),
     }
+    if suggestions and not chosen:
+        found["nothingFits"] = "No server in the catalog fits this need well; the closest are listed."
+    return found

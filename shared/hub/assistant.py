@@ -163,6 +163,8 @@ class Assistant:
         lines = [
             f"{s['name']} ({s['title']}): matches {', '.join(s['because']) or 'the request'}" for s in found["servers"]
         ]
+        if "nothingFits" in found:
+            lines.insert(0, found["nothingFits"])
         if found["settings"]:
             lines += ["", "Settings to add:", *(f"{name}={value}" for name, value in found["settings"].items())]
         if note:

@@ -147,9 +147,12 @@ async def test_an_operator_gets_servers_and_settings_for_needs_in_plain_words(ca
     reply = await get(hub, "/ops/recommend", operator, need="we track bugs in Jira and keep code on GitHub", k="3")
     assert reply.status_code == 200, reply.text
     body = reply.json()
-    assert {s["name"] for s in body["servers"][:2]} == {"github", "atlassian"}
-    assert body["settings"]["MCPHUB_SERVER_GITHUB__URL"].startswith("https://")
-    assert "MCPHUB_SERVER_ATLASSIAN__OAUTH_CLIENT_SECRET" in body["placeholders"]
+    assert {s["name"] for s in body["servers"][:2]} == {"github", "jira"}
+    assert body["settings"]["MCPHUB_SERVER_GITHUB__URL"] == "https://api.githubcopilot.com/mcp/"
+    assert body["settings"]["MCPHUB_SERVER_GITHUB__AUTH"] == "user_token"  # declared in its server.json
+    assert next(s for s in body["servers"] if s["name"] == "jira")["credentials"] == "undeclared"
+    oauth = (await get(hub, "/ops/recommend", operator, need="product managers plan work in Linear", k="1")).json()
+    assert "MCPHUB_SERVER_LINEAR__OAUTH_CLIENT_SECRET" in oauth["placeholders"]
     assert (await get(hub, "/ops/recommend", operator)).status_code == 400
     assert (await get(hub, "/ops/recommend", calls_made["user"], need="x")).status_code == 404
 

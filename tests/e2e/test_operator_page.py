@@ -150,7 +150,8 @@ async def test_an_operator_describes_a_need_and_gets_servers_and_settings(world:
     await page.get_by_label("What does your team need?").fill("we track bugs in Jira and keep code on GitHub")
     await page.get_by_role("button", name="Recommend servers").click()
     await expect(page.locator("pre").first).to_contain_text("MCPHUB_SERVER_GITHUB__URL=https://")
-    assert "Atlassian" in await page.inner_text("table")
+    assert "jira" in await page.inner_text("table")
+    assert "its server.json declares none" in await page.inner_text("table")  # jira's credentials
     assert "advice" in (await page.inner_text("main")).lower()
     await page.get_by_label("What do you want to get done with your tools?").fill("add a note, then echo it")
     await page.get_by_role("button", name="Plan a workflow").click()

@@ -51,3 +51,14 @@ def test_the_projects_own_catalog_stays_a_regression_set(results: dict[str, Any]
     for label in ("queries", "held out"):
         assert results[f"hub, {label}"]["recall@5"] >= 0.88, results["printed"]
         assert results[f"hub, {label}"]["mrr"] > results[f"keyword baseline, {label}"]["mrr"]
+
+
+def test_the_recommender_holds_its_figures_on_needs_and_recognises_needs_nothing_fits(
+    results: dict[str, Any],
+) -> None:
+    shipped = results["recommend, recommender (the hub's hybrid ranker)"]
+    previous = results["recommend, previous recommender (TF-IDF)"]
+    # Measured when the recommender moved to the hybrid ranker (2026-11-30), rounded down.
+    for figure, floor in {"recall@1": 0.61, "recall@5": 0.77, "mrr": 0.67, "none_auroc": 0.92}.items():
+        assert shipped[figure] >= floor, (figure, results["printed"])
+    assert shipped["none_auroc"] > previous["none_auroc"] + 0.1, results["printed"]

@@ -1,7 +1,6 @@
 """Tool search: plain-word queries find the right tool, identifiers match in any spelling, tools of
 servers the caller cannot see never come back, a changed list is searched at once (embedding only
-that server's tools again), and the embedding model loads on the first search, never at start.
-The previous TF-IDF ToolIndex still ranks the recommender's catalog (issue 17 §3 moves it)."""
+that server's tools again), and the embedding model loads on the first search, never at start."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import subprocess
 import sys
 
 from shared.search.hybrid import HybridIndex
-from shared.search.index import Hit, ToolIndex, doc_from_tool, words
+from shared.search.index import Hit, doc_from_tool, words
 
 GITHUB = [
     {"name": "github__create_pull_request", "description": "Open a pull request from a branch",
@@ -65,36 +64,8 @@ def test_a_changed_list_is_searched_at_once() -> None:
     assert "jira__createIssue" not in names(found.search("create a jira ticket", 5, None))
 
 
-def test_scikit_learn_is_imported_only_by_the_first_search() -> None:
-    probe = (
-        "import sys; from shared.search.index import ToolIndex, doc_from_tool; i = ToolIndex(); "
-        "i.replace('s', [doc_from_tool('s', {'name': 's__t', 'description': 'x'})]); "
-        "print('sklearn' in sys.modules); i.search('x', 1, None); print('sklearn' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-    assert done.stdout.split() == ["False", "True"]
-
-
 def many_tools(server: str, count: int, topic: str) -> list[dict[str, str]]:
     return [{"name": f"{server}__{topic}_{n}", "description": f"{topic} number {n} of {server}"} for n in range(count)]
-
-
-def test_a_changed_server_is_folded_in_without_refitting_the_rest() -> None:
-    found = ToolIndex()
-    for server, topic in (("alpha", "report"), ("beta", "invoice"), ("gamma", "deploy")):
-        found.replace(server, [doc_from_tool(server, t) for t in many_tools(server, 12, topic)])
-    found.replace("delta", [doc_from_tool("delta", {"name": "delta__ping", "description": "ping"})])
-    assert found.search("invoice number 3", 1, None)[0].doc.name == "beta__invoice_3"
-    assert found.fits == 1
-    # One small server changed: only its tools are vectorised again, with the vocabulary as fitted.
-    found.replace("delta", [doc_from_tool("delta", {"name": "delta__deploy_report", "description": "deploy report"})])
-    assert found.search("deploy report", 1, None)[0].doc.name == "delta__deploy_report"
-    assert "delta__ping" not in names(found.search("ping", 5, None))
-    assert found.fits == 1
-    # Once a quarter of the index changed, the next search fits everything again.
-    found.replace("alpha", [doc_from_tool("alpha", t) for t in many_tools("alpha", 12, "release")])
-    assert found.search("release number 4", 1, None)[0].doc.name == "alpha__release_4"
-    assert found.fits == 2
 
 
 def test_tool_search_embeds_again_only_the_server_whose_list_changed() -> None:

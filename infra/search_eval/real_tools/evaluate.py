@@ -129,8 +129,8 @@ def hybrid_ranker(items: list[ToolDoc]) -> Ranker:
 
 
 def tfidf_ranker(items: list[ToolDoc]) -> Ranker:
-    """The hub's search before issue 17 (shared.search.index.ToolIndex: TF-IDF words + n-grams)."""
-    from shared.search.index import ToolIndex
+    """The hub's search before issue 17 (infra/search_eval/tfidf.py: TF-IDF words + n-grams)."""
+    from infra.search_eval.tfidf import ToolIndex
 
     index = indexed(ToolIndex(), items)
     return lambda query, k: [(hit.doc.name, hit.score) for hit in index.search(query, k, None)]
