@@ -27,6 +27,10 @@ class Embedder(Protocol):
         """One L2-normalised row per text."""
         ...
 
+    def known(self, word: str) -> bool:
+        """Whether the model's vocabulary holds `word` whole (a word it knows, not a misspelling)."""
+        ...
+
 
 class WordLlamaEmbedder:
     """The bundled model, loaded once per process on first use."""
@@ -40,6 +44,9 @@ class WordLlamaEmbedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         vectors: Vectors = self._loaded().embed(list(texts), norm=True)
         return vectors.astype(np.float32, copy=False)
+
+    def known(self, word: str) -> bool:
+        return len(self._loaded().tokenizer.encode(word, add_special_tokens=False).tokens) == 1
 
     def _loaded(self) -> Any:
         if self._model is None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from shared.search.hybrid import HybridIndex
+import pytest
+
+from shared.search.hybrid import HybridIndex, one_edit
 from shared.search.index import Hit, doc_from_tool, words
 
 GITHUB = [
@@ -151,3 +153,42 @@ def test_views_of_different_server_sets_share_one_vector_per_word() -> None:
     assert len(search._views) == 2
     assert set(search._word_vectors) == set(cached)  # alpha's words were all embedded already
     assert {"report", "invoice", "alpha", "beta"} <= set(cached)
+
+
+@pytest.mark.parametrize(
+    ("typed", "word", "apart"),
+    [
+        ("isue", "issue", True),  # a letter dropped
+        ("issue", "isue", True),  # added
+        ("creat", "cheat", True),  # changed
+        ("lsit", "list", True),  # two neighbours swapped
+        ("staus", "status", True),
+        ("list", "list", False),  # the same word
+        ("lsti", "list", False),  # two edits
+        ("crashing", "caching", False),
+    ],
+)
+def test_one_edit_means_a_letter_added_dropped_changed_or_two_neighbours_swapped(
+    typed: str, word: str, apart: bool
+) -> None:
+    assert one_edit(typed, word) is apart
+
+
+def test_a_misspelt_query_word_also_searches_for_the_tool_word_one_edit_away() -> None:
+    found = index()
+    assert found.corrections("lsit the isues of a repositry") == {
+        "lsit": "list",
+        "isues": "issues",
+        "repositry": "repository",
+    }
+    assert names(found.search("lsit the isues", 1, None)) == ["github__list_issues"]
+    assert names(found.search("creat a jira tiket", 1, None)) == ["jira__createIssue"]
+
+
+def test_words_the_model_knows_whole_are_never_taken_for_misspellings() -> None:
+    found = HybridIndex()
+    found.replace("files", [doc_from_tool("files", {"name": "files__raw", "description": "Raw bytes of a file"})])
+    assert found.corrections("draw a bytes chart") == {}  # "draw" is one edit from "raw", and a word
+    assert found.corrections("drawww") == {}  # too far from anything
+    assert found.corrections("rawe bytes") == {"rawe": "raw"}
+    assert found.corrections("files raws") == {}  # a tool word's plural is not a misspelling of it
