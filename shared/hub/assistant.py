@@ -37,7 +37,8 @@ TOOLS: list[dict[str, Any]] = [
         "title": "Recommend MCP servers (hub operators)",
         "description": (
             "Say in plain words what the team does or needs; get matching MCP servers from the hub's catalog "
-            "with reasons, and the exact settings (environment variables and Bicep) to add them."
+            "(the MCP registry's servers that speak Streamable HTTP) with reasons, and the exact settings "
+            "(environment variables and Bicep) to add those that fit."
         ),
         "inputSchema": {
             "type": "object",

@@ -3,11 +3,16 @@ settings the hub's own validator accepts, secrets never filled in; and advice fr
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from infra.registry_catalog import OFFICIAL, build
+from infra.registry_catalog import OFFICIAL, build, listed
 from shared.configure.advice import advice
 from shared.configure.recommend import Recommender, bicep_for, catalog, settings_for, validate
 from shared.errors import ConfigError
@@ -121,3 +126,58 @@ def test_usage_advice_names_unused_servers_tight_and_loose_timeouts() -> None:
         ("slow", "slow-tool"),
     }
     assert any("MCPHUB_SERVER_SLOW__TIMEOUT" in a["advice"] for a in given)
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """A registry in the shape modelcontextprotocol.io documents for `GET /v0.1/servers`: pages of
+    at most 100, each naming the cursor of the next; a limit over 100 or a cursor it never issued
+    is refused, as the official registry refuses them."""
+
+    pages: ClassVar[list[list[dict[str, Any]]]] = []
+    asked: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        self.asked.append(query)
+        cursors = [None, *(f"page-{n}" for n in range(1, len(self.pages)))]
+        cursor = query.get("cursor", [None])[0]
+        if url.path != "/v0.1/servers" or int(query.get("limit", ["30"])[0]) > 100 or cursor not in cursors:
+            self.send_error(400 if url.path == "/v0.1/servers" else 404)
+            return
+        n = cursors.index(cursor)
+        following = cursors[n + 1] if n + 1 < len(self.pages) else None
+        body = json.dumps(
+            {"servers": self.pages[n], "metadata": {"count": len(self.pages[n]), "nextCursor": following}}
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_a_registry_is_read_page_by_page_through_its_cursors() -> None:
+    def entry(name: str) -> dict[str, Any]:
+        remotes = [{"type": "streamable-http", "url": f"https://{name.split('/')[0]}.example/mcp"}]
+        return {"server": {"name": name, "description": name, "version": "1", "remotes": remotes},
+                "_meta": {OFFICIAL: {"isLatest": True, "status": "active"}}}  # fmt: skip
+
+    _Registry.pages = [[entry(f"com.p{n}/s{m}") for m in range(3)] for n in range(3)]
+    _Registry.asked = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            dump = listed(f"http://127.0.0.1:{server.server_port}/", client)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert [e["server"]["name"] for e in dump["servers"]] == [f"com.p{n}/s{m}" for n in range(3) for m in range(3)]
+    assert [q.get("cursor") for q in _Registry.asked] == [None, ["page-1"], ["page-2"]]
+    assert all(q["version"] == ["latest"] and q["limit"] == ["100"] for q in _Registry.asked)
+    assert len(build(dump, "test")["servers"]) == 9
