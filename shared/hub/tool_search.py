@@ -131,7 +131,7 @@ class ToolSearch:
         """The result of `search_tools` over the caller's own tools; `restated` is the query in tool
         vocabulary as the client's model put it (searched together with the caller's words)."""
         query, k = query_of(request)
-        ranked = await self.rank(visible_tools, f"{query} {restated}" if restated else query, k)
+        ranked, spelled = await self.search(visible_tools, f"{query} {restated}" if restated else query, k)
         found = [
             {
                 "name": tool.get("name"),
@@ -153,13 +153,23 @@ class ToolSearch:
                 *lines,
             ]
         body: JsonObject = {"tools": found, "fits": fits}
+        if spelled:
+            body["spelled"] = spelled
+            read = ", ".join(f"'{typed}' as '{word}'" for typed, word in spelled.items())
+            lines.append(f"(Also searched for the tools' own words: read {read}.)")
         if restated:
             body["restatedQuery"] = restated
         return {"content": [{"type": "text", "text": "\n".join(lines)}], "structuredContent": body, "isError": False}
 
     async def rank(self, visible_tools: list[dict[str, Any]], query: str, k: int) -> list[tuple[dict[str, Any], float]]:
         """The `k` tools of `visible_tools` that best fit `query`, best first, each with how well it
-        fits (cosine with the query; below `FITS` it does not fit well).
+        fits (cosine with the query; below `FITS` it does not fit well)."""
+        return (await self.search(visible_tools, query, k))[0]
+
+    async def search(
+        self, visible_tools: list[dict[str, Any]], query: str, k: int
+    ) -> tuple[list[tuple[dict[str, Any], float]], dict[str, str]]:
+        """`rank`, and the query words taken for misspellings of the tools' words (typed → word).
 
         Only the caller's own tools can come back: hits are looked up in `visible_tools`, so a tool
         another caller of the same view saw (a per-user list) is never returned to this one."""
@@ -170,19 +180,19 @@ class ToolSearch:
                 by_server.setdefault(name.split("__", 1)[0], []).append(tool)
         view = self._view(frozenset(by_server))
 
-        def update_and_search() -> list[Hit]:
+        def update_and_search() -> tuple[list[Hit], dict[str, str]]:
             with view.lock:  # one caller at a time per view: no update while another search reads it
                 for server, tools in by_server.items():
                     signature = _signature(tools)
                     if view.signatures.get(server) != signature:
                         view.index.replace(server, [doc_from_tool(server, tool) for tool in tools])
                         view.signatures[server] = signature
-                return view.index.search(query, k, None)
+                return view.index.search(query, k, None), view.index.corrections(query)
 
         # Off the event loop: the first search builds the index (and loads the embedding model).
-        hits = await asyncio.to_thread(update_and_search)
+        hits, spelled = await asyncio.to_thread(update_and_search)
         by_name = {str(t.get("name")): t for t in visible_tools}
-        return [(by_name[hit.doc.name], hit.match) for hit in hits if hit.doc.name in by_name]
+        return [(by_name[hit.doc.name], hit.match) for hit in hits if hit.doc.name in by_name], spelled
 
     def _view(self, servers: frozenset[str]) -> _View:
         view = self._views.get(servers)

@@ -1,7 +1,8 @@
 """Tool search through the hub with the MCP SDK client: the meta-tools come first, a search in
 plain words finds the right tool among the caller's own, call_tool runs it, and a tool of a
-server the caller may not see is never found; when nothing fits it says so, and with sampling the
-client's model restates the query in the tools' words first."""
+server the caller may not see is never found; a misspelt word is read as the tool word it stands
+for, and the answer says so; when nothing fits it says so, and with sampling the client's model
+restates the query in the tools' words first."""
 
 from __future__ import annotations
 
@@ -88,6 +89,14 @@ async def test_when_nothing_fits_the_search_says_so_instead_of_offering_a_confid
     assert text_of(unrelated).startswith("Nothing here fits this task well")
     assert fitting.structured_content["fits"] is True
     assert not text_of(fitting).startswith("Nothing")
+
+
+async def test_a_misspelt_word_is_read_as_the_tool_word_and_the_answer_says_so(world: dict[str, Any]) -> None:
+    async with client_for(f"{world['hub'].url}/mcp", world["admin"]) as client:
+        result = await client.call_tool("search_tools", {"query": "ecoh my text back", "k": 3})
+    assert found(result)[0] == "notes__echo"
+    assert result.structured_content["spelled"] == {"ecoh": "echo"}
+    assert "read 'ecoh' as 'echo'" in text_of(result)
 
 
 async def test_with_sampling_the_clients_model_restates_the_query_in_tool_words(world: dict[str, Any]) -> None:
