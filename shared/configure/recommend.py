@@ -1,6 +1,8 @@
-"""The catalog of MCP servers (a snapshot in the official registry's `server.json` shape) and the
-recommender: a team's needs in plain words → ranked servers with the words that matched → the
-exact settings, checked by the same validator the hub runs at start.
+"""The catalog of MCP servers (the `server.json` files of the official MCP registry's servers that
+serve Streamable HTTP, as their publishers wrote them: registry.json, built by
+infra/registry_catalog.py) and the recommender: a team's needs in plain words → ranked servers
+with the words that matched → the exact settings for those that fit, checked by the same
+validator the hub runs at start.
 
 Secrets never get a value here: servers where each user brings a token use AUTH=user_token (users
 connect through the hub's page); anything the operator must still fill in is marked REPLACE-ME.
@@ -17,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from shared.search.index import ToolDoc, words
+from shared.search.index import Hit, ToolDoc, words
 from shared.settings import SERVER_PREFIX, ServerSettings, load_servers
 
 if TYPE_CHECKING:
@@ -140,23 +142,22 @@ class Recommender:
         self._index: HybridIndex | None = None
         self._lock = threading.Lock()
 
-    def _indexed(self) -> HybridIndex:
-        with self._lock:
+    def _search(self, need: str, k: int) -> list[Hit]:
+        with self._lock:  # one at a time: the first search builds the index, later ones take ms
             if self._index is None:
                 from shared.search.hybrid import HybridIndex  # numpy and the model: first use only
 
-                index = HybridIndex()
+                self._index = HybridIndex()
                 for key, entry in self._entries.items():
-                    index.replace(key, [document(entry)])
-                self._index = index
-            return self._index
+                    self._index.replace(key, [document(entry)])
+            return self._index.search(need, k, None)
 
     def recommend(self, need: str, k: int = 5) -> list[Suggestion]:
         from shared.search.hybrid import tokens
 
         asked = set(tokens(need))
         out: list[Suggestion] = []
-        for hit in self._indexed().search(need, k, None):
+        for hit in self._search(need, k):
             entry = self._entries[hit.doc.server]
             reasons = sorted(asked & set(tokens(entry.text)))
             out.append(Suggestion(entry, round(hit.score, 4), round(hit.match, 4), reasons))
