@@ -155,11 +155,12 @@ class Recommender:
     def recommend(self, need: str, k: int = 5) -> list[Suggestion]:
         from shared.search.hybrid import tokens
 
-        asked = set(tokens(need))
+        # Reasons in the words as written: lower-cased first, so "GitHub" stays one word.
+        asked = set(tokens(need.lower()))
         out: list[Suggestion] = []
         for hit in self._search(need, k):
             entry = self._entries[hit.doc.server]
-            reasons = sorted(asked & set(tokens(entry.text)))
+            reasons = sorted(asked & set(tokens(entry.text.lower())))
             out.append(Suggestion(entry, round(hit.score, 4), round(hit.match, 4), reasons))
         return out
 

@@ -14,7 +14,7 @@ import pytest
 
 from infra.registry_catalog import OFFICIAL, build, listed
 from shared.configure.advice import advice
-from shared.configure.recommend import Recommender, bicep_for, catalog, settings_for, validate
+from shared.configure.recommend import Recommender, bicep_for, catalog, recommendation, settings_for, validate
 from shared.errors import ConfigError
 from shared.settings import ServerSettings
 
@@ -44,6 +44,17 @@ def test_jira_and_github_needs_get_both_servers_with_their_reasons() -> None:
     assert {"github", "jira"} <= {s.entry.key for s in found}
     jira = next(s for s in found if s.entry.key == "jira")
     assert "jira" in jira.reasons
+    github = next(s for s in found if s.entry.key == "github")
+    assert "github" in github.reasons  # one word, as written, not "git" and "hub"
+
+
+def test_a_need_no_server_fits_is_said_so_and_gets_no_settings() -> None:
+    found = recommendation(Recommender(), "order a pizza for the team", 3, frozenset())
+    assert found["fits"] is False
+    assert found["nothingFits"].startswith("No server in the catalog fits this need well")
+    assert found["servers"]  # the closest, for reference
+    assert not any(s["inSettings"] for s in found["servers"])
+    assert found["settings"] == {}
 
 
 def test_a_declared_secret_header_becomes_each_users_token_in_that_header() -> None:
