@@ -142,14 +142,17 @@ def test_token_needs_no_redirect_uri_when_authorize_had_none(world: dict[str, An
 
 
 class Listener:
-    """A plain HTTP listener on loopback that records the Host header and path of every request."""
+    """A plain HTTP listener on loopback that records the Host header and path of every navigation
+    to it. A browser's own fetches (the favicon Chromium asks for after a page loads, at a moment
+    of its choosing) are answered but not recorded: they carry no code and nobody sent them."""
 
     def __init__(self) -> None:
         seen: list[tuple[str, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                seen.append((self.headers.get("host", ""), self.path))
+                if self.headers.get("sec-fetch-dest", "document") == "document":
+                    seen.append((self.headers.get("host", ""), self.path))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
