@@ -69,7 +69,6 @@ class ToolIndex:
         self._model: Any = None  # [(vectorizer, matrix) for each half] over `_docs`, stacked lazily
         self._docs: list[ToolDoc] = []
         self._changed = 0  # tools replaced since the last full fit
-        self.fits = 0  # full fits so far (the incremental path is observable)
 
     def replace(self, server: str, docs: Iterable[ToolDoc]) -> None:
         """Set `server`'s tools (after its list was fetched or changed); the next search sees them."""
@@ -80,11 +79,6 @@ class ToolIndex:
         self._changed += len(before.symmetric_difference(self._by_server[server]))  # tools added, changed or gone
         if self._changed > self.REFIT_SHARE * len(self):
             self._vectorizers = None
-
-    def remove(self, server: str) -> None:
-        self._by_server.pop(server, None)
-        self._rows.pop(server, None)
-        self._model = None
 
     def __len__(self) -> int:
         return sum(len(docs) for docs in self._by_server.values())
@@ -162,4 +156,3 @@ class ToolIndex:
             start = end
         self._vectorizers = vectorizers
         self._changed = 0
-        self.fits += 1

@@ -187,7 +187,7 @@ class ToolSearch:
                     if view.signatures.get(server) != signature:
                         view.index.replace(server, [doc_from_tool(server, tool) for tool in tools])
                         view.signatures[server] = signature
-                return view.index.search(query, k, None), view.index.corrections(query)
+                return view.index.lookup(query, k, None)
 
         # Off the event loop: the first search builds the index (and loads the embedding model).
         hits, spelled = await asyncio.to_thread(update_and_search)

@@ -179,32 +179,37 @@ class HybridIndex:
     def search(self, query: str, k: int, visible: frozenset[str] | None) -> list[Hit]:
         """The `k` best tools for `query` among servers in `visible` (None: every server), best
         first; each hit's `match` is its cosine with the query (see `FITS`)."""
+        return self.lookup(query, k, visible)[0]
+
+    def lookup(self, query: str, k: int, visible: frozenset[str] | None) -> tuple[list[Hit], dict[str, str]]:
+        """`search`, and the query words it read as misspellings (see `corrections`)."""
         if not query.strip() or k <= 0:
-            return []
+            return [], {}
         model = self._built()
         if model is None:
-            return []
-        spelled = self.corrections(query)
+            return [], {}
+        spelled = self._corrections(query, model)
         if spelled:
             query = f"{query} {' '.join(spelled.values())}"
         semantic = model.tools @ self._embedder.embed([query])[0]
         lexical = model.lexical @ self._expanded(tokens(query), model)
         shown = np.ones(len(model.docs), dtype=bool) if visible is None else np.isin(model.servers, list(visible))
         if not shown.any():
-            return []
+            return [], spelled
         lexical_rank = _ranks(np.where(shown & (lexical > 0), lexical, -np.inf))
         lexical_rank[~(lexical > 0)] = np.inf
         semantic_rank = _ranks(np.where(shown, semantic, -np.inf))
         fused = LEXICAL_SHARE / (RRF_K + lexical_rank) + (1 - LEXICAL_SHARE) / (RRF_K + semantic_rank)
         fused[~shown] = -np.inf
         order = np.argsort(-fused, kind="stable")[: min(k, int(shown.sum()))]
-        return [Hit(model.docs[int(i)], float(fused[i]), float(semantic[i])) for i in order]
+        return [Hit(model.docs[int(i)], float(fused[i]), float(semantic[i])) for i in order], spelled
 
     def corrections(self, query: str) -> dict[str, str]:
         """Query words taken for misspellings of the tools' words, and the word each stands for."""
         model = self._built()
-        if model is None:
-            return {}
+        return {} if model is None else self._corrections(query, model)
+
+    def _corrections(self, query: str, model: _Model) -> dict[str, str]:
         unknown = [
             word
             for word in dict.fromkeys(tokens(query))
