@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 AZCLI_STAMP := .venv-azcli/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-forecast drill conformance package preflight backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench loadtest coldstart profile eval-risk eval-search eval-models eval-forecast drill conformance package preflight backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -92,6 +92,9 @@ eval-risk: $(STAMP)
 
 eval-search: $(STAMP)
 	$(PY) -m infra.search_eval
+
+eval-models: $(STAMP)
+	$(PY) -m infra.search_eval.models
 
 eval-forecast: $(STAMP)
 	$(PY) -m infra.eval_forecast

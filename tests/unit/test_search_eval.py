@@ -65,3 +65,15 @@ def test_the_recommender_holds_its_figures_on_needs_and_recognises_needs_nothing
     for figure, floor in {"recall@1": 0.61, "recall@5": 0.77, "mrr": 0.67, "none_auroc": 0.91}.items():
         assert shipped[figure] >= floor, (figure, results["printed"])
     assert shipped["none_auroc"] > previous["none_auroc"] + 0.1, results["printed"]
+
+
+def test_the_model_comparison_scores_the_shipped_model_as_make_eval_search_does(results: dict[str, Any]) -> None:
+    """`make eval-models` puts each candidate where wordllama sits; for wordllama itself its figures
+    must be the shipped ranker's and the embedding baseline's, or the comparison is not like for like."""
+    from infra.search_eval.models import measure
+
+    measured = measure("wordllama")
+    assert 25 < measured["installed_mb"] < 50, measured
+    for split in ("dev", "heldout", "frozen"):
+        assert measured["splits"][f"hybrid, {split}"] == results[f"real, {HUB}, {split}"], split
+        assert measured["splits"][f"alone, {split}"] == results[f"real, embedding alone (wordllama), {split}"], split
