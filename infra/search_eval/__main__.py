@@ -184,7 +184,29 @@ def real_tools(out: Callable[[str], object]) -> dict[str, dict[str, float]]:
                 f"{name:<30}{split:<9}{len(items):>4}{figures['recall@1']:>9.3f}{figures['recall@5']:>9.3f}"
                 f"{figures['mrr']:>7.3f}{figures['none_auroc']:>11.3f}{figures['wrongly_given_up']:>9.3f}\n"
             )
-    out("(dev tuned the hub's ranker; heldout was scored once it was done; frozen was written after)\n\n")
+    out("(dev tuned the hub's ranker; heldout was scored once it was done; frozen was written after)\n")
+    results.update(says_nothing_fits(rankers["hub (BM25F + embedding, RRF)"], out))
+    out("\n")
+    return results
+
+
+def says_nothing_fits(hub: real.Ranker, out: Callable[[str], object]) -> dict[str, dict[str, float]]:
+    """What search_tools users see: the share of queries answered "nothing here fits this task
+    well" (best match below FITS), among answerable queries and among those nothing fits."""
+    from shared.search.hybrid import FITS
+
+    out(f"search_tools says nothing fits well (best match < FITS = {FITS}), share of queries:\n")
+    results: dict[str, dict[str, float]] = {}
+    for split in real.SPLITS:
+        items = real.queries(split)
+        said = {query.text: hub(query.text, 1)[0][1] < FITS for query in items}
+        answerable = [said[q.text] for q in items if q.expect]
+        unanswerable = [said[q.text] for q in items if not q.expect]
+        figures = results[f"real, hub says nothing fits, {split}"] = {
+            "answerable": sum(answerable) / len(answerable),
+            "unanswerable": sum(unanswerable) / len(unanswerable),
+        }
+        out(f"  {split:<8} answerable {figures['answerable']:.3f}   nothing fits {figures['unanswerable']:.3f}\n")
     return results
 
 
