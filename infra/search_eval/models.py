@@ -150,17 +150,16 @@ def installed_mb(name: str) -> float:
 
 def measure(name: str) -> dict[str, Any]:
     """One candidate, in this process (run by `main` in a fresh process per candidate)."""
-    from shared.search.hybrid import HybridIndex, embedded_text
+    from shared.search.hybrid import FITS
 
     docs = real.docs()
-    texts = [embedded_text(doc) for doc in docs]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     model = load(name)
     model.queries(["warm up"])
     loaded = time.perf_counter() - started
     started = time.perf_counter()
-    tools = model.passages(texts)
+    alone = real.embedding_ranker(docs, model.queries, model.passages)  # embeds every tool
     embedded = time.perf_counter() - started
     sample = [query.text for query in real.queries("dev")]
     started = time.perf_counter()
@@ -168,20 +167,11 @@ def measure(name: str) -> dict[str, Any]:
         model.queries([text])
     per_query = (time.perf_counter() - started) * 1000 / len(sample)
     memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-
-    def alone(query: str, k: int) -> list[tuple[str, float]]:
-        scores = tools @ model.queries([query])[0]
-        return [(docs[int(i)].name, float(scores[i])) for i in np.argsort(-scores)[:k]]
-
-    index = real.indexed(HybridIndex(AsEmbedder(model)), docs)
-
-    def hybrid(query: str, k: int) -> list[tuple[str, float]]:
-        return [(hit.doc.name, hit.match) for hit in index.search(query, k, None)]
-
+    hybrid = real.hybrid_ranker(docs, AsEmbedder(model))
     splits = {
-        f"{label}, {split}": real.evaluate(rank, real.queries(split))
+        f"{label}, {split}": real.evaluate(rank, real.queries(split), fits)
         for split in real.SPLITS
-        for label, rank in (("alone", alone), ("hybrid", hybrid))
+        for label, rank, fits in (("alone", alone, None), ("hybrid", hybrid, FITS))
     }
     return {
         "installed_mb": installed_mb(name),

@@ -182,7 +182,8 @@ class HybridIndex:
         return self.lookup(query, k, visible)[0]
 
     def lookup(self, query: str, k: int, visible: frozenset[str] | None) -> tuple[list[Hit], dict[str, str]]:
-        """`search`, and the query words it read as misspellings (see `corrections`)."""
+        """`search`, and the query words it read as misspellings of the tools' words, each with
+        the word it stands for (see the module docstring's "Spelling")."""
         if not query.strip() or k <= 0:
             return [], {}
         model = self._built()
@@ -203,11 +204,6 @@ class HybridIndex:
         fused[~shown] = -np.inf
         order = np.argsort(-fused, kind="stable")[: min(k, int(shown.sum()))]
         return [Hit(model.docs[int(i)], float(fused[i]), float(semantic[i])) for i in order], spelled
-
-    def corrections(self, query: str) -> dict[str, str]:
-        """Query words taken for misspellings of the tools' words, and the word each stands for."""
-        model = self._built()
-        return {} if model is None else self._corrections(query, model)
 
     def _corrections(self, query: str, model: _Model) -> dict[str, str]:
         unknown = [

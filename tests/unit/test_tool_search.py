@@ -174,9 +174,14 @@ def test_one_edit_means_a_letter_added_dropped_changed_or_two_neighbours_swapped
     assert one_edit(typed, word) is apart
 
 
+def spelled(found: HybridIndex, query: str) -> dict[str, str]:
+    """The query words `found` reads as misspellings of its tools' words, as search_tools gets them."""
+    return found.lookup(query, 1, None)[1]
+
+
 def test_a_misspelt_query_word_also_searches_for_the_tool_word_one_edit_away() -> None:
     found = index()
-    assert found.corrections("lsit the isues of a repositry") == {
+    assert spelled(found, "lsit the isues of a repositry") == {
         "lsit": "list",
         "isues": "issues",
         "repositry": "repository",
@@ -188,7 +193,7 @@ def test_a_misspelt_query_word_also_searches_for_the_tool_word_one_edit_away() -
 def test_words_the_model_knows_whole_are_never_taken_for_misspellings() -> None:
     found = HybridIndex()
     found.replace("files", [doc_from_tool("files", {"name": "files__raw", "description": "Raw bytes of a file"})])
-    assert found.corrections("draw a bytes chart") == {}  # "draw" is one edit from "raw", and a word
-    assert found.corrections("drawww") == {}  # too far from anything
-    assert found.corrections("rawe bytes") == {"rawe": "raw"}
-    assert found.corrections("files raws") == {}  # a tool word's plural is not a misspelling of it
+    assert spelled(found, "draw a bytes chart") == {}  # "draw" is one edit from "raw", and a word
+    assert spelled(found, "drawww") == {}  # too far from anything
+    assert spelled(found, "rawe bytes") == {"rawe": "raw"}
+    assert spelled(found, "files raws") == {}  # a tool word's plural is not a misspelling of it

@@ -16,9 +16,14 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.search.index import ToolDoc
+
+if TYPE_CHECKING:
+    from shared.search.embedding import Embedder, Vectors
+
+    Embed = Callable[[Sequence[str]], Vectors]  # texts → L2-normalised rows
 
 DATA = Path(__file__).parent
 # A ranker: (query, k) -> ranked (tool name, score) pairs, best first.
@@ -79,7 +84,10 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
-def evaluate(rank: Ranker, items: list[Query]) -> dict[str, float]:
+def evaluate(rank: Ranker, items: list[Query], fits: float | None = None) -> dict[str, float]:
+    """recall@1, recall@5, MRR and "nothing fits" (see the module docstring); with `fits`, also the
+    share of answerable queries and of those nothing fits whose top score is below it (what a
+    caller is told "nothing fits well" for)."""
     answerable = [q for q in items if q.expect]
     hits1 = hits5 = 0
     reciprocal = 0.0
@@ -100,13 +108,17 @@ def evaluate(rank: Ranker, items: list[Query]) -> dict[str, float]:
     n = len(answerable)
     flagged = sorted(top_none)[int(0.9 * (len(top_none) - 1))] if top_none else 0.0
     gave_up = sum(score <= flagged for score in top_answerable) / n if n else 0.0
-    return {
+    figures = {
         "recall@1": hits1 / n,
         "recall@5": hits5 / n,
         "mrr": reciprocal / n,
         "none_auroc": auroc(top_answerable, top_none),
         "wrongly_given_up": gave_up,
     }
+    if fits is not None:
+        figures["told_none_answerable"] = sum(top < fits for top in top_answerable) / n if n else 0.0
+        figures["told_none_unanswerable"] = sum(top < fits for top in top_none) / len(top_none) if top_none else 0.0
+    return figures
 
 
 class _Index(Protocol):
@@ -120,11 +132,12 @@ def indexed[I: _Index](index: I, items: list[ToolDoc]) -> I:
     return index
 
 
-def hybrid_ranker(items: list[ToolDoc]) -> Ranker:
-    """The hub's search (shared.search.hybrid); each hit's score is how well it fits."""
+def hybrid_ranker(items: list[ToolDoc], embedder: Embedder | None = None) -> Ranker:
+    """The hub's search (shared.search.hybrid), with its model or `embedder` in its place; each
+    hit's score is how well it fits."""
     from shared.search.hybrid import HybridIndex
 
-    index = indexed(HybridIndex(), items)
+    index = indexed(HybridIndex() if embedder is None else HybridIndex(embedder), items)
     return lambda query, k: [(hit.doc.name, hit.match) for hit in index.search(query, k, None)]
 
 
@@ -136,17 +149,19 @@ def tfidf_ranker(items: list[ToolDoc]) -> Ranker:
     return lambda query, k: [(hit.doc.name, hit.score) for hit in index.search(query, k, None)]
 
 
-def embedding_ranker(items: list[ToolDoc]) -> Ranker:
-    """The embedding model alone: cosine of the query with each tool's name and description."""
+def embedding_ranker(items: list[ToolDoc], queries: Embed | None = None, passages: Embed | None = None) -> Ranker:
+    """The embedding model alone: cosine of the query with each tool's name and description. The
+    hub's model embeds both unless `queries` (and `passages`, for the tools, if they differ) do."""
     import numpy as np
 
     from shared.search.embedding import EMBEDDER
     from shared.search.hybrid import embedded_text
 
-    vectors = EMBEDDER.embed([embedded_text(doc) for doc in items])
+    query_rows = queries or EMBEDDER.embed
+    vectors = (passages or query_rows)([embedded_text(doc) for doc in items])
 
     def rank(query: str, k: int) -> list[tuple[str, float]]:
-        scores = vectors @ EMBEDDER.embed([query])[0]
+        scores = vectors @ query_rows([query])[0]
         return [(items[int(i)].name, float(scores[i])) for i in np.argsort(-scores)[:k]]
 
     return rank
