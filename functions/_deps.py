@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import httpx
@@ -35,6 +35,9 @@ from shared.identity.client_address import warn_if_untrusted
 from shared.limits.registrations import RegistrationLimiter
 from shared.limits.rules import LimitRule, load_limits
 from shared.operations_settings import OperationsSettings
+from shared.plugins.chain import PluginChain
+from shared.plugins.reporting import reporter
+from shared.plugins.settings import PluginSettings, load_plugin_settings
 from shared.sessions.cache import SessionCache
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
@@ -59,6 +62,7 @@ class HubConfig:
     operations: OperationsSettings
     limits: list[LimitRule]
     storage: str | None  # Table Storage connection string; None keeps everything in this process
+    plugins: list[PluginSettings] = field(default_factory=list[PluginSettings])  # by priority
 
 
 def load_config(environ: Mapping[str, str]) -> HubConfig:
@@ -77,6 +81,7 @@ def load_config(environ: Mapping[str, str]) -> HubConfig:
         OperationsSettings(),
         load_limits(environ, servers),
         connection or None,
+        load_plugin_settings(environ, servers),
     )
 
 
@@ -175,7 +180,10 @@ def build_hub(
     )
     upstreams = UpstreamSessions(client, sessions, identity.credentials)
     catalog = Catalog(ttl_seconds=settings.list_ttl_seconds, clock=monotonic)
-    aggregator = Aggregator(servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds)
+    plugins = PluginChain.load(config.plugins, report=reporter(ops.usage.plugin), clock=clock)
+    aggregator = Aggregator(
+        servers, upstreams, catalog, fanout_deadline=settings.fanout_deadline_seconds, plugins=plugins
+    )
     service = HubService(
         settings,
         servers,
@@ -187,9 +195,12 @@ def build_hub(
         verifier=identity.verifier,
         calls=ops.calls,
         refused=lambda kind: health.record(f"refused:{kind}", 0.0, "error"),
+        plugins=plugins,
         asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),
     )
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
+    if plugins.names:
+        log.info("plugins on /mcp, in order: %s", ", ".join(plugins.names))
     sample_store: SampleStore = (
         closing.add(TableSampleStore.from_connection_string(connection, settings.health_table))
         if connection

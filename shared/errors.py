@@ -27,6 +27,9 @@
     │                                           refused the connection); Retry-After, data = {store, retryAfter}
     ├── RateLimited               -32029  429  a rate limit (MCPHUB_LIMIT_<NAME>) is spent; Retry-After
     │                                           and data = {limit, retryAfter} say which and for how long
+    ├── PluginRefused             -32602       a plugin (MCPHUB_PLUGIN_<NAME>) refused the request; data = {plugin}
+    ├── PluginWithheld            -32603       a plugin refused the upstream's answer, or failed in enforce mode
+    │                                           (a tools/call answers both with a tool error the model reads)
     ├── AuthError                 answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750, RFC 9728)
     │   ├── Unauthenticated       -32600  401  no token, or one not valid for this hub (expired, other
     │   │                                       audience, issuer, tenant, signature...); the body says no more
@@ -211,6 +214,23 @@ class RateLimited(HubError):
         super().__init__(message, data={"limit": limit, "retryAfter": retry_after})
         self.limit = limit
         self.retry_after = retry_after
+
+
+class PluginRefused(HubError):
+    """A plugin refused the request before it reached the upstream; the message is the plugin's own."""
+
+    code = INVALID_PARAMS
+    status = 200
+
+    def __init__(self, message: str, *, plugin: str) -> None:
+        super().__init__(message, data={"plugin": plugin})
+        self.plugin = plugin
+
+
+class PluginWithheld(PluginRefused):
+    """A plugin refused what the upstream answered, or failed (timed out, raised) in enforce mode."""
+
+    code = INTERNAL_ERROR
 
 
 class AuthError(HubError):

@@ -10,6 +10,7 @@ from shared.errors import (
     HubError,
     MethodNotAllowed,
     PayloadTooLarge,
+    PluginRefused,
     RateLimited,
     StorageUnavailable,
     http_status,
@@ -112,14 +113,23 @@ def public_origin(configured: object | None, seen: str) -> str:
     return seen.rstrip("/")
 
 
+def request_error(error: HubError, request: Request) -> jsonrpc.Response:
+    """The answer to a request that failed. A tools/call answers with a tool error (isError) the
+    model and user read, instead of a protocol error, when the user must connect an account (with
+    the link) or a plugin refused (MCP: input validation errors are tool execution errors)."""
+    if request.method == "tools/call" and isinstance(error, CredentialRequired | PluginRefused):
+        meta = (
+            {"io.mcphub/connect": error.data}
+            if isinstance(error, CredentialRequired)
+            else {"io.mcphub/plugin": error.plugin}
+        )
+        result: JsonObject = {"content": [{"type": "text", "text": error.message}], "isError": True, "_meta": meta}
+        return jsonrpc.Response(request.id, result)
+    return jsonrpc.error_response(request.id, error)
+
+
 def request_error_reply(error: HubError, request: Request, *, modern: bool = False) -> HttpOut:
-    """The reply to a request that failed. A tool that cannot run until the user connects an account
-    answers with a tool error (isError) that the user reads, carrying the link, instead of a protocol error."""
-    if isinstance(error, CredentialRequired) and request.method == "tools/call":
-        result: JsonObject = {
-            "content": [{"type": "text", "text": error.message}],
-            "isError": True,
-            "_meta": {"io.mcphub/connect": error.data},
-        }
-        return json_reply(jsonrpc.Response(request.id, result).to_wire())
+    """The reply to a request that failed (see `request_error`)."""
+    if request.method == "tools/call" and isinstance(error, CredentialRequired | PluginRefused):
+        return json_reply(request_error(error, request).to_wire())
     return error_reply(error, request.id, modern=modern)

@@ -283,27 +283,30 @@ def load_auth(environ: Mapping[str, str] | None = None) -> AuthSettings:
         raise ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}") from None
 
 
-def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
-    """Build the upstream registry from `MCPHUB_SERVER_<NAME>__<FIELD>` variables.
+def collect(
+    environ: Mapping[str, str], prefix: str, *, example: str, kind: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[tuple[str, str], str]]:
+    """`<prefix><NAME>__<FIELD>[__<KEY>...]` variables, by lower-case name.
 
-    Raises ConfigError naming the offending variable for an unknown field, a bad value, a
-    missing URL, a bad name, or two variables that spell the same server differently.
+    Returns the raw fields of each name (a nested field is a dict of `<KEY>...` joined with `__`),
+    each name as it was spelled, and the variable each (name, field) came from. Raises
+    ConfigError naming the variable for a bad shape or name, or two spellings of one name.
     """
     raw: dict[str, dict[str, Any]] = {}
     spelled: dict[str, str] = {}
     origin: dict[tuple[str, str], str] = {}
     for key, value in environ.items():
-        if not key.upper().startswith(SERVER_PREFIX):
+        if not key.upper().startswith(prefix):
             continue
-        rest = key[len(SERVER_PREFIX) :]
+        rest = key[len(prefix) :]
         raw_name, sep, path = rest.partition("__")
         if not sep or not path:
-            raise ConfigError(f"{key}: expected {SERVER_PREFIX}<NAME>__<FIELD>, e.g. {SERVER_PREFIX}GITHUB__URL")
+            raise ConfigError(f"{key}: expected {prefix}<NAME>__<FIELD>, e.g. {prefix}{example}")
         name = raw_name.lower()
         if not _NAME_RE.match(name):
-            raise ConfigError(f"{key}: server name {raw_name!r} may use letters, digits, '-' and single '_' only")
+            raise ConfigError(f"{key}: {kind} name {raw_name!r} may use letters, digits, '-' and single '_' only")
         if spelled.setdefault(name, raw_name) != raw_name:
-            raise ConfigError(f"{key}: server {name!r} is also configured as {spelled[name]!r}; use one spelling")
+            raise ConfigError(f"{key}: {kind} {name!r} is also configured as {spelled[name]!r}; use one spelling")
         parts = path.split("__")
         field = parts[0].lower()
         node = raw.setdefault(name, {"name": name})
@@ -315,6 +318,28 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
             if not isinstance(nested, dict):
                 raise ConfigError(f"{key}: {field} is not a nested setting")
             nested["__".join(parts[1:])] = value
+    return raw, spelled, origin
+
+
+def invalid(
+    exc: ValidationError, prefix: str, spelled: str, origin: Mapping[tuple[str, str], str], name: str, *, whole: str
+) -> ConfigError:
+    """The ConfigError for the first problem pydantic found, naming the variable it came from
+    (`whole`: the field a whole-model check is about)."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else whole
+    variable = origin.get((name, field), f"{prefix}{spelled}__{field.upper()}")
+    reason = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"{variable}: {reason}")
+
+
+def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
+    """Build the upstream registry from `MCPHUB_SERVER_<NAME>__<FIELD>` variables.
+
+    Raises ConfigError naming the offending variable for an unknown field, a bad value, a
+    missing URL, a bad name, or two variables that spell the same server differently.
+    """
+    raw, spelled, origin = collect(environ, SERVER_PREFIX, example="GITHUB__URL", kind="server")
     servers: dict[str, ServerSettings] = {}
     for name, fields in sorted(raw.items()):
         if "url" not in fields:
@@ -322,13 +347,8 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
         try:
             servers[name] = ServerSettings.model_validate(fields)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = str(first["loc"][0]) if first["loc"] else "auth"  # the one whole-model check is about AUTH
-            variable = origin.get((name, field), f"{SERVER_PREFIX}{spelled[name]}__{field.upper()}")
-            reason = (
-                "unknown setting" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-            )
-            raise ConfigError(f"{variable}: {reason}") from None
+            # The one whole-model check is about AUTH.
+            raise invalid(exc, SERVER_PREFIX, spelled[name], origin, name, whole="auth") from None
     verbatim = [name for name, server in servers.items() if server.verbatim]
     if len(verbatim) > 1:
         raise ConfigError(f"MCPHUB_SERVER_<NAME>__VERBATIM: only one server may be verbatim, not {verbatim}")

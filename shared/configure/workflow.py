@@ -85,7 +85,7 @@ def check(raw_steps: object, tools: Mapping[str, Tool]) -> list[Step]:
             step.problems.append(f"step {index}: 'arguments' must be an object")
         else:
             schema = tools[name].get("inputSchema")
-            step.problems.extend(f"step {index}: {p}" for p in problems(schema, step.arguments))
+            step.problems.extend(f"step {index}: {p}" for p in problems(schema, step.arguments, placeholders=True))
         steps.append(step)
     return steps
 

@@ -17,6 +17,8 @@ from shared.errors import CredentialRequired, InvalidParams, MethodNotFound, Ups
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext, UpstreamSessions
 from shared.identity.access import check_step_up, stepped_up
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
+from shared.plugins.api import Caller
+from shared.plugins.chain import NO_PLUGINS, PluginChain
 from shared.settings import ServerSettings
 from shared.upstreams import naming
 from shared.upstreams.catalog import LIST_KEYS, Catalog, Listing
@@ -29,6 +31,7 @@ UNAVAILABLE_META = "io.mcphub/unavailable"
 STEP_UP_META = "io.mcphub/stepUp"  # servers left out until the caller signs in with their auth context
 CONNECT_META = "io.mcphub/connect"  # servers waiting for the user to connect an account: their links
 CONNECT_TOOL = "connect_account"
+WITHHELD_META = "io.mcphub/withheld"  # servers whose tools a plugin withheld (it refused or failed)
 SERVER_META = "io.mcphub/server"
 
 HUB_CAPABILITIES: JsonObject = {
@@ -57,14 +60,16 @@ class Aggregator:
         catalog: Catalog,
         *,
         fanout_deadline: float,
+        plugins: PluginChain = NO_PLUGINS,
     ) -> None:
         self._servers = servers
+        self._plugins = plugins
         self._by_namespace = {s.namespace: s for s in servers.values() if not s.verbatim}
         self._verbatim = next((s for s in servers.values() if s.verbatim), None)
         self._upstreams = upstreams
         self._catalog = catalog
         self._deadline = fanout_deadline
-        self._indexes: dict[tuple[str, str], tuple[Listing, dict[str, str]]] = {}
+        self._indexes: dict[tuple[str, str], tuple[Listing, dict[str, dict[str, Any]]]] = {}
 
     async def _key(self, ctx: SessionContext, server: ServerSettings) -> str:
         """What shapes a list: the server, the client capabilities it sees for this caller (an
@@ -97,8 +102,20 @@ class Aggregator:
         """Every visible upstream's list under one deadline; late or failed ones serve their last good list."""
 
         connect: dict[str, Any] = {}
+        withheld: list[str] = []
 
         async def one(server: ServerSettings) -> tuple[list[dict[str, Any]] | None, bool]:
+            found, stale = await listed(server)
+            if found is None or method != "tools/list" or not self._plugins.lists(server.name):
+                return found, stale
+            # What the plugins let this caller see of the server's tools (the cached list stays whole).
+            refined = await self._plugins.listed(Caller.of(ctx.principal), server.name, found)
+            if refined is None:
+                withheld.append(server.name)
+                return [], False
+            return refined, stale
+
+        async def listed(server: ServerSettings) -> tuple[list[dict[str, Any]] | None, bool]:
             key = server.name
             try:
                 async with asyncio.timeout(self._deadline):
@@ -137,6 +154,8 @@ class Aggregator:
             meta[CONNECT_META] = connect
         if step_up:
             meta[STEP_UP_META] = step_up
+        if withheld:
+            meta[WITHHELD_META] = withheld
         if meta:
             body["_meta"] = meta
         return body
@@ -169,8 +188,11 @@ class Aggregator:
 
     # ---- routing -----------------------------------------------------------------------------
 
-    async def resolve_name(self, ctx: SessionContext, method: str, exposed: str) -> tuple[ServerSettings, str]:
-        """(server, original name) for a namespaced tool or prompt; InvalidParams when none matches.
+    async def resolve_name(
+        self, ctx: SessionContext, method: str, exposed: str
+    ) -> tuple[ServerSettings, str, dict[str, Any] | None]:
+        """(server, original name, the item as listed) for a namespaced tool or prompt; InvalidParams
+        when none matches (the item is None for a name the verbatim server answers without listing).
 
         Always answered from the server's list (cached), never from the name's shape alone: a
         shortened or sanitised name can look like a plain one.
@@ -195,11 +217,12 @@ class Aggregator:
                 if server is primary:
                     raise
                 continue
-            original = self._index(server, key, method, listing).get(exposed)
+            item = self._index(server, key, method, listing).get(exposed)
+            original = str(item.get("name", "")) if item is not None else None
             if original is not None and (method != "tools/list" or server.exposes_tool(original)):
-                return server, original
+                return server, original, item
         if self._answers_unlisted(ctx, visible, method, exposed) and self._verbatim is not None:
-            return self._verbatim, exposed  # passed through: the server answers for names it did not list
+            return self._verbatim, exposed, None  # passed through: the server answers for names it did not list
         kind = "tool" if method == "tools/list" else "prompt"
         raise InvalidParams(f"unknown {kind} {exposed!r}; list {kind}s again to see what is available")
 
@@ -210,13 +233,15 @@ class Aggregator:
             return False
         return method != "tools/list" or verbatim.exposes_tool(name)
 
-    def _index(self, server: ServerSettings, key: str, method: str, listing: Listing) -> dict[str, str]:
-        """exposed name → original name for one listing, built once per listing."""
+    def _index(self, server: ServerSettings, key: str, method: str, listing: Listing) -> dict[str, dict[str, Any]]:
+        """exposed name → the item as listed, for one listing, built once per listing."""
         cached = self._indexes.get((key, method))
         if cached is not None and cached[0] is listing:
             return cached[1]
-        names = [str(i.get("name", "")) for i in listing.items]
-        index = {name if server.verbatim else naming.exposed_name(server.namespace, name): name for name in names}
+        index: dict[str, dict[str, Any]] = {}
+        for item in listing.items:
+            name = str(item.get("name", ""))
+            index[name if server.verbatim else naming.exposed_name(server.namespace, name)] = item
         self._indexes[(key, method)] = (listing, index)
         return index
 
@@ -233,25 +258,29 @@ class Aggregator:
         check_step_up(ctx.principal, server)
         return server, split[1]
 
-    async def route(self, ctx: SessionContext, request: Request) -> tuple[ServerSettings, Request]:
-        """Which upstream serves `request`, and the request as that upstream must see it."""
+    async def route(
+        self, ctx: SessionContext, request: Request
+    ) -> tuple[ServerSettings, Request, dict[str, Any] | None]:
+        """Which upstream serves `request`, the request as that upstream must see it, and (tools/call,
+        prompts/get) the tool or prompt as the server lists it."""
         params = dict(request.params)
         method = request.method
+        listed: dict[str, Any] | None = None
         if method in ("tools/call", "prompts/get"):
             listing_method = "tools/list" if method == "tools/call" else "prompts/list"
-            server, params["name"] = await self.resolve_name(ctx, listing_method, str(params.get("name", "")))
+            server, params["name"], listed = await self.resolve_name(ctx, listing_method, str(params.get("name", "")))
         elif method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
             server, params["uri"] = self.resolve_uri(ctx, params.get("uri"))
         elif method == "completion/complete":
             ref = dict(cast(dict[str, Any], params.get("ref") or {}))
             if ref.get("type") == "ref/prompt":
-                server, ref["name"] = await self.resolve_name(ctx, "prompts/list", str(ref.get("name", "")))
+                server, ref["name"], _ = await self.resolve_name(ctx, "prompts/list", str(ref.get("name", "")))
             else:
                 server, ref["uri"] = self.resolve_uri(ctx, ref.get("uri"))
             params["ref"] = ref
         else:
             raise MethodNotFound(f"method {method!r} is not supported by the hub")
-        return server, Request(request.id, method, params)
+        return server, Request(request.id, method, params), listed
 
     def outbound(self, server: ServerSettings, message: Message) -> Message:
         """Rewrite what an upstream sends so the client sees hub names and URIs."""

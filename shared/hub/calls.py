@@ -14,7 +14,7 @@ from typing import Protocol
 
 from shared.audit.redact import redact, result_text, text
 from shared.call_record import CallRecord, CallSink, Span
-from shared.errors import HubError, RateLimited, UpstreamError, UpstreamThrottled, UpstreamTimeout
+from shared.errors import HubError, PluginRefused, RateLimited, UpstreamError, UpstreamThrottled, UpstreamTimeout
 from shared.limits.limiter import RateLimiter
 from shared.mcp.jsonrpc import Message, Request, Response
 from shared.principal import Principal
@@ -51,6 +51,13 @@ class Calls:
             self._emit(self._record(principal, server, request, "rate_limited", 0.0, self._clock(), session))
             raise
 
+    def refused(
+        self, principal: Principal, server: ServerSettings, request: Request, plugin: str, session: str
+    ) -> None:
+        """A plugin refused the request before it went upstream: recorded like a call, never timed."""
+        record = self._record(principal, server, request, "refused", 0.0, self._clock(), session)
+        self._emit(replace(record, plugin=plugin))
+
     async def admit_refusal(self, principal: Principal, route: str) -> None:
         """A refused request (e.g. a session ID never issued) still spends the caller's rate limits."""
         if self._limiter is not None:
@@ -77,7 +84,7 @@ class Calls:
     ) -> AsyncGenerator[Message]:
         at, started = self._clock(), time.perf_counter()
         span = self._tracer.start(principal, server.name, request) if self._tracer else None
-        outcome, answer = "cancelled", None
+        outcome, answer, plugin = "cancelled", None, ""
         try:
             while True:
                 # The span is current only inside each step: never across a yield, where the
@@ -93,10 +100,13 @@ class Calls:
                 yield message
         except HubError as error:
             outcome = _failure(error)
+            plugin = error.plugin if isinstance(error, PluginRefused) else ""
             raise
         finally:
             await upstream.aclose()
             record = self._record(principal, server, request, outcome, time.perf_counter() - started, at, session)
+            if plugin:
+                record = replace(record, plugin=plugin)
             if server.audit_capture and answer is not None:
                 record = _with_result(record, answer)
             if span is not None:
@@ -150,6 +160,8 @@ def _outcome(answer: Response) -> str:
 
 
 def _failure(error: HubError) -> str:
+    if isinstance(error, PluginRefused):
+        return "refused"
     if isinstance(error, UpstreamTimeout):
         return "timeout"
     if isinstance(error, UpstreamThrottled):

@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 
 from shared.audit.events import audit
 from shared.background import BackgroundTasks
-from shared.errors import AuthError, HubError, MethodNotFound
+from shared.errors import AuthError, HubError, MethodNotFound, PluginRefused
 from shared.http import HttpIn, HttpOut, request_error_reply, sse_reply
 from shared.hub.aggregate import Aggregator
 from shared.hub.asks import Asks
@@ -33,6 +33,8 @@ from shared.hub.tool_search import SEARCH, Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import is_operator
 from shared.mcp.jsonrpc import JsonObject, Message, Request
+from shared.plugins.api import Caller
+from shared.plugins.chain import NO_PLUGINS, PluginChain
 from shared.settings import ServerSettings
 from shared.upstreams.client import Exchange
 
@@ -123,8 +125,10 @@ class Pipeline:
         hub_tools: bool = True,
         tool_search: Mode = "off",
         keepalive_seconds: float = 15.0,
+        plugins: PluginChain = NO_PLUGINS,
     ) -> None:
         self.servers = servers
+        self.plugins = plugins
         self.upstreams = upstreams
         self.aggregator = aggregator
         self.calls = calls
@@ -184,13 +188,31 @@ class Pipeline:
         return await handler(call)
 
     async def upstream(
-        self, call: Call, era: Framing, server: ServerSettings, routed: Request, mirror: Exchange | None = None
+        self,
+        call: Call,
+        era: Framing,
+        server: ServerSettings,
+        routed: Request,
+        mirror: Exchange | None = None,
+        listed: Mapping[str, Any] | None = None,
     ) -> Relayed:
-        """Rate limit, then the call on our session with `server`, watched for audit and telemetry."""
+        """Rate limit, the plugins' before-hooks, then the call on our session with `server` (its
+        answer through the after-hooks), watched for audit and telemetry. `listed`: the tool as the
+        server lists it. The transparent route (`/mcp/{server}`) runs no plugin."""
         principal = call.http.principal
         await self.calls.admit(principal, server, routed, call.session)
+        before, after = self.plugins.around(routed.method, server.name) if not call.http.route else ([], [])
+        caller = Caller.of(principal) if before or after else None
+        if before and caller is not None:
+            try:
+                routed = await self.plugins.before(before, caller, server.name, routed, listed)
+            except PluginRefused as refusal:
+                self.calls.refused(principal, server, routed, refusal.plugin, call.session)
+                raise
         sent = era.outgoing(call, routed)
         stream = self.upstreams.forward(call.ctx, server, sent, mirror)
+        if after and caller is not None:
+            stream = self.plugins.after(after, caller, server.name, sent, stream)
         return Relayed(server, sent, self.calls.watch(principal, server, routed, stream, call.session), mirror)
 
     # ---- steps -------------------------------------------------------------------------------
@@ -250,8 +272,8 @@ class Pipeline:
             return Answered(result)
 
         async def routed(call: Call) -> Outcome:
-            server, request = await self.aggregator.route(call.ctx, call.message)
-            return await self.upstream(call, era, server, request)
+            server, request, listed = await self.aggregator.route(call.ctx, call.message)
+            return await self.upstream(call, era, server, request, listed=listed)
 
         table: dict[str, Handler] = dict.fromkeys(LISTS, listed)
         table.update(dict.fromkeys(("tools/call", "prompts/get", "resources/read", "completion/complete"), routed))

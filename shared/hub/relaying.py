@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-from shared.errors import HubError, UpstreamError, UpstreamProtocolError, modern_status
-from shared.http import HttpOut, error_reply, json_reply, request_error_reply, sse_reply
+from shared.errors import HubError, UpstreamProtocolError, modern_status
+from shared.http import HttpOut, error_reply, json_reply, request_error, request_error_reply, sse_reply
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import Message, Request, Response
 
@@ -71,9 +71,9 @@ async def _stream(
             yield sse.encode_event(jsonrpc.dumps(kept.to_wire()))
             if answered:
                 return
-    except UpstreamError as error:
+    except HubError as error:  # an upstream failure, or a plugin refusing the answer
         answered = True
-        yield sse.encode_event(jsonrpc.dumps(jsonrpc.error_response(request.id, error).to_wire()))
+        yield sse.encode_event(jsonrpc.dumps(request_error(error, request).to_wire()))
     finally:
         await upstream.aclose()
         if not answered:

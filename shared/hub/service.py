@@ -39,6 +39,7 @@ from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, Request
 from shared.mcp.versions import MODERN_VERSIONS
+from shared.plugins.chain import NO_PLUGINS, PluginChain
 from shared.principal import ANONYMOUS
 from shared.redirects import loopback_origin
 from shared.sessions.cache import SessionCache
@@ -61,6 +62,7 @@ class HubService:
         calls: Calls,
         asks: Asks,
         refused: Callable[[str], None] = lambda kind: None,
+        plugins: PluginChain = NO_PLUGINS,
     ) -> None:
         self._settings = settings
         self._auth = auth
@@ -81,6 +83,7 @@ class HubService:
             hub_tools=settings.hub_tools,
             tool_search=settings.tool_search,
             keepalive_seconds=keepalive_seconds,
+            plugins=plugins,
         )
         self._handshake = HandshakeEra(self._pipeline, sessions=sessions, relay=relay, refused=refused)
         self._stateless = StatelessEra(self._pipeline, list_ttl_seconds=settings.list_ttl_seconds)

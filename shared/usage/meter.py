@@ -1,7 +1,8 @@
 """Counting calls into usage aggregates as they happen (a call sink), written every few seconds.
 
 Per 5-minute window: totals, per server, per region. Per hour: the same plus per tool, per user,
-per tenant and per session (hashed). A query reads these rows, never the raw call records.
+per tenant and per session (hashed), and per plugin what plugins refused, failed at or changed
+(`plugin`). A query reads these rows, never the raw call records.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from shared.background import FlushSoon
-from shared.call_record import CallRecord
+from shared.call_record import CallRecord, PluginEvent
 from shared.usage.store import Row, UsageStore, partition
 from shared.usage.tally import Counted, Tally
 
@@ -66,6 +67,16 @@ class UsageMeter:
                     tally = tallies[slot] = Tally()
                 tally.count_call(call)
                 dirty.add(slot)
+        self._soon.schedule()
+
+    def plugin(self, event: PluginEvent) -> None:
+        """A plugin sink: one count in the hour's row of that plugin."""
+        slot = ("h1", int(event.at // 3600 * 3600), "plugin", event.plugin)
+        tally = self._tallies.get(slot)
+        if tally is None:
+            tally = self._tallies[slot] = Tally()
+        tally.count_call(Counted.plugin(event))
+        self._dirty.add(slot)
         self._soon.schedule()
 
     async def flush(self) -> int:

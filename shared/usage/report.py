@@ -43,6 +43,19 @@ async def usage_report(store: UsageStore, start: float, end: float) -> dict[str,
         items = [{"key": key, **m.summary()} for (dim, key), m in groups.items() if dim == dimension]
         return sorted(items, key=lambda i: (-i["requests"], i["key"]))
 
+    def plugins() -> list[dict[str, Any]]:
+        rows = [(key, m.outcomes) for (dim, key), m in groups.items() if dim == "plugin"]
+        names = {"refused": "refused", "would_refuse": "wouldRefuse", "failed": "failed", "timeout": "timeouts"}
+        items = [
+            {
+                "key": key,
+                **{label: counts.get(outcome, 0) for outcome, label in names.items()},
+                "modified": counts.get("modified", 0),
+            }
+            for key, counts in rows
+        ]
+        return sorted(items, key=lambda i: (-i["refused"] - i["wouldRefuse"], i["key"]))
+
     servers = breakdown("server")
     return {
         "from": _iso(start),
@@ -59,6 +72,7 @@ async def usage_report(store: UsageStore, start: float, end: float) -> dict[str,
         "byRegion": breakdown("region"),
         "byUser": breakdown("user")[:_TOP],
         "topTools": breakdown("tool")[:_TOP],
+        "byPlugin": plugins(),
         "slowestUpstreams": sorted(servers, key=lambda s: -(s["p95Ms"] or 0))[:5],
         "failingUpstreams": [s for s in sorted(servers, key=lambda s: -s["errorRate"]) if s["errors"]][:5],
     }

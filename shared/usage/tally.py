@@ -6,11 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.call_record import CallRecord
+from shared.call_record import CallRecord, PluginEvent
 from shared.usage.histogram import Histogram, bucket
 
-# Outcomes that are answers, not failures of the hub or the upstream (a tool may report an error).
-_ANSWERED = ("ok", "tool_error")
+# Outcomes that are answers, not failures of the hub or the upstream (a tool may report an error;
+# a plugin refusing a call is the hub's policy at work).
+_ANSWERED = ("ok", "tool_error", "refused")
+# Refused before reaching the upstream: no latency (a plugin's refusal after the answer has one).
+_UNTIMED = ("rate_limited", "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +28,13 @@ class Counted:
     @classmethod
     def of(cls, record: CallRecord) -> Counted:
         ms = record.seconds * 1000
-        timed = record.outcome != "rate_limited"
+        timed = record.outcome not in _UNTIMED or record.seconds > 0
         return cls(record.outcome, record.outcome not in _ANSWERED, ms, bucket(ms) if timed else None)
+
+    @classmethod
+    def plugin(cls, event: PluginEvent) -> Counted:
+        """A plugin's refusal, failure or change: counted, never timed."""
+        return cls(event.outcome, event.outcome in ("timeout", "failed"), 0.0, None)
 
 
 @dataclass(slots=True)

@@ -76,7 +76,7 @@ async def test_altered_names_route_back_to_the_original_tool(aggregator: Aggrega
     exposed = {t["name"] for t in listed["tools"]} - {"gh__search"}
     routed = {}
     for name in exposed:
-        server, request = await aggregator.route(ctx, Request(1, "tools/call", {"name": name}))
+        server, request, _ = await aggregator.route(ctx, Request(1, "tools/call", {"name": name}))
         routed[server.name] = request.params["name"]
     assert routed == {"gh": "odd.name", "docs": LONG}
 
@@ -87,7 +87,7 @@ async def test_excluded_tool_cannot_be_called_by_guessing_its_name(aggregator: A
 
 
 async def test_resource_uris_are_rewritten_both_ways(aggregator: Aggregator) -> None:
-    server, request = await aggregator.route(
+    server, request, _ = await aggregator.route(
         await context(), Request(1, "resources/read", {"uri": "mcphub://docs/file:///readme.md"})
     )
     assert (server.name, request.params["uri"]) == ("docs", "file:///readme.md")

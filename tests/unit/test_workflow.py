@@ -36,13 +36,13 @@ def test_arguments_that_fit_the_schema_have_no_problems() -> None:
 
 def test_each_misfit_is_named_with_its_path() -> None:
     found = problems(SCHEMA, {"count": True, "state": "merged", "labels": ["x", 2], "extra": 1, "ratio": "a"})
-    assert found == [
-        "arguments.repo is required",
+    assert found == [  # in the schema's keyword order, as jsonschema reports them
         "arguments.count must be an integer, not a boolean",
         "arguments.state must be one of 'open', 'closed'",
         "arguments.labels[1] must be a string, not an integer",
-        "arguments.extra is not a parameter of this tool",
         "arguments.ratio must be number or null, not a string",
+        "arguments.repo is required",
+        "arguments.extra is not a parameter of this tool",
     ]
     assert problems(SCHEMA, {"repo": "ab", "count": 11}) == [
         "arguments.repo must be at least 3 characters",
@@ -51,7 +51,41 @@ def test_each_misfit_is_named_with_its_path() -> None:
 
 
 def test_a_reference_to_an_earlier_steps_result_fits_any_type() -> None:
-    assert problems(SCHEMA, {"repo": "{{step1.result}}", "count": "{{step2.result.count}}"}) == []
+    assert problems(SCHEMA, {"repo": "{{step1.result}}", "count": "{{step2.result.count}}"}, placeholders=True) == []
+    assert problems(SCHEMA, {"count": "{{step2.result}}"}, placeholders=True) == ["arguments.repo is required"]
+    assert problems(SCHEMA, {"repo": "{{step1.result}}"}) == []  # minLength 3: the text fits as written
+    assert problems(SCHEMA, {"repo": "abc", "count": "{{step2.result}}"}) == [
+        "arguments.count must be an integer, not a string"
+    ]
+
+
+def test_the_draft_the_schema_declares_is_the_one_applied() -> None:
+    # Draft 4 reads exclusiveMaximum as a boolean beside maximum; 2020-12 (the default) as a number.
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5, "exclusiveMaximum": True}
+    assert problems(draft4, 5) != []
+    assert problems({"exclusiveMaximum": 5}, 5) != []
+    assert problems({"exclusiveMaximum": 5}, 4) == []
+    assert problems(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "prefixItems": [{"type": "string"}]}, [1]
+    )
+
+
+def test_a_schema_that_is_itself_invalid_or_refers_outside_judges_nothing() -> None:
+    assert problems({"type": "no-such-type"}, 1) == []
+    assert problems({"$ref": "https://example.com/elsewhere.json"}, 1) == []  # nothing is fetched
+
+
+def test_schema_patterns_run_in_linear_time_on_hostile_arguments() -> None:
+    schema = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a+)+$"}}}
+    # Python's re takes minutes on this (catastrophic backtracking); RE2 answers at once.
+    assert problems(schema, {"q": "a" * 50_000 + "!"}) == ["arguments.q must match the pattern '^(a+)+$'"]
+    assert problems(schema, {"q": "aaa"}) == []
+    keyed = {"type": "object", "patternProperties": {"^(x+)+$": {"type": "integer"}}, "additionalProperties": False}
+    assert problems(keyed, {"xxx": 1}) == []
+    assert problems(keyed, {"xxx": "1", "y": 1}) == [
+        "arguments.xxx must be an integer, not a string",
+        "arguments.y is not a parameter of this tool",
+    ]
 
 
 def test_a_goal_splits_into_actions_but_not_at_every_and() -> None:
