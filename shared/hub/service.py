@@ -65,6 +65,7 @@ class HubService:
         plugins: PluginChain = NO_PLUGINS,
     ) -> None:
         self._settings = settings
+        self.plugins = plugins
         self._auth = auth
         self._verifier = verifier
         self._servers = servers

@@ -42,8 +42,13 @@ class LoadedPlugin:
 
     @classmethod
     def of(cls, settings: PluginSettings, plugin: object) -> LoadedPlugin:
+        return cls.of_object(settings.name, settings.mode, settings.timeout, frozenset(settings.servers), plugin)
+
+    @classmethod
+    def of_object(cls, name: str, mode: str, timeout: float, servers: frozenset[str], plugin: object) -> LoadedPlugin:
+        """The hooks `plugin` has (every method named after a hook point)."""
         hooks = {p: cast(HookFunction, getattr(plugin, p)) for p in HOOK_POINTS if callable(getattr(plugin, p, None))}
-        return cls(settings.name, settings.mode, settings.timeout, frozenset(settings.servers), hooks)
+        return cls(name, mode, timeout, servers, hooks)
 
     def runs_for(self, server: str) -> bool:
         return not self.servers or server in self.servers
@@ -63,8 +68,10 @@ class PluginChain:
     def load(
         cls, settings: list[PluginSettings], *, report: Callable[[PluginEvent], None], clock: Callable[[], float]
     ) -> PluginChain:
-        """Build every plugin not disabled (settings come sorted by priority)."""
-        loaded = [LoadedPlugin.of(s, build(s)) for s in settings if s.mode != "disabled"]
+        """Build every plugin, so a disabled one's settings are checked too; run those not disabled
+        (settings come sorted by priority)."""
+        built = [(s, build(s)) for s in settings]
+        loaded = [LoadedPlugin.of(s, plugin) for s, plugin in built if s.mode != "disabled"]
         return cls(loaded, report=report, clock=clock)
 
     def around(self, method: str, server: str) -> tuple[list[LoadedPlugin], list[LoadedPlugin]]:

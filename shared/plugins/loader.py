@@ -53,10 +53,13 @@ def factory_of(settings: PluginSettings) -> Factory:
 def build(settings: PluginSettings) -> object:
     """The plugin object, with at least one hook; ConfigError naming the variable otherwise."""
     config = PluginConfig(settings.name, frozenset(settings.servers), dict(settings.config))
+    factory = factory_of(settings)
     try:
-        plugin: Any = factory_of(settings)(config)
+        plugin: Any = factory(config)
     except ConfigProblem as problem:
         raise ConfigError(f"{settings.variable('config__' + problem.key)}: {problem.message}") from None
+    except Exception as exc:  # the factory's own bug: named, not a crash of the host's indexing
+        raise ConfigError(f"{settings.variable('module')}: the factory raised {type(exc).__name__}") from None
     if not any(callable(getattr(plugin, point, None)) for point in HOOK_POINTS):
         raise ConfigError(f"{settings.variable('module')}: the plugin has none of the hooks {', '.join(HOOK_POINTS)}")
     return cast(object, plugin)

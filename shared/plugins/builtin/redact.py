@@ -19,7 +19,7 @@ The patterns, by name (`CONFIG__PATTERNS=<names>` picks some; default: all but `
             openai_key       sk-, sk-proj-, sk-ant- keys (OpenAI, Anthropic)
             azure_key        AccountKey=... in connection strings, sig=... in SAS URLs
             url_credentials  user:password@ inside URLs
-            password         password=/secret=/api_key=/token= assignments (the value and its name)
+            password         the values of password=/secret=/api_key=/token= assignments
   personal  email            e-mail addresses
             credit_card      13-19 digit card numbers that pass the Luhn check
             iban             IBANs that pass the ISO 13616 mod-97 check
@@ -52,7 +52,8 @@ PATTERNS: dict[str, str] = {
     "azure_key": r"\bAccountKey=[A-Za-z0-9+/]{40,}={0,2}|\bsig=[A-Za-z0-9%+/]{20,}={0,2}",
     "url_credentials": r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]+:[^\s/@]+@",
     "password": (
-        r"(?i:\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|token)\b)\s*[:=]\s*[\"']?[^\s\"',;]{6,}"
+        r"(?i:\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|token)\b)\s*[:=]\s*"
+        r"(?:\"[^\"\n]{6,}\"|'[^'\n]{6,}'|[^\s\"',;]{6,})"
     ),
     "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
     "credit_card": r"\b\d(?:[ -]?\d){12,18}\b",
@@ -118,7 +119,14 @@ class Redactor:
         name = cast(str, match.lastgroup)
         found = cast(str, match.group(0))
         check = CHECKS.get(name)
-        return found if check is not None and not check(found) else self._marks[name]
+        if check is not None and not check(found):
+            return found
+        if name == "password":  # the name and the sign stay: `token=[redacted:password]`
+            cut = min(i for i in (found.find(":"), found.find("=")) if i >= 0) + 1
+            value = found[cut:].lstrip(" \t")
+            quote = value[0] if value[:1] in ("'", '"') else ""
+            return found[: len(found) - len(value)] + quote + self._marks[name] + quote
+        return self._marks[name]
 
     def value(self, value: Any) -> Any:
         """`value` with every string inside redacted; the very same object when nothing changed."""
