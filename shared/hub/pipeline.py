@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 from shared.audit.events import audit
 from shared.background import BackgroundTasks
 from shared.errors import AuthError, HubError, MethodNotFound, PluginRefused
-from shared.http import HttpIn, HttpOut, request_error_reply, sse_reply
+from shared.http import HttpIn, HttpOut, request_error, request_error_reply, sse_reply
 from shared.hub.aggregate import Aggregator
 from shared.hub.asks import Asks
 from shared.hub.assistant import Assistant
@@ -158,6 +158,9 @@ class Pipeline:
         except AuthError:
             raise  # answered at HTTP level with a challenge, not as a JSON-RPC error
         except HubError as error:
+            answer = request_error(error, call.message)
+            if answer.result is not None:  # a tool error: a result, framed as the era frames results
+                return era.answer(call, answer.result)
             return request_error_reply(error, call.message, modern=era.modern)
         if isinstance(outcome, Answered):
             return era.answer(call, outcome.result)

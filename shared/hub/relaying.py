@@ -30,6 +30,9 @@ async def relay_reply(
         first = await _next_kept(upstream, rewrite)
     except HubError as error:
         await upstream.aclose()
+        answer = framed_error(error, request, rewrite)
+        if answer.result is not None:  # a tool error, framed as the era frames results
+            return json_reply(answer.to_wire())
         return request_error_reply(error, request, modern=modern)
     if first is None:
         return error_reply(UpstreamProtocolError("", "the upstream sent no answer"), request.id, modern=modern)
@@ -41,6 +44,16 @@ async def relay_reply(
         status = modern_status(first.error.get("code")) if modern and first.error is not None else 200
         return json_reply(first.to_wire(), status=status)
     return sse_reply(_stream(request, first, upstream, rewrite, on_abandon))
+
+
+def framed_error(error: HubError, request: Request, rewrite: Rewrite) -> Response:
+    """The answer to a request that failed; a tool error (a result) goes through the era's rewrite
+    like any result (2026-07-28 results carry `resultType`)."""
+    answer = request_error(error, request)
+    if answer.result is None:
+        return answer
+    framed = rewrite(answer)
+    return framed if isinstance(framed, Response) else answer
 
 
 async def _next_kept(upstream: AsyncGenerator[Message], rewrite: Rewrite) -> Message | None:
@@ -73,7 +86,7 @@ async def _stream(
                 return
     except HubError as error:  # an upstream failure, or a plugin refusing the answer
         answered = True
-        yield sse.encode_event(jsonrpc.dumps(request_error(error, request).to_wire()))
+        yield sse.encode_event(jsonrpc.dumps(framed_error(error, request, rewrite).to_wire()))
     finally:
         await upstream.aclose()
         if not answered:

@@ -88,12 +88,14 @@ async def ask_for_link(hub: Child, user_token: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_an_unconnected_server_offers_a_connect_tool_that_answers_with_the_link(
-    hub_with_secured: dict[str, Any],
+    hub_with_secured: dict[str, Any], mode: str
 ) -> None:
     hub: Child = hub_with_secured["hub"]
     token = hub_with_secured["authority"].mint(tenant="tenant-a", user="newcomer")
-    async with client_for(f"{hub.url}/mcp", token) as client:
+    # The tool error is a result, framed as each era frames results (2026-07-28: resultType).
+    async with client_for(f"{hub.url}/mcp", token, mode) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool("secured__connect_account", {})
     assert "secured__connect_account" in names

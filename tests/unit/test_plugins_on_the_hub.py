@@ -179,6 +179,8 @@ async def test_arguments_that_do_not_fit_the_schema_never_reach_the_upstream(
     client = Client(hub, modern=modern)
     refused = await client.call("create_issue", {"title": "no", "extra": 1})
     assert refused["isError"] is True
+    if modern:  # a result like any other: framed as the era frames results
+        assert refused["resultType"] == "complete"
     assert refused["_meta"]["io.mcphub/plugin"] == "schema"
     text = refused["content"][0]["text"]
     assert "arguments.title must be at least 3 characters" in text
