@@ -1,8 +1,9 @@
 """`make bench`: what the hub costs on an echo tool, against the same upstream called directly.
 
 Every target is measured in the same run with the same raw HTTP client (aiohttp, handshake era,
-one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, and the
-aggregated `/mcp` (`notes__echo`). The client must be cheap, or it, not the target, sets the pace:
+one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, the
+aggregated `/mcp` (`notes__echo`), and `/mcp` of a second hub with the three built-in plugins on
+(schema, deny, redact: `hub+plugins`), whose CPU per call less the plain hub's is what they add. The client must be cheap, or it, not the target, sets the pace:
 httpx topped out near 560 calls/s against the upstream alone on this machine, which flattered the
 hub's throughput ratio; aiohttp (the load test's client) leaves the targets the CPU. Prints
 p50/p95 latency at concurrency 1, the hub's added latency, throughput at concurrency 32 with its
@@ -28,6 +29,13 @@ from infra.processes import AUTH_OFF, ROOT, Processes
 from shared.mcp.sse import EventParser
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+# The three built-ins as an operator would set them: every call validated, searched by a rule, redacted.
+PLUGINS = {
+    "MCPHUB_PLUGIN_SCHEMA__MODULE": "schema",
+    "MCPHUB_PLUGIN_DENY__MODULE": "deny",
+    "MCPHUB_PLUGIN_DENY__CONFIG__DROP__PATTERN": r"(?i)\bdrop\s+table\b",
+    "MCPHUB_PLUGIN_PII__MODULE": "redact",
+}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -185,16 +193,24 @@ async def measure(
 def report(results: dict[str, dict[str, float]], concurrency: int, rounds: int) -> str:
     lines = [
         f"median of {rounds} interleaved round(s)",
-        f"{'target':<10} {'p50 ms':>8} {'p95 ms':>8} {'+p50 ms':>8} {'+p95 ms':>8} {'rps c=1':>8} "
+        f"{'target':<12} {'p50 ms':>8} {'p95 ms':>8} {'+p50 ms':>8} {'+p95 ms':>8} {'rps c=1':>8} "
         f"{f'rps c={concurrency}':>9} {'ratio':>6} {'hub CPU ms/call':>16} {f'at c={concurrency}':>9}",
     ]
     for name, row in results.items():
         cpu = f"{row['cpu_ms_per_call']:.2f}" if name != "direct" else "-"
         busy = f"{row['cpu_ms_per_call_busy']:.2f}" if name != "direct" else "-"
         lines.append(
-            f"{name:<10} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['added_p50_ms']:>8.2f} "
+            f"{name:<12} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['added_p50_ms']:>8.2f} "
             f"{row['added_p95_ms']:>8.2f} {row['rps_c1']:>8.0f} {row[f'rps_c{concurrency}']:>9.0f} "
             f"{row['ratio']:>6.2f} {cpu:>16} {busy:>9}"
+        )
+    if "hub+plugins" in results and "hub" in results:
+        plugged, plain = results["hub+plugins"], results["hub"]
+        lines.append(
+            "the three built-in plugins add "
+            f"{plugged['cpu_ms_per_call'] - plain['cpu_ms_per_call']:.2f} ms CPU per call at c=1 and "
+            f"{plugged['cpu_ms_per_call_busy'] - plain['cpu_ms_per_call_busy']:.2f} at c={concurrency} "
+            "(hub+plugins less hub, same rounds)"
         )
     return "\n".join(lines)
 
@@ -211,10 +227,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         azurite = processes.azurite()
         notes = processes.demo("notes")
         hub = processes.hub_over("hub-bench", azurite, {"notes": notes}, AUTH_OFF)
+        plugged = processes.hub_over("hub-bench-plugins", azurite, {"notes": notes}, {**AUTH_OFF, **PLUGINS})
         targets = [
             Target("direct", f"{notes.url}/mcp", "echo"),
             Target("hub/notes", f"{hub.url}/mcp/notes", "echo", hub.process.pid),
             Target("hub", f"{hub.url}/mcp", "notes__echo", hub.process.pid),
+            Target("hub+plugins", f"{plugged.url}/mcp", "notes__echo", plugged.process.pid),
         ]
         results = asyncio.run(measure(targets, args.calls, args.concurrent_calls, args.concurrency, args.rounds))
     finally:
