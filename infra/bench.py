@@ -3,11 +3,12 @@
 Every target is measured in the same run with the same raw HTTP client (aiohttp, handshake era,
 one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, the
 aggregated `/mcp` (`notes__echo`), and `/mcp` of a second hub with the three built-in plugins on
-(schema, deny, redact: `hub+plugins`), whose CPU per call less the plain hub's is what they add. The client must be cheap, or it, not the target, sets the pace:
-httpx topped out near 560 calls/s against the upstream alone on this machine, which flattered the
-hub's throughput ratio; aiohttp (the load test's client) leaves the targets the CPU. Prints
-p50/p95 latency at concurrency 1, the hub's added latency, throughput at concurrency 32 with its
-ratio to direct, and the hub's CPU ms per call (from /proc, so it counts the hub process only).
+(schema, deny, redact: `hub+plugins`), whose CPU per call less the plain hub's is what they add.
+The client must be cheap, or it, not the target, sets the pace: httpx topped out near 560
+calls/s against the upstream alone on this machine, which flattered the hub's throughput ratio;
+aiohttp (the load test's client) leaves the targets the CPU. Prints p50/p95 latency at
+concurrency 1, the hub's added latency, throughput at concurrency 32 with its ratio to direct, and
+the hub's CPU ms per call (from /proc, so it counts the hub process only).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +255,20 @@ async def test_after_hooks_see_only_the_answer_to_the_call_not_notifications() -
 def test_a_factory_may_name_the_setting_it_rejects() -> None:
     problem = ConfigProblem("rule1__pattern", "bad")
     assert (problem.key, problem.message) == ("rule1__pattern", "bad")
+
+
+def test_a_plugin_is_found_by_its_entry_point_in_an_installed_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed distribution, as pip leaves one: a dist-info with entry_points.txt on sys.path.
+    root = tmp_path
+    info = root / "acme_guard-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-guard\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mcphub.plugins]\nacme = tests.unit.test_plugins:recording_factory\n")
+    monkeypatch.syspath_prepend(str(root))
+    (plugin,) = load_plugin_settings(settings(GUARD__MODULE="acme"), SERVERS)
+    assert isinstance(build(plugin), Recording)
+    (missing,) = load_plugin_settings(settings(GUARD__MODULE="acme_other"), SERVERS)
+    with pytest.raises(ConfigError, match=r"no entry point of group 'mcphub\.plugins'"):
+        build(missing)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import time
+import types
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -309,5 +312,24 @@ async def test_with_no_plugin_configured_the_call_path_is_unchanged(upstream: Up
         assert hub.service.plugins.names == []
         result = await Client(hub, modern=False).call("leak", {})
         assert SECRET in result["content"][0]["text"]
+    finally:
+        await hub.aclose()
+
+
+async def test_the_plugin_the_readme_shows_how_to_write_works_as_written(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("**Writing one**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    module = types.ModuleType("readme_plugin")
+    exec(compile(example, "README.md", "exec"), module.__dict__)  # the project's own README, run as written
+    monkeypatch.setitem(sys.modules, "readme_plugin", module)
+    hub = hub_with(upstream, {"MCPHUB_PLUGIN_TICKETS__MODULE": "readme_plugin:factory"})
+    try:
+        client = Client(hub, modern=False)
+        refused = await client.call("create_issue", {"title": "x"})
+        assert refused["isError"] is True
+        assert "reason must start with CHG-" in refused["content"][0]["text"]
+        assert upstream.calls == []
     finally:
         await hub.aclose()
