@@ -104,6 +104,7 @@ class Hub:
     http: httpx.AsyncBaseTransport  # the upstream connection pool
     catalog: Catalog
     closing: Closing
+    plugins: list[PluginSettings]  # as configured, by priority (disabled ones too)
 
     async def aclose(self) -> None:
         """Finish what is under way, write what is buffered, then close every client this hub opened."""
@@ -236,4 +237,5 @@ def build_hub(
         http,
         catalog,
         closing,
+        config.plugins,
     )

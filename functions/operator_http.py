@@ -85,6 +85,7 @@ async def config(req: Request) -> Response:
         },
         current.servers,
         current.ops.limiter.rules if current.ops.limiter else [],
+        current.plugins,
     )
     storage = os.environ.get("AzureWebJobsStorage", "")  # noqa: SIM112 - the Functions host's own name
     body["storage"] = (

@@ -38,6 +38,11 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     return text(str(value))
 
 
+def secret_name(name: str) -> bool:
+    """Whether a setting or field of this name likely holds a secret."""
+    return _SECRET_NAME.search(name) is not None
+
+
 def redact_tokens(value: str) -> str:
     return _TOKEN_LIKE.sub(REDACTED, value)
 

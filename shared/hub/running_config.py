@@ -1,7 +1,8 @@
 """The configuration the hub runs with, as the operator page shows it: every secret masked.
 
 Secret settings (SecretStr: keys, client secrets, connection strings, static upstream headers)
-print as "••••••"; URLs lose credentials and query strings, which often carry API keys.
+print as "••••••"; URLs lose credentials and query strings, which often carry API keys. A plugin's
+own settings are plain strings: those whose names look like secrets are masked too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 
+from shared.audit.redact import secret_name
 from shared.limits.rules import LimitRule
+from shared.plugins.settings import PluginSettings
 from shared.settings import ServerSettings
 
 MASK = "••••••"
@@ -47,10 +50,20 @@ def safe_url(url: str) -> str:
 
 
 def running_config(
-    sections: Mapping[str, BaseModel], servers: Mapping[str, ServerSettings], limits: Sequence[LimitRule]
+    sections: Mapping[str, BaseModel],
+    servers: Mapping[str, ServerSettings],
+    limits: Sequence[LimitRule],
+    plugins: Sequence[PluginSettings] = (),
 ) -> dict[str, Any]:
     return {
         **{name: masked(model) for name, model in sections.items()},
         "servers": {name: masked(server) for name, server in sorted(servers.items())},
         "limits": [masked(rule) for rule in limits],
+        "plugins": [_plugin(plugin) for plugin in plugins],  # in the order they run
     }
+
+
+def _plugin(plugin: PluginSettings) -> dict[str, Any]:
+    shown = masked(plugin)
+    shown["config"] = {k: MASK if secret_name(k) else v for k, v in sorted(plugin.config.items())}
+    return shown

@@ -272,3 +272,14 @@ def test_a_plugin_is_found_by_its_entry_point_in_an_installed_distribution(
     (missing,) = load_plugin_settings(settings(GUARD__MODULE="acme_other"), SERVERS)
     with pytest.raises(ConfigError, match=r"no entry point of group 'mcphub\.plugins'"):
         build(missing)
+
+
+def test_the_running_configuration_lists_plugins_in_order_with_secret_looking_settings_masked() -> None:
+    from shared.hub.running_config import MASK, running_config
+
+    env = settings(EXT__MODULE="deny", EXT__PRIORITY="1", PII__MODULE="redact")
+    env |= {"MCPHUB_PLUGIN_EXT__CONFIG__API_KEY": "s3cr3t", "MCPHUB_PLUGIN_EXT__CONFIG__R__PATTERN": "x"}
+    shown = running_config({}, {}, [], load_plugin_settings(env, SERVERS))["plugins"]
+    assert [p["name"] for p in shown] == ["ext", "pii"]
+    assert shown[0]["config"] == {"api_key": MASK, "r__pattern": "x"}
+    assert "s3cr3t" not in str(shown)
