@@ -6,15 +6,18 @@ import json
 from typing import Any
 
 from azurefunctions.extensions.http.fastapi import Request, Response
+from pydantic import BaseModel
 
 from functions._deps import hub
 from shared.audit.events import audit
 from shared.errors import AuthError, UnknownServer
 from shared.http import HttpIn, error_reply, public_origin
 from shared.identity.access import ADMIN, OPERATORS
+from shared.operator_api import answer
+from shared.operator_api.models import BadRequest
 from shared.principal import Principal
 
-__all__ = ["ADMIN", "OPERATORS", "bad_request", "json_response", "operator", "operator_request"]
+__all__ = ["ADMIN", "OPERATORS", "bad_request", "json_response", "model_response", "operator", "operator_request"]
 
 
 async def operator(req: Request, roles: frozenset[str]) -> Principal | Response:
@@ -53,5 +56,10 @@ def json_response(body: Any, status: int = 200) -> Response:
     )
 
 
+def model_response(model: type[BaseModel], body: Any) -> Response:
+    """A 200 whose body is checked against the model `/ops/openapi.json` publishes for it."""
+    return json_response(answer(model, body))
+
+
 def bad_request(message: str) -> Response:
-    return json_response({"error": message}, 400)
+    return json_response(answer(BadRequest, {"error": message}), 400)

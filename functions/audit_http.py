@@ -9,9 +9,10 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
 from functions._deps import hub
-from functions._operator import ADMIN, bad_request, json_response, operator
+from functions._operator import ADMIN, bad_request, model_response, operator
 from shared.audit import api
 from shared.audit.events import audit
+from shared.operator_api import models
 from shared.principal import Principal
 
 bp = func.Blueprint()
@@ -35,7 +36,7 @@ async def audit_search(req: Request) -> Response:
     checked = await _admin_query(req)
     if isinstance(checked, Response):
         return checked
-    return json_response(await api.page(hub().ops.audit, checked[1]))
+    return model_response(models.AuditPage, await api.page(hub().ops.audit, checked[1]))
 
 
 @bp.route(route="ops/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -67,4 +68,4 @@ async def audit_verify(req: Request) -> Response:
     retained = int((time.time() - current.ops.settings.audit_retention_days * 86400) // 3600) + 1
     result = await current.ops.audit.verify(query.first_hour, query.last_hour, retained_from_hour=retained)
     audit("admin.audit_verified", user=caller.key, intact=result.intact, rows=result.rows)
-    return json_response(api.verification(result))
+    return model_response(models.Verification, api.verification(result))

@@ -21,6 +21,7 @@ from shared.http import HttpOut, public_origin, read_limited
 from shared.identity.client_address import client_address
 from shared.identity.facade import AuthorizationServer
 from shared.identity.resource import metadata
+from shared.operator_api import answer, models
 
 bp = func.Blueprint()
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -52,7 +53,8 @@ def _oauth() -> AuthorizationServer | None:
 def _resource_metadata(req: Request, path: str) -> Response:
     deps = hub()
     origin = public_origin(deps.settings.public_url, f"{req.url.scheme}://{req.url.netloc}")
-    return _json(metadata(deps.auth, origin, path, deps.identity.authorization_servers), _PUBLIC)
+    body = metadata(deps.auth, origin, path, deps.identity.authorization_servers)
+    return _json(answer(models.ProtectedResourceMetadata, body), _PUBLIC)
 
 
 @bp.route(route=".well-known/oauth-protected-resource", methods=["GET"], auth_level=_ANON)
@@ -76,14 +78,16 @@ async def resource_metadata_server(req: Request) -> Response:
 @bp.route(route=".well-known/oauth-authorization-server", methods=["GET"], auth_level=_ANON)
 async def authorization_server_metadata(req: Request) -> Response:
     oauth = _oauth()
-    return _json(oauth.metadata(), _PUBLIC) if oauth else Response(status_code=404)
+    if oauth is None:
+        return Response(status_code=404)
+    return _json(answer(models.AuthorizationServerMetadata, oauth.metadata()), _PUBLIC)
 
 
 @bp.route(route="oauth/jwks", methods=["GET"], auth_level=_ANON)
 @answers_outages
 async def oauth_jwks(req: Request) -> Response:
     oauth = _oauth()
-    return _json(await oauth.jwks(), _PUBLIC) if oauth else Response(status_code=404)
+    return _json(answer(models.Jwks, await oauth.jwks()), _PUBLIC) if oauth else Response(status_code=404)
 
 
 @bp.route(route="oauth/register", methods=["POST"], auth_level=_ANON)

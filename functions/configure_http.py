@@ -11,9 +11,10 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, json_response, operator, operator_request
+from functions._operator import OPERATORS, bad_request, model_response, operator, operator_request
 from shared.configure.advice import advice
 from shared.configure.recommend import default_recommender, recommendation
+from shared.operator_api import models
 from shared.usage.report import usage_report
 
 bp = func.Blueprint()
@@ -35,7 +36,8 @@ async def recommend(req: Request) -> Response:
         return bad_request("'k' must be between 1 and 20")
     configured = frozenset(str(s.url) for s in hub().servers.values())
     # The first recommendation fits the index: off the event loop.
-    return json_response(await asyncio.to_thread(recommendation, default_recommender(), need, k, configured))
+    found = await asyncio.to_thread(recommendation, default_recommender(), need, k, configured)
+    return model_response(models.Recommendation, found)
 
 
 @bp.route(route="ops/workflow", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -47,7 +49,7 @@ async def workflow(req: Request) -> Response:
     goal = (req.query_params.get("goal") or "").strip()
     if not goal or len(goal) > 2000:
         return bad_request("'goal' must say in plain words (up to 2,000 characters) what to get done")
-    return json_response(await hub().service.plan_workflow(caller, goal))
+    return model_response(models.Plan, await hub().service.plan_workflow(caller, goal))
 
 
 @bp.route(route="ops/advice", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -59,6 +61,7 @@ async def usage_advice(req: Request) -> Response:
     await current.ops.usage.flush()
     now = time.time()
     report = await usage_report(current.ops.usage_store, now - 7 * 86400, now)
-    return json_response(
-        {"period": {"from": report["from"], "to": report["to"]}, "advice": advice(report, current.servers)}
+    return model_response(
+        models.Advice,
+        {"period": {"from": report["from"], "to": report["to"]}, "advice": advice(report, current.servers)},
     )

@@ -10,7 +10,8 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, json_response, operator
+from functions._operator import OPERATORS, bad_request, model_response, operator
+from shared.operator_api.models import Forecast
 
 bp = func.Blueprint()
 _REGION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -26,4 +27,4 @@ async def forecast(req: Request) -> Response:
     if not _REGION.match(region):
         return bad_request("'region' must be a region name such as westeurope")
     await current.ops.usage.flush()
-    return json_response(await current.ops.forecasts.next_day(region))
+    return model_response(Forecast, await current.ops.forecasts.next_day(region))

@@ -11,13 +11,34 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, json_response, operator
+from functions._operator import OPERATORS, model_response, operator, operator_request
 from shared.backup.transfer import account_of
 from shared.hub.running_config import running_config, safe_url
+from shared.identity.resource import scope_value
+from shared.operator_api import models
+from shared.operator_api.document import Security, document
 from shared.settings import RoutingSettings
 from shared.usage.report import usage_report
 
 bp = func.Blueprint()
+
+
+@bp.route(route="ops/openapi.json", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+async def openapi(req: Request) -> Response:
+    """The OpenAPI 3.1 description of the operator API, for operators (the routes it lists are hidden
+    from everyone else)."""
+    request = await operator_request(req, OPERATORS)
+    if isinstance(request, Response):
+        return request
+    current = hub()
+    origin = request.origin
+    if current.identity.oauth is not None:
+        security = Security(f"{origin}/oauth/authorize", f"{origin}/oauth/token", scope_value(current.auth))
+    else:
+        authority = (current.identity.authorization_servers or ["https://login.microsoftonline.com/common/v2.0"])[0]
+        base = authority.removesuffix("/").removesuffix("/v2.0")
+        security = Security(f"{base}/oauth2/v2.0/authorize", f"{base}/oauth2/v2.0/token", scope_value(current.auth))
+    return model_response(models.OpenApiDocument, document(origin, security, facade=current.identity.oauth is not None))
 
 
 @bp.route(route="ops/whoami", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -26,7 +47,8 @@ async def whoami(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     current = hub()
-    return json_response(
+    return model_response(
+        models.Whoami,
         {
             "user": caller.key,
             "name": caller.name,
@@ -35,7 +57,7 @@ async def whoami(req: Request) -> Response:
             "region": current.settings.region,
             "instance": current.settings.instance_name,
             "auditDropped": current.ops.audit.dropped,
-        }
+        },
     )
 
 
@@ -67,7 +89,7 @@ async def servers(req: Request) -> Response:
                 "p95MsLastHour": usage.get("p95Ms"),
             }
         )
-    return json_response({"instance": current.settings.instance_name, "servers": rows})
+    return model_response(models.Servers, {"instance": current.settings.instance_name, "servers": rows})
 
 
 @bp.route(route="ops/config", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -91,4 +113,4 @@ async def config(req: Request) -> Response:
     body["storage"] = (
         account_of(storage) if "AccountKey=" in storage or storage.startswith("Use") else "managed identity"
     )
-    return json_response(body)
+    return model_response(models.RunningConfig, body)

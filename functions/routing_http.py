@@ -6,7 +6,8 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, json_response, operator
+from functions._operator import OPERATORS, model_response, operator
+from shared.operator_api.models import Routing
 
 bp = func.Blueprint()
 
@@ -17,10 +18,11 @@ async def routing_state(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     routing = hub().routing
-    return json_response(
+    return model_response(
+        Routing,
         {
             "controller": routing.settings.kind if routing else "none",
             "regions": await routing.policy.states() if routing else {},
             "decisions": await routing.policy.recent() if routing else [],
-        }
+        },
     )

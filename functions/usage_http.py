@@ -9,8 +9,9 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, json_response, operator
+from functions._operator import OPERATORS, bad_request, model_response, operator
 from shared.audit.api import AuditQuery, BadQuery
+from shared.operator_api.models import Usage
 from shared.usage.report import usage_report
 
 bp = func.Blueprint()
@@ -36,4 +37,4 @@ async def usage(req: Request) -> Response:
     report["liveSessions"] = await current.store.count_live(
         now=time.time(), ttl_seconds=current.settings.session_ttl_seconds
     )
-    return json_response(report)
+    return model_response(Usage, report)

@@ -285,8 +285,26 @@ async function config() {
     h("pre", { tabindex: 0, "aria-label": "Configuration as JSON" }, JSON.stringify(body, null, 2))];
 }
 
+async function apiPage() {
+  const doc = await api("/ops/openapi.json");
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, ...op })));
+  async function download() {
+    const blob = new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" });
+    const link = h("a", { href: URL.createObjectURL(blob), download: "mcphub-openapi.json" });
+    link.click(); URL.revokeObjectURL(link.href);
+  }
+  return [h("h1", {}, "API"),
+    h("p", {}, `The operator API as OpenAPI ${doc.openapi} (version ${doc.info.version}), generated from the models the hub answers with. `,
+      "Tools fetch it at ", h("code", {}, "/ops/openapi.json"), " with an operator's token."),
+    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => download().catch(fail) }, "Download openapi.json")),
+    table("Operations", [["Method", (o) => o.method], ["Path", (o) => h("code", {}, o.path)], ["What it does", (o) => o.summary],
+      ["Roles", (o) => (o["x-required-roles"] || ["none (public)"]).join(", ")],
+      ["Answers", (o) => Object.keys(o.responses).join(" ")]], operations)];
+}
+
 // ---- router -------------------------------------------------------------------------------
-const PAGES = { overview, servers, regions, usage, audit, setup, config };
+const PAGES = { overview, servers, regions, usage, audit, setup, config, api: apiPage };
 function fail(error) { say(error.message || String(error), true); }
 
 async function show() {

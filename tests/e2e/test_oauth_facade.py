@@ -27,7 +27,9 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 
 from infra.oidc import LocalAuthority
 from infra.processes import Child
+from shared.operator_api.document import Security, document
 from tests.e2e.clients import signed_in_hub
+from tests.operator_api import check_answer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 REDIRECT = "http://127.0.0.1:33418/callback"  # the IDE's loopback listener; never dialled here
@@ -296,3 +298,45 @@ def test_authorize_without_pkce_is_sent_back_with_invalid_request(facade: dict[s
     assert response.status_code == 302
     assert "error=invalid_request" in response.headers["location"]
     assert "state=s" in response.headers["location"]
+
+
+def test_the_facades_answers_are_what_the_published_document_says(facade: dict[str, Any]) -> None:
+    hub: Child = facade["hub"]
+    security = Security(f"{hub.url}/oauth/authorize", f"{hub.url}/oauth/token", "MCP.Access")
+    doc = document(hub.url, security, facade=True)
+    for path in (
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource/mcp/notes",
+        "/oauth/jwks",
+    ):
+        reply = httpx.get(f"{hub.url}{path}")
+        assert reply.status_code == 200, path
+        template = path.replace("/mcp/notes", "/mcp/{server}")
+        check_answer(doc, "GET", template, 200, reply.json())
+    registered = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": [REDIRECT], "client_name": "doc"})
+    check_answer(doc, "POST", "/oauth/register", registered.status_code, registered.json())
+    refused = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": ["https://evil.example/cb"]})
+    check_answer(doc, "POST", "/oauth/register", refused.status_code, refused.json())
+    client_id = registered.json()["client_id"]
+    verifier, challenge = _pkce()
+    form = {
+        "grant_type": "authorization_code",
+        "code": _code(facade, client_id, challenge),
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
+    tokens = httpx.post(f"{hub.url}/oauth/token", data=form)
+    check_answer(doc, "POST", "/oauth/token", tokens.status_code, tokens.json())
+    spent = httpx.post(f"{hub.url}/oauth/token", data=form)
+    check_answer(doc, "POST", "/oauth/token", spent.status_code, spent.json())
+    assert (tokens.status_code, spent.status_code) == (200, 400)
+    listed = doc["paths"]["/oauth/authorize"]["get"]["responses"]
+    bad_redirect = {"response_type": "code", "client_id": client_id, "redirect_uri": "http://evil.example/x"}
+    assert str(httpx.get(f"{hub.url}/oauth/authorize?{urlencode(bad_redirect)}").status_code) in listed
+    assert (
+        str(httpx.get(f"{hub.url}/oauth/authorize?{urlencode({**bad_redirect, 'redirect_uri': REDIRECT})}").status_code)
+        in listed
+    )

@@ -15,6 +15,7 @@ import pytest
 
 from infra.processes import Child
 from tests.e2e.clients import client_for, signed_in_hub
+from tests.operator_api import check_answer, validate_document
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -162,3 +163,42 @@ async def test_usage_advice_names_what_the_week_showed(calls_made: dict[str, Any
     # notes answers in milliseconds against the default 30 s timeout
     assert ("notes", "timeout-loose") in {(a["server"], a["kind"]) for a in body["advice"]}
     assert "period" in body
+
+
+async def test_every_answer_of_the_operator_api_is_what_its_published_document_says(calls_made: dict[str, Any]) -> None:
+    hub, admin, user = calls_made["hub"], calls_made["admin"], calls_made["user"]
+    reply = await get(hub, "/ops/openapi.json", calls_made["operator"])
+    assert reply.status_code == 200, reply.text
+    doc = reply.json()
+    validate_document(doc)
+    assert doc["servers"] == [{"url": hub.url}]
+    asked = {
+        "/ops/openapi.json": {},
+        "/ops/whoami": {},
+        "/ops/servers": {},
+        "/ops/config": {},
+        "/ops/usage": {},
+        "/ops/advice": {},
+        "/ops/audit": {"event": "tool.call", "limit": "2"},
+        "/ops/audit/verify": {},
+        "/ops/recommend": {"need": "we track bugs in Jira", "k": "2"},
+        "/ops/workflow": {"goal": "echo hello then tell the time"},
+        "/ops/forecast": {},
+        "/routing": {},
+    }
+    assert set(asked) | {"/ops/audit/export"} == {p for p in doc["paths"] if p.startswith("/ops/") or p == "/routing"}
+    for path, params in asked.items():
+        reply = await get(hub, path, admin, **params)
+        assert reply.status_code == 200, (path, reply.text)
+        check_answer(doc, "GET", path, 200, reply.json())
+        for status, token in ((401, None), (404, user)):
+            refused = await get(hub, path, token, **params)
+            assert refused.status_code == status, path
+            check_answer(doc, "GET", path, status, refused.json())
+    exported = await get(hub, "/ops/audit/export", admin, format="jsonl", event="tool.call")
+    for line in exported.text.splitlines():
+        check_answer(doc, "GET", "/ops/audit/export", 200, json.loads(line), "application/x-ndjson")
+    for path, bad in (("/ops/usage", {"from": "soon"}), ("/ops/recommend", {}), ("/ops/forecast", {"region": "x y"})):
+        refused = await get(hub, path, admin, **bad)
+        assert refused.status_code == 400, path
+        check_answer(doc, "GET", path, 400, refused.json())

@@ -5,6 +5,7 @@ masked, and the pages keep to basic accessibility. A screenshot of each page is 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from playwright.async_api import Browser, Page, expect
 from infra.processes import ROOT
 from tests.e2e.chromium import chromium, require_chromium
 from tests.e2e.clients import client_for, signed_in_hub
+from tests.operator_api import validate_document
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 SECRET = "page-secret-value-123"
@@ -182,3 +184,25 @@ async def test_the_connect_page_offers_one_click_installs_and_each_ides_config(
     assert f"claude mcp add --transport http mcphub {mcp_url}" in await page.inner_text("main")
     await accessible(page)
     await snapshot(page, "start")
+
+
+async def test_the_api_page_lists_every_operation_and_downloads_the_document_under_the_strict_csp(
+    world: dict[str, Any], page: Page
+) -> None:
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    text = await open_page(page, world["hub"].url, "api")
+    assert "OpenAPI 3.1.0" in text
+    rows = await page.locator("tbody tr").all_inner_texts()
+    assert any("/ops/usage" in r and "Hub.Admin, Hub.Operator" in r for r in rows)
+    assert any("/ops/audit\t" in r and "Hub.Admin\t" in r for r in rows)
+    assert any("/oauth/token" in r and "none (public)" in r for r in rows)
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download openapi.json").click()
+    saved = await (await download.value).path()
+    doc = json.loads(await anyio.Path(saved).read_text())
+    validate_document(doc)
+    assert len(rows) == sum(len(item) for item in doc["paths"].values())
+    assert refused == []
+    await accessible(page)
+    await snapshot(page, "api")
