@@ -14,7 +14,7 @@ from functions._deps import hub
 from functions._operator import OPERATORS, bad_request, model_response, operator, operator_request
 from shared.configure.advice import advice
 from shared.configure.recommend import default_recommender, recommendation
-from shared.operator_api import models
+from shared.operator_api import QueryRefused, models, parse_query
 from shared.usage.report import usage_report
 
 bp = func.Blueprint()
@@ -25,18 +25,13 @@ async def recommend(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):
         return caller
-    need = (req.query_params.get("need") or "").strip()
-    if not need or len(need) > 2000:
-        return bad_request("'need' must say in plain words (up to 2,000 characters) what the team needs")
     try:
-        k = int(req.query_params.get("k", "5"))
-    except ValueError:
-        return bad_request("'k' must be a whole number")
-    if not 1 <= k <= 20:
-        return bad_request("'k' must be between 1 and 20")
+        asked = parse_query(models.RecommendParams, dict(req.query_params))
+    except QueryRefused as refused:
+        return bad_request(str(refused))
     configured = frozenset(str(s.url) for s in hub().servers.values())
     # The first recommendation fits the index: off the event loop.
-    found = await asyncio.to_thread(recommendation, default_recommender(), need, k, configured)
+    found = await asyncio.to_thread(recommendation, default_recommender(), asked.need, asked.k, configured)
     return model_response(models.Recommendation, found)
 
 
@@ -46,10 +41,11 @@ async def workflow(req: Request) -> Response:
     caller = await operator_request(req, OPERATORS)
     if isinstance(caller, Response):
         return caller
-    goal = (req.query_params.get("goal") or "").strip()
-    if not goal or len(goal) > 2000:
-        return bad_request("'goal' must say in plain words (up to 2,000 characters) what to get done")
-    return model_response(models.Plan, await hub().service.plan_workflow(caller, goal))
+    try:
+        asked = parse_query(models.WorkflowParams, dict(req.query_params))
+    except QueryRefused as refused:
+        return bad_request(str(refused))
+    return model_response(models.Plan, await hub().service.plan_workflow(caller, asked.goal))
 
 
 @bp.route(route="ops/advice", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)

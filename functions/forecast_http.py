@@ -4,17 +4,15 @@ cost estimate (Hub.Admin and Hub.Operator)."""
 
 from __future__ import annotations
 
-import re
-
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, bad_request, model_response, operator
-from shared.operator_api.models import Forecast
+from shared.operator_api import QueryRefused, parse_query
+from shared.operator_api.models import Forecast, ForecastParams
 
 bp = func.Blueprint()
-_REGION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @bp.route(route="ops/forecast", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
@@ -23,8 +21,10 @@ async def forecast(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     current = hub()
-    region = req.query_params.get("region", current.settings.region)
-    if not _REGION.match(region):
-        return bad_request("'region' must be a region name such as westeurope")
+    try:
+        asked = parse_query(ForecastParams, dict(req.query_params))
+    except QueryRefused as refused:
+        return bad_request(str(refused))
+    region = asked.region or current.settings.region
     await current.ops.usage.flush()
     return model_response(Forecast, await current.ops.forecasts.next_day(region))

@@ -89,16 +89,22 @@ class ExportParams(AuditParams):
     format: Literal["csv", "jsonl"] = "jsonl"
 
 
-class RecommendParams(Snake):
+class Params(BaseModel):
+    """Query parameters: surrounding spaces dropped, names not declared refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RecommendParams(Params):
     need: str = Field(min_length=1, max_length=2000, description="what the team needs, in plain words")
     k: int = Field(5, ge=1, le=20, description="how many servers to rank")
 
 
-class WorkflowParams(Snake):
+class WorkflowParams(Params):
     goal: str = Field(min_length=1, max_length=2000, description="what to get done, in plain words")
 
 
-class ForecastParams(Snake):
+class ForecastParams(Params):
     region: str | None = Field(
         None, pattern=r"^[A-Za-z0-9-]{1,64}$", description="a region name (default: this instance's)"
     )

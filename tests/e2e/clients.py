@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -50,6 +51,9 @@ def signed_in_hub(
             settings = {
                 "MCPHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 **authority.hub_settings(*tenants),
+                # Budgets of its own: the per-address registration cap (100 a day) would otherwise
+                # count every module's sign-ins in the run against the next module's.
+                "MCPHUB_LIMITS_TABLE": "limits" + re.sub(r"[^a-z0-9]", "", name.lower())[:50],
                 **(authority.facade_settings() if facade else {}),
                 **{f"MCPHUB_SERVER_{demo.upper()}__URL": f"{child.url}/mcp" for demo, child in demos.items()},
                 **env,

@@ -36,6 +36,7 @@ def sign_in(world: dict[str, Any], account: str, path: str = "/mcp") -> dict[str
     """An IDE's sign-in as `account` (a login hint): registration, authorize, code for tokens."""
     hub: Child = world["hub"]
     registered = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": [REGISTERED]})
+    assert registered.status_code == 201, registered.text
     client_id = registered.json()["client_id"]
     verifier, challenge = _pkce()
     query = {

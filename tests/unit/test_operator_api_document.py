@@ -17,7 +17,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import ValidationError
 
 from shared.audit.api import FILTERS, MAX_PAGE, AuditQuery, BadQuery
-from shared.operator_api import answer, models
+from shared.operator_api import QueryRefused, answer, models, parse_query
 from shared.operator_api.document import OPERATIONS, Security, document
 from tests.operator_api import check_answer, validate_document
 
@@ -118,3 +118,18 @@ def test_an_answer_is_checked_against_the_document_as_well(doc: dict[str, Any]) 
 def test_every_operation_has_a_unique_id() -> None:
     ids = [o.operation_id for o in OPERATIONS]
     assert len(ids) == len(set(ids))
+
+
+def test_query_parameters_are_parsed_by_the_published_models_with_errors_naming_the_parameter() -> None:
+    asked = parse_query(models.RecommendParams, {"need": "  bugs in Jira ", "k": "3"})
+    assert (asked.need, asked.k) == ("bugs in Jira", 3)
+    with pytest.raises(QueryRefused, match=r"^'k': input should be less than or equal to 20 \(how many"):
+        parse_query(models.RecommendParams, {"need": "x", "k": "21"})
+    with pytest.raises(QueryRefused, match=r"^'need': field required \(what the team needs"):
+        parse_query(models.RecommendParams, {})
+    with pytest.raises(QueryRefused, match=r"^'goal': string should have at least 1 character"):
+        parse_query(models.WorkflowParams, {"goal": "   "})
+    with pytest.raises(QueryRefused, match=r"^'region': string should match pattern"):
+        parse_query(models.ForecastParams, {"region": "west europe"})
+    with pytest.raises(QueryRefused, match=r"^'since': extra inputs are not permitted"):
+        parse_query(models.ForecastParams, {"since": "x"})
