@@ -258,17 +258,21 @@ def test_a_code_is_refused_with_the_wrong_pkce_verifier_and_is_spent_by_the_atte
     assert (late.status_code, late.json()["error"]) == (400, "invalid_grant")
 
 
-def test_a_code_is_redeemed_once_only(facade: dict[str, Any]) -> None:
-    hub: Child = facade["hub"]
-    client_id = _register(hub)
+def _code_form(facade: dict[str, Any], client_id: str) -> dict[str, str]:
+    """The token request that redeems a fresh code for `client_id`, with its PKCE verifier."""
     verifier, challenge = _pkce()
-    form = {
+    return {
         "grant_type": "authorization_code",
         "code": _code(facade, client_id, challenge),
         "client_id": client_id,
         "redirect_uri": REDIRECT,
         "code_verifier": verifier,
     }
+
+
+def test_a_code_is_redeemed_once_only(facade: dict[str, Any]) -> None:
+    hub: Child = facade["hub"]
+    form = _code_form(facade, _register(hub))
     first = httpx.post(f"{hub.url}/oauth/token", data=form)
     assert first.status_code == 200
     assert first.headers["cache-control"] == "no-store"
@@ -320,14 +324,7 @@ def test_the_facades_answers_are_what_the_published_document_says(facade: dict[s
     refused = httpx.post(f"{hub.url}/oauth/register", json={"redirect_uris": ["https://evil.example/cb"]})
     check_answer(doc, "POST", "/oauth/register", refused.status_code, refused.json())
     client_id = registered.json()["client_id"]
-    verifier, challenge = _pkce()
-    form = {
-        "grant_type": "authorization_code",
-        "code": _code(facade, client_id, challenge),
-        "client_id": client_id,
-        "redirect_uri": REDIRECT,
-        "code_verifier": verifier,
-    }
+    form = _code_form(facade, client_id)
     tokens = httpx.post(f"{hub.url}/oauth/token", data=form)
     check_answer(doc, "POST", "/oauth/token", tokens.status_code, tokens.json())
     spent = httpx.post(f"{hub.url}/oauth/token", data=form)

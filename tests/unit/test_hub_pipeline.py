@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -23,6 +23,7 @@ from shared.hub.subscriptions import SUBSCRIPTION_ID_META_KEY as SUBSCRIPTION_ID
 from shared.limits.rules import load_limits
 from shared.mcp.versions import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 from shared.operations_settings import OperationsSettings
+from shared.plugins.settings import load_plugin_settings
 from shared.settings import AuthSettings, HubSettings, RoutingSettings, load_servers
 from shared.tables import TableBacked
 
@@ -95,8 +96,9 @@ def upstream() -> Upstream:
     return Upstream()
 
 
-def config(storage: str | None = None) -> HubConfig:
-    env = {"MCPHUB_SERVER_UP__URL": "http://up.test/mcp"}
+def config(storage: str | None = None, plugins: Mapping[str, str] | None = None) -> HubConfig:
+    """A hub in front of one upstream `up`, with the plugins set by the `plugins` variables."""
+    env = {"MCPHUB_SERVER_UP__URL": "http://up.test/mcp", **(plugins or {})}
     servers = load_servers(env)
     return HubConfig(
         HubSettings(),
@@ -106,6 +108,7 @@ def config(storage: str | None = None) -> HubConfig:
         OperationsSettings(),
         load_limits(env, servers),
         storage,
+        load_plugin_settings(env, servers),
     )
 
 

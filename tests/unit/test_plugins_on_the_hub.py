@@ -15,14 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from functions._deps import Hub, HubConfig, build_hub
+from functions._deps import Hub, build_hub
 from shared.http import HttpIn
-from shared.limits.rules import load_limits
 from shared.mcp.versions import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
-from shared.operations_settings import OperationsSettings
-from shared.plugins.settings import load_plugin_settings
-from shared.settings import AuthSettings, HubSettings, RoutingSettings, load_servers
 from shared.usage.report import usage_report
+from tests.unit.test_hub_pipeline import config
 
 pytestmark = pytest.mark.anyio
 MODERN = "2026-07-28"
@@ -107,19 +104,7 @@ PLUGINS = {
 
 
 def hub_with(upstream: Upstream, plugins: dict[str, str]) -> Hub:
-    env = {"MCPHUB_SERVER_UP__URL": "http://up.test/mcp", **plugins}
-    servers = load_servers(env)
-    config = HubConfig(
-        HubSettings(),
-        AuthSettings(mode="off"),
-        servers,
-        RoutingSettings(),
-        OperationsSettings(),
-        load_limits(env, servers),
-        None,
-        load_plugin_settings(env, servers),
-    )
-    return build_hub(config, transport=httpx.MockTransport(upstream.handle))
+    return build_hub(config(plugins=plugins), transport=httpx.MockTransport(upstream.handle))
 
 
 @pytest.fixture
