@@ -6,7 +6,7 @@ What it leaves behind, whatever was there before:
 - the app `--name` (created once; found again by its display name), Application ID URI
   `api://<client id>`, access tokens v2, and (with `--endpoint`, once the infrastructure exists)
   the web redirect `https://<endpoint>/oauth/callback` beside any it had;
-- the delegated scope `MCP.Access`, the app roles `Hub.Admin`, `Hub.Operator`, `Hub.User`, and
+- the delegated scope `MCP.Access`, the app roles `Hub.Admin`, `Hub.Operator`, `Hub.User`, `Hub.AllTenants`, and
   Visual Studio Code pre-authorized for the scope (its direct Entra sign-in);
 - its service principal (enterprise application), where roles are assigned to users and groups;
 - a client secret named `mcphub`: made only when the app has none (or with `--rotate-secret`),
@@ -35,6 +35,7 @@ ROLES = {
     "Hub.Admin": "Administers the hub: configuration, audit, routing.",
     "Hub.Operator": "Operates the hub: health, usage, routing state.",
     "Hub.User": "Uses the MCP servers the hub offers.",
+    "Hub.AllTenants": "With Hub.Operator or Hub.Admin on a multi-tenant hub: sees every tenant, not only its own.",
 }
 SECRET_NAME = "mcphub"
 

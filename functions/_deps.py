@@ -43,6 +43,7 @@ from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
 from shared.settings import AuthSettings, HubSettings, RoutingSettings, ServerSettings, load_auth, load_servers
+from shared.tenants import Tenants, load_tenants
 from shared.upstreams.aiohttp_transport import upstream_transport
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
@@ -63,10 +64,13 @@ class HubConfig:
     limits: list[LimitRule]
     storage: str | None  # Table Storage connection string; None keeps everything in this process
     plugins: list[PluginSettings] = field(default_factory=list[PluginSettings])  # by priority
+    tenants: Tenants = field(default_factory=Tenants)
 
 
 def load_config(environ: Mapping[str, str]) -> HubConfig:
     settings = HubSettings()
+    tenants = load_tenants(environ)
+    environ = tenants.resolve(environ)  # settings that name tenants take aliases
     servers = load_servers(environ)
     connection = (
         settings.storage_connection_string.get_secret_value()
@@ -82,6 +86,7 @@ def load_config(environ: Mapping[str, str]) -> HubConfig:
         load_limits(environ, servers),
         connection or None,
         load_plugin_settings(environ, servers),
+        tenants,
     )
 
 
@@ -105,6 +110,7 @@ class Hub:
     catalog: Catalog
     closing: Closing
     plugins: list[PluginSettings]  # as configured, by priority (disabled ones too)
+    tenants: Tenants = field(default_factory=Tenants)  # the aliases
 
     async def aclose(self) -> None:
         """Finish what is under way, write what is buffered, then close every client this hub opened."""
@@ -238,4 +244,5 @@ def build_hub(
         catalog,
         closing,
         config.plugins,
+        config.tenants,
     )

@@ -13,11 +13,24 @@ from shared.audit.events import audit
 from shared.errors import AuthError, UnknownServer
 from shared.http import HttpIn, error_reply, public_origin
 from shared.identity.access import ADMIN, OPERATORS
+from shared.identity.scope import Scope, operator_scope
 from shared.operator_api import answer
 from shared.operator_api.models import BadRequest
 from shared.principal import Principal
 
-__all__ = ["ADMIN", "OPERATORS", "bad_request", "json_response", "model_response", "operator", "operator_request"]
+__all__ = [
+    "ADMIN",
+    "OPERATORS",
+    "Scope",
+    "bad_request",
+    "forbidden",
+    "hidden",
+    "json_response",
+    "model_response",
+    "operator",
+    "operator_request",
+    "scope_of",
+]
 
 
 async def operator(req: Request, roles: frozenset[str]) -> Principal | Response:
@@ -41,10 +54,15 @@ async def operator_request(req: Request, roles: frozenset[str]) -> HttpIn | Resp
         out = error_reply(error)
         out.headers["WWW-Authenticate"] = current.service.challenge(request, error)
         return Response(out.body, status_code=out.status, headers=out.headers)
-    except UnknownServer as error:
-        out = error_reply(error)
-        return Response(out.body, status_code=out.status, headers=out.headers)
+    except UnknownServer:
+        return hidden()
     return request
+
+
+def hidden() -> Response:
+    """404, as for any route that does not exist: what a caller gets from a route they may not use."""
+    out = error_reply(UnknownServer("not found"))
+    return Response(out.body, status_code=out.status, headers=out.headers)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -63,3 +81,14 @@ def model_response(model: type[BaseModel], body: Any) -> Response:
 
 def bad_request(message: str) -> Response:
     return json_response(answer(BadRequest, {"error": message}), 400)
+
+
+def forbidden(message: str) -> Response:
+    """403: the caller may use the route, but not for what they asked (another tenant's records)."""
+    return json_response(answer(BadRequest, {"error": message}), 403)
+
+
+def scope_of(caller: Principal) -> Scope:
+    """What this operator or admin sees: the whole hub, or their own tenant (shared/identity/scope.py)."""
+    current = hub()
+    return operator_scope(caller, current.auth, current.tenants.label(caller.tenant_id))

@@ -11,7 +11,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, model_response, operator, operator_request
+from functions._operator import OPERATORS, bad_request, model_response, operator, operator_request, scope_of
 from shared.configure.advice import advice
 from shared.configure.recommend import default_recommender, recommendation
 from shared.operator_api import QueryRefused, models, parse_query
@@ -29,7 +29,8 @@ async def recommend(req: Request) -> Response:
         asked = parse_query(models.RecommendParams, dict(req.query_params))
     except QueryRefused as refused:
         return bad_request(str(refused))
-    configured = frozenset(str(s.url) for s in hub().servers.values())
+    scope = scope_of(caller)
+    configured = frozenset(str(s.url) for s in hub().servers.values() if scope.sees_server(s))
     # The first recommendation fits the index: off the event loop.
     found = await asyncio.to_thread(recommendation, default_recommender(), asked.need, asked.k, configured)
     return model_response(models.Recommendation, found)
@@ -54,10 +55,12 @@ async def usage_advice(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     current = hub()
+    scope = scope_of(caller)
     await current.ops.usage.flush()
     now = time.time()
-    report = await usage_report(current.ops.usage_store, now - 7 * 86400, now)
+    report = await usage_report(current.ops.usage_store, now - 7 * 86400, now, tenant=scope.tenant)
+    servers = {name: server for name, server in current.servers.items() if scope.sees_server(server)}
     return model_response(
         models.Advice,
-        {"period": {"from": report["from"], "to": report["to"]}, "advice": advice(report, current.servers)},
+        {"period": {"from": report["from"], "to": report["to"]}, "advice": advice(report, servers)},
     )

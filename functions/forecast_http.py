@@ -1,6 +1,6 @@
 """`GET /ops/forecast?region=`: today's request rate in 5-minute steps for a region, learned from
 its usage aggregates, with Flex Consumption always-ready and maximum instances and a monthly
-cost estimate (Hub.Admin and Hub.Operator)."""
+cost estimate (Hub.Admin and Hub.Operator; on a multi-tenant hub, those who see every tenant)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, model_response, operator
+from functions._operator import OPERATORS, bad_request, hidden, model_response, operator, scope_of
 from shared.operator_api import QueryRefused, parse_query
 from shared.operator_api.models import Forecast, ForecastParams
 
@@ -20,6 +20,8 @@ async def forecast(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):
         return caller
+    if not scope_of(caller).hub_wide:  # the hub's whole load is no one tenant's to see
+        return hidden()
     current = hub()
     try:
         asked = parse_query(ForecastParams, dict(req.query_params))

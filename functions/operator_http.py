@@ -11,7 +11,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, model_response, operator, operator_request
+from functions._operator import OPERATORS, model_response, operator, operator_request, scope_of
 from shared.backup.transfer import account_of
 from shared.hub.running_config import running_config, safe_url
 from shared.identity.resource import scope_value
@@ -53,6 +53,7 @@ async def whoami(req: Request) -> Response:
             "user": caller.key,
             "name": caller.name,
             "roles": sorted(caller.roles),
+            "scope": scope_of(caller).wire(),
             "auth": current.auth.mode,
             "region": current.settings.region,
             "instance": current.settings.instance_name,
@@ -67,12 +68,15 @@ async def servers(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     current = hub()
+    scope = scope_of(caller)
     now = time.time()
     await current.ops.usage.flush()
-    recent = await usage_report(current.ops.usage_store, now - 3600, now)
+    recent = await usage_report(current.ops.usage_store, now - 3600, now, tenant=scope.tenant)
     by_server = {row["key"]: row for row in recent["byServer"]}
     rows = []
     for name, server in sorted(current.servers.items()):
+        if not scope.sees_server(server):
+            continue
         last_good = current.catalog.last_good(name)
         usage = by_server.get(name, {})
         rows.append(
@@ -98,6 +102,7 @@ async def config(req: Request) -> Response:
     if isinstance(caller, Response):
         return caller
     current = hub()
+    scope = scope_of(caller)
     body = running_config(
         {
             "hub": current.settings,
@@ -108,6 +113,8 @@ async def config(req: Request) -> Response:
         current.servers,
         current.ops.limiter.rules if current.ops.limiter else [],
         current.plugins,
+        current.tenants,
+        scope,
     )
     storage = os.environ.get("AzureWebJobsStorage", "")  # noqa: SIM112 - the Functions host's own name
     body["storage"] = (

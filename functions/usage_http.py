@@ -1,5 +1,6 @@
 """`GET /ops/usage?from=&to=`: requests, errors and latency by server, tool, user and region,
-read from the usage aggregates (Hub.Admin and Hub.Operator)."""
+read from the usage aggregates (Hub.Admin and Hub.Operator; of their own tenant only on a
+multi-tenant hub, unless they hold the hub-wide role)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
-from functions._operator import OPERATORS, bad_request, model_response, operator
+from functions._operator import OPERATORS, bad_request, model_response, operator, scope_of
 from shared.audit.api import AuditQuery, BadQuery
 from shared.operator_api.models import Usage
 from shared.usage.report import usage_report
@@ -32,9 +33,10 @@ async def usage(req: Request) -> Response:
     if query.end - query.start > _MAX_DAYS * 86400:
         return bad_request(f"ask for at most {_MAX_DAYS} days at a time")
     current = hub()
+    tenant = scope_of(caller).tenant  # an operator of one tenant: that tenant's usage only, exactly
     await current.ops.usage.flush()  # this instance's latest counts are part of the answer
-    report = await usage_report(current.ops.usage_store, query.start, query.end)
+    report = await usage_report(current.ops.usage_store, query.start, query.end, tenant=tenant)
     report["liveSessions"] = await current.store.count_live(
-        now=time.time(), ttl_seconds=current.settings.session_ttl_seconds
+        now=time.time(), ttl_seconds=current.settings.session_ttl_seconds, tenant=tenant
     )
     return model_response(Usage, report)

@@ -223,6 +223,16 @@ class AuthSettings(BaseSettings):
     web_redirects: CsvList = Field(
         default_factory=lambda: ["https://vscode.dev/redirect", "https://insiders.vscode.dev/redirect"]
     )
+    hub_wide_role: str = Field(
+        default="Hub.AllTenants",
+        min_length=1,
+        description="the app role that lets an operator or admin of a multi-tenant hub see every tenant",
+    )
+    hub_wide_tenants: CsvList = Field(
+        default_factory=list[str],
+        description="the tenants whose HUB_WIDE_ROLE counts (default: the first of TENANTS, the hub's home): "
+        "every tenant that consents to a multi-tenant app assigns its app roles to its own users",
+    )
     registrations_per_hour: int = Field(
         default=20, ge=1, le=100_000, description="client registrations one address may attempt per hour"
     )
@@ -246,6 +256,9 @@ class AuthSettings(BaseSettings):
                 raise ValueError("MCPHUB_AUTH__TENANTS: list the Entra tenant ID(s) whose users may sign in")
             if not self.audiences:
                 raise ValueError("MCPHUB_AUTH__AUDIENCES: the hub's client ID and/or App ID URI")
+            stray = [t for t in self.hub_wide_tenants if t not in self.tenants]
+            if stray:
+                raise ValueError(f"MCPHUB_AUTH__HUB_WIDE_TENANTS: {stray} not in MCPHUB_AUTH__TENANTS")
             for name, template in (("ISSUER", self.issuer), ("JWKS_URL", self.jwks_url)):
                 if not template.startswith("https://"):
                     raise ValueError(f"MCPHUB_AUTH__{name}: must be an https URL")
@@ -255,6 +268,11 @@ class AuthSettings(BaseSettings):
             except RedirectRefused as refused:
                 raise ValueError(f"MCPHUB_AUTH__WEB_REDIRECTS: {uri!r}: {refused}") from None
         return self
+
+    @property
+    def hub_wide_from(self) -> list[str]:
+        """The tenants whose users the hub-wide role applies to."""
+        return list(self.hub_wide_tenants) or self.tenants[:1]
 
     def issuer_for(self, tenant: str) -> str:
         return self.issuer.replace("{tenant}", tenant)

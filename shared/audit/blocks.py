@@ -18,7 +18,14 @@ _BLOCK_CHARS = 28_000  # a Table string property holds 32K UTF-16 code units
 _BLOCK_RECORDS = 200
 _SUMMARY_CHARS = 2_000
 _HASHED = ("RowKey", "Seq", "Prev", "Kid", "PrevPartition", "First", "Last", "Count", "Records")
-_SUMMARIES = {"event": "Events", "user": "Users", "server": "Servers", "tool": "Tools", "outcome": "Outcomes"}
+_SUMMARIES = {
+    "event": "Events",
+    "user": "Users",
+    "tenant": "Tenants",
+    "server": "Servers",
+    "tool": "Tools",
+    "outcome": "Outcomes",
+}
 
 
 def row_mac(key: bytes, partition: str, row: Mapping[str, Any]) -> str:

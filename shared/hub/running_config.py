@@ -14,9 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, SecretStr
 
 from shared.audit.redact import secret_name
+from shared.identity.scope import HUB_WIDE, Scope
 from shared.limits.rules import LimitRule
 from shared.plugins.settings import PluginSettings
 from shared.settings import ServerSettings
+from shared.tenants import Tenants, TenantSettings
 
 MASK = "••••••"
 
@@ -54,13 +56,23 @@ def running_config(
     servers: Mapping[str, ServerSettings],
     limits: Sequence[LimitRule],
     plugins: Sequence[PluginSettings] = (),
+    tenants: Tenants | None = None,
+    scope: Scope = HUB_WIDE,
 ) -> dict[str, Any]:
-    return {
+    """The configuration, secrets masked; for an operator of one tenant (`scope`), only what is
+    about that tenant or everyone: the servers open to it, the limits that can apply to it, its
+    alias, and itself as the tenants the hub admits."""
+    aliases: Mapping[str, TenantSettings] = tenants.by_alias if tenants else {}
+    body: dict[str, Any] = {
         **{name: masked(model) for name, model in sections.items()},
-        "servers": {name: masked(server) for name, server in sorted(servers.items())},
-        "limits": [masked(rule) for rule in limits],
+        "servers": {name: masked(server) for name, server in sorted(servers.items()) if scope.sees_server(server)},
+        "limits": [masked(rule) for rule in limits if rule.tenant is None or scope.sees_tenant(rule.tenant)],
         "plugins": [_plugin(plugin) for plugin in plugins],  # in the order they run
+        "tenants": {alias: masked(tenant) for alias, tenant in sorted(aliases.items()) if scope.sees_tenant(tenant.id)},
     }
+    if scope.tenant is not None and "auth" in sections:
+        body["auth"]["tenants"] = [scope.tenant]
+    return body
 
 
 def _plugin(plugin: PluginSettings) -> dict[str, Any]:

@@ -57,6 +57,7 @@ _SIGNED_IN = (
     Reply(401, "No token, or one that is expired, forged or for another audience.", m.JsonRpcError, headers=_CHALLENGE),
     Reply(404, "The caller lacks the role: the route answers as if it did not exist.", m.JsonRpcError),
 )
+_OTHER_TENANT = Reply(403, "The caller is an admin of one tenant, and the query names another.", m.BadRequest)
 _BAD = Reply(400, "A parameter the endpoint cannot use; `error` says which and how to fix it.", m.BadRequest)
 _OUTAGE = Reply(
     503, "The hub's storage is down; retry after the given time.", m.OAuthError, headers=(("Retry-After", "seconds"),)
@@ -69,7 +70,8 @@ def _ops(
     path: str, operation_id: str, summary: str, model: type[BaseModel], *, roles: frozenset[str] = OPERATORS, **kw: Any
 ) -> Operation:
     bad = (_BAD,) if kw.get("query") is not None else ()
-    replies = (Reply(200, summary, model, headers=_NO_STORE), *bad, *_SIGNED_IN)
+    other = (_OTHER_TENANT,) if kw.pop("tenant_filtered", False) else ()
+    replies = (Reply(200, summary, model, headers=_NO_STORE), *bad, *other, *_SIGNED_IN)
     return Operation("get", path, operation_id, summary, "operations", replies, roles=roles, **kw)
 
 
@@ -87,7 +89,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     _ops("/ops/advice", "advice", "What the last week's usage says about the servers configured now.", m.Advice),
     _ops(
-        "/ops/audit", "auditSearch", "Audit records, filtered and paged.", m.AuditPage, roles=ADMIN, query=m.AuditParams
+        "/ops/audit",
+        "auditSearch",
+        "Audit records, filtered and paged.",
+        m.AuditPage,
+        roles=ADMIN,
+        query=m.AuditParams,
+        tenant_filtered=True,
     ),
     Operation(
         "get",
@@ -98,6 +106,7 @@ OPERATIONS: tuple[Operation, ...] = (
         (
             Reply(200, "The records, as an attachment (Content-Disposition).", m.AuditRecord, "application/x-ndjson"),
             _BAD,
+            _OTHER_TENANT,
             *_SIGNED_IN,
         ),
         roles=ADMIN,
@@ -111,6 +120,8 @@ OPERATIONS: tuple[Operation, ...] = (
         m.Verification,
         roles=ADMIN,
         query=m.TimeRange,
+        description="An admin of one tenant gets the verdict on the whole chains (a break anywhere may have "
+        "taken their records) with their own records counted; see `Verification`.",
     ),
     _ops(
         "/ops/recommend",
@@ -132,6 +143,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Today's request rate for a region, with the capacity it needs.",
         m.Forecast,
         query=m.ForecastParams,
+        description="The hub's whole load: an operator who sees one tenant only gets 404, as for a route "
+        "their role does not reach.",
     ),
     _ops("/routing", "routing", "What the routing controller sees and did.", m.Routing),
     Operation(

@@ -76,7 +76,9 @@ class TimeRange(Snake):
 class AuditParams(TimeRange):
     event: str | None = Field(None, description="an event name, e.g. tool.call or token.refused")
     user: str | None = Field(None, description="a user key, <tenant id>:<object id>")
-    tenant: str | None = Field(None, description="a tenant ID")
+    tenant: str | None = Field(
+        None, description="a tenant ID or alias (an admin of one tenant sees that tenant's records only)"
+    )
     server: str | None = None
     tool: str | None = None
     outcome: str | None = Field(None, description="ok, error, denied, timeout, ...")
@@ -113,10 +115,19 @@ class ForecastParams(Params):
 # ---- /ops/whoami, /ops/servers, /ops/config ----------------------------------------------------
 
 
+class OperatorScope(Camel):
+    """What the caller sees on /ops/* and the operator page: the whole hub, or one tenant's part."""
+
+    kind: Literal["hub", "tenant"]
+    tenant: str | None = Field(description="the tenant ID, when kind is tenant")
+    label: str | None = Field(description="the tenant's display name or alias, when kind is tenant")
+
+
 class Whoami(Camel):
     user: str = Field(description="the caller's key, <tenant id>:<object id>")
     name: str
     roles: list[str]
+    scope: OperatorScope
     auth: Literal["entra", "off"] = Field(description="the hub's sign-in mode")
     region: str
     instance: str
@@ -151,6 +162,7 @@ class RunningConfig(Camel):
     servers: dict[str, JsonObject]
     limits: list[JsonObject]
     plugins: list[JsonObject] = Field(description="in the order they run")
+    tenants: dict[str, JsonObject] = Field(description="the tenant aliases (MCPHUB_TENANT_<ALIAS>__ID), by alias")
     storage: str = Field(description="the storage account's name, or 'managed identity'")
 
 
@@ -253,10 +265,14 @@ class Finding(Camel):
 
 
 class Verification(Camel):
+    """The chains are checked whole, by the hub (which alone holds their key); for an admin of one
+    tenant, `rows` counts that tenant's records in them, and a finding names a block by position only."""
+
     intact: bool
     partitions: int
-    rows: int
+    rows: int = Field(description="records in the chains checked (of `tenant` only, when given)")
     findings: list[Finding]
+    tenant: str | None = Field(None, description="the tenant whose records `rows` counts; null: every record")
 
 
 # ---- /ops/recommend, /ops/workflow, /ops/forecast ----------------------------------------------

@@ -42,8 +42,12 @@ class MemorySessionStore:
     async def discard(self, session_id: str) -> None:
         self._records.pop(session_id, None)
 
-    async def count_live(self, *, now: float, ttl_seconds: float) -> int:
-        return sum(not record.expired(now, ttl_seconds) for record in self._records.values())
+    async def count_live(self, *, now: float, ttl_seconds: float, tenant: str | None = None) -> int:
+        owned = f"{tenant}:"
+        return sum(
+            not record.expired(now, ttl_seconds) and (tenant is None or record.owner.startswith(owned))
+            for record in self._records.values()
+        )
 
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int:
         dead = [key for key, record in self._records.items() if record.expired(now, ttl_seconds)]

@@ -33,6 +33,7 @@ class SessionStore(Protocol):
 
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int: ...
 
-    async def count_live(self, *, now: float, ttl_seconds: float) -> int:
-        """How many sessions were seen within the last `ttl_seconds` (for the operator page)."""
+    async def count_live(self, *, now: float, ttl_seconds: float, tenant: str | None = None) -> int:
+        """How many sessions were seen within the last `ttl_seconds` (for the operator page), of
+        users of `tenant` only when given (owners are "<tenant id>:<object id>")."""
         ...

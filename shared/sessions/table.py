@@ -120,11 +120,13 @@ class TableSessionStore(TableBacked):
         await self._table()
         await self._deadline.delete_entity(session_id, _ROW)  # a missing entity is no error here
 
-    async def count_live(self, *, now: float, ttl_seconds: float) -> int:
+    async def count_live(self, *, now: float, ttl_seconds: float, tenant: str | None = None) -> int:
         await self._table()
-        entities = self._deadline.query_entities(
-            "LastSeen ge @cutoff", parameters={"cutoff": now - ttl_seconds}, select=["PartitionKey"]
-        )
+        where, parameters = "LastSeen ge @cutoff", dict[str, Any](cutoff=now - ttl_seconds)
+        if tenant is not None:  # owners "<tid>:<oid>" of the tenant: the range [<tid>:, <tid>;)
+            where += " and Owner ge @low and Owner lt @high"
+            parameters |= {"low": f"{tenant}:", "high": f"{tenant};"}
+        entities = self._deadline.query_entities(where, parameters=parameters, select=["PartitionKey"])
         return sum([1 async for _ in entities])
 
     async def purge_expired(self, *, now: float, ttl_seconds: float) -> int:

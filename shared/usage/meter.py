@@ -3,6 +3,13 @@
 Per 5-minute window: totals, per server, per region. Per hour: the same plus per tool, per user,
 per tenant and per session (hashed), and per plugin what plugins refused, failed at or changed
 (`plugin`). A query reads these rows, never the raw call records.
+
+Crossed with the tenant, so that one tenant's view is exact: the same windows count the total
+(5-minute and hourly), server, region, tool, session and plugin of each tenant again, as
+dimension `<dimension>@tenant` with key `<tenant id>/<key>`. User keys already start with the
+tenant ("<tid>:<oid>"), so users need no second row. Rows per window grow by those of each active
+tenant: at most (1 + servers + regions + tools + sessions + plugins it used) hourly and 1 per
+5 minutes per tenant, and never by more than the hub-wide rows times the active tenants.
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ _DIMENSIONS = {
     "m5": ("total", "server", "region"),
     "h1": ("total", "server", "region", "tool", "user", "tenant", "session"),
 }
+_CROSSED = {
+    "m5": ("total",),
+    "h1": ("total", "server", "region", "tool", "session"),
+}
+CROSSED = "@tenant"  # the suffix of a dimension counted per tenant
 _KEEP_SECONDS = 2 * 3600  # windows stay in memory this long after they end (late calls, re-flush)
 
 
@@ -55,28 +67,41 @@ class UsageMeter:
         call = Counted.of(record)
         keys = {dimension: _keys(record, dimension) for dimension in _DIMENSIONS["h1"]}
         tallies, dirty = self._tallies, self._dirty
+
+        def count(slot: tuple[str, int, str, str]) -> None:
+            tally = tallies.get(slot)
+            if tally is None:
+                tally = tallies[slot] = Tally()
+            tally.count_call(call)
+            dirty.add(slot)
+
+        tenant = record.tenant
         for granularity, seconds in GRANULARITIES.items():
             start = int(record.at // seconds * seconds)
             for dimension in _DIMENSIONS[granularity]:
                 key = keys[dimension]
-                if key is None:
-                    continue
-                slot = (granularity, start, dimension, key)
-                tally = tallies.get(slot)
-                if tally is None:
-                    tally = tallies[slot] = Tally()
-                tally.count_call(call)
-                dirty.add(slot)
+                if key is not None:
+                    count((granularity, start, dimension, key))
+            if tenant:
+                for dimension in _CROSSED[granularity]:
+                    key = keys[dimension]
+                    if key is not None:
+                        count((granularity, start, dimension + CROSSED, f"{tenant}/{key}"))
         self._soon.schedule()
 
     def plugin(self, event: PluginEvent) -> None:
-        """A plugin sink: one count in the hour's row of that plugin."""
-        slot = ("h1", int(event.at // 3600 * 3600), "plugin", event.plugin)
-        tally = self._tallies.get(slot)
-        if tally is None:
-            tally = self._tallies[slot] = Tally()
-        tally.count_call(Counted.plugin(event))
-        self._dirty.add(slot)
+        """A plugin sink: one count in the hour's row of that plugin (and of it for the tenant)."""
+        hour = int(event.at // 3600 * 3600)
+        slots = [("h1", hour, "plugin", event.plugin)]
+        if event.tenant:
+            slots.append(("h1", hour, "plugin" + CROSSED, f"{event.tenant}/{event.plugin}"))
+        counted = Counted.plugin(event)
+        for slot in slots:
+            tally = self._tallies.get(slot)
+            if tally is None:
+                tally = self._tallies[slot] = Tally()
+            tally.count_call(counted)
+            self._dirty.add(slot)
         self._soon.schedule()
 
     async def flush(self) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.usage.meter import GRANULARITIES
+from shared.usage.meter import CROSSED, GRANULARITIES
 from shared.usage.store import UsageStore
 from shared.usage.tally import Tally
 
@@ -17,11 +18,38 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-async def usage_report(store: UsageStore, start: float, end: float) -> dict[str, Any]:
-    """Usage between `start` and `end` (epoch seconds).
+View = Callable[[str, str], tuple[str, str] | None]
+
+
+def _hub_wide(dimension: str, key: str) -> tuple[str, str] | None:
+    return None if dimension.endswith(CROSSED) else (dimension, key)
+
+
+def _of_tenant(tenant: str | None) -> View:
+    """The (dimension, key) a row counts for in the view of `tenant` (None: the whole hub), or None."""
+    if tenant is None:
+        return _hub_wide
+    own, user = f"{tenant}/", f"{tenant}:"
+
+    def view(dimension: str, key: str) -> tuple[str, str] | None:
+        if dimension.endswith(CROSSED):
+            return (dimension.removesuffix(CROSSED), key.removeprefix(own)) if key.startswith(own) else None
+        if dimension == "user" and key.startswith(user):
+            return dimension, key
+        if dimension == "tenant" and key == tenant:
+            return dimension, key
+        return None
+
+    return view
+
+
+async def usage_report(store: UsageStore, start: float, end: float, *, tenant: str | None = None) -> dict[str, Any]:
+    """Usage between `start` and `end` (epoch seconds), of the whole hub or of one `tenant` (exact:
+    from the aggregates crossed with the tenant, see meter.py).
 
     The series has 5-minute points for ranges up to 6 hours, else hourly points; breakdowns and
     distinct counts cover the whole hours the range touches."""
+    view = _of_tenant(tenant)
     hour_start, hour_end = int(start // 3600 * 3600), int(end // 3600 * 3600) + 3600
     hourly = await store.read("h1", hour_start, hour_end)
     granularity = "m5" if end - start <= 6 * 3600 else "h1"
@@ -33,10 +61,13 @@ async def usage_report(store: UsageStore, start: float, end: float) -> dict[str,
     )
     groups: dict[tuple[str, str], Tally] = defaultdict(Tally)
     for row in hourly:
-        groups[(row["Dimension"], row["Key"])].merge_row(row)
+        seen = view(row["Dimension"], row["Key"])
+        if seen is not None:
+            groups[seen].merge_row(row)
     points: dict[int, Tally] = defaultdict(Tally)
     for row in series_rows:
-        if row["Dimension"] == "total":
+        seen = view(row["Dimension"], row["Key"])
+        if seen is not None and seen[0] == "total":
             points[int(row["PartitionKey"].split("-", 1)[1])].merge_row(row)
 
     def breakdown(dimension: str) -> list[dict[str, Any]]:

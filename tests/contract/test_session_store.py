@@ -119,6 +119,15 @@ async def test_live_sessions_are_counted_and_expired_ones_are_not(store: Session
     assert await store.count_live(now=1000.0, ttl_seconds=TTL) == 2
 
 
+async def test_live_sessions_of_one_tenant_count_only_its_users(store: SessionStore) -> None:
+    for owner in ("tenant-a:u1", "tenant-a:u2", "tenant-ab:u3", "tenant-b:u4", "tenant-a"):
+        await store.create(record(owner=owner))
+    await store.create(record(owner="tenant-a:old", last_seen=10.0))
+    assert await store.count_live(now=1000.0, ttl_seconds=TTL, tenant="tenant-a") == 2
+    assert await store.count_live(now=1000.0, ttl_seconds=TTL, tenant="tenant-b") == 1
+    assert await store.count_live(now=1000.0, ttl_seconds=TTL, tenant="tenant-c") == 0
+
+
 MALFORMED = ["a/b", "../x", "x#y", "x?y", "a\\b", "\x00" * 43, "é" * 43, "", "A" * 42, "A" * 44, "A" * 10_000]
 
 

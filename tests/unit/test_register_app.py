@@ -83,7 +83,7 @@ def test_first_run_registers_everything_the_hub_needs(directory: Directory) -> N
     assert app["api"]["preAuthorizedApplications"] == [
         {"appId": "aebc6443-996d-45c2-90f0-388ff96faa56", "delegatedPermissionIds": [scope["id"]]}
     ]
-    assert {role["value"] for role in app["appRoles"]} == {"Hub.Admin", "Hub.Operator", "Hub.User"}
+    assert {role["value"] for role in app["appRoles"]} == {"Hub.Admin", "Hub.Operator", "Hub.User", "Hub.AllTenants"}
     assert len(json.loads(directory.state.read_text())["sps"]) == 1
 
 
