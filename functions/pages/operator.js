@@ -90,11 +90,19 @@ function table(caption, columns, rows) {
 const pill = (text, good) => h("span", { class: "pill " + (good ? "ok" : "bad") }, text);
 const card = (label, value) => h("div", { class: "card" }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
 
+// Who is signed in (/ops/whoami), set at start: its scope says whether the pages show one tenant.
+let ME = null;
+const tenantOnly = () => ME && ME.scope.kind === "tenant";
+const scopeText = () => (tenantOnly() ? `tenant ${ME.scope.label}` : "every tenant");
+
 async function overview() {
   const [me, usage] = await Promise.all([api("/ops/whoami"), api("/ops/usage?" + new URLSearchParams({ from: new Date(Date.now() - 3600e3).toISOString() }))]);
   const t = usage.totals;
   return [h("h1", {}, "Overview"),
     h("p", {}, `Instance ${me.instance} in region ${me.region}. Authentication: ${me.auth}.`),
+    h("p", { id: "scope" }, tenantOnly()
+      ? `You see tenant ${me.scope.label} only: its usage, audit records, sessions and the servers open to it.`
+      : "You see the whole hub: every tenant."),
     me.auditDropped > 0 ? h("p", { class: "warning", role: "alert" }, `${fmt(me.auditDropped)} audit record(s) were dropped on this instance: storage could not take them in time. The trail holds an audit.records_dropped event for each loss.`) : null,
     h("div", { class: "cards" }, card("requests, last hour", fmt(t.requests)), card("error rate", pct(t.errorRate)),
       card("p95 latency", fmt(t.p95Ms, 1) + " ms"), card("active users", fmt(usage.activeUsers)),
@@ -124,7 +132,8 @@ function forecastSection(f) {
 }
 
 async function regions() {
-  const [body, forecast] = await Promise.all([api("/routing"), api("/ops/forecast")]);
+  // The forecast is of the whole hub's load: an operator of one tenant is not shown it.
+  const [body, forecast] = await Promise.all([api("/routing"), tenantOnly() ? null : api("/ops/forecast")]);
   const states = Object.entries(body.regions).map(([region, s]) => ({ region, ...s }));
   return [h("h1", {}, "Regions"), h("p", {}, "Routing controller: " + body.controller),
     table("Regions and their latest risk assessment", [
@@ -139,7 +148,8 @@ async function regions() {
       ["When", (d) => new Date(d.at * 1000).toLocaleString()], ["Region", (d) => d.region], ["Action", (d) => d.action],
       ["Applied", (d) => pill(d.applied ? "yes" : "no: " + d.error, d.applied)], ["Why", (d) => d.reason],
     ], body.decisions),
-    ...forecastSection(forecast)];
+    ...(forecast ? forecastSection(forecast) : [h("h2", {}, "Forecast"),
+      h("p", {}, "The forecast is of the whole hub's load, for operators who see every tenant.")])];
 }
 
 function chart(points, what = "Requests per interval (bars) and p95 latency (line)") {
@@ -178,7 +188,7 @@ async function usage() {
   const stats = [["Requests", (r) => fmt(r.requests), "num"], ["Errors", (r) => pct(r.errorRate), "num"],
     ["p50", (r) => fmt(r.p50Ms, 1), "num"], ["p95", (r) => fmt(r.p95Ms, 1), "num"], ["p99", (r) => fmt(r.p99Ms, 1), "num"]];
   const t = body.totals;
-  return [h("h1", {}, "Usage"), pick,
+  return [h("h1", {}, "Usage"), h("p", {}, `Calls of ${scopeText()}.`), pick,
     h("div", { class: "cards" }, card("requests", fmt(t.requests)), card("error rate", pct(t.errorRate)), card("p95", fmt(t.p95Ms, 1) + " ms"),
       card("active users", fmt(body.activeUsers)), card("sessions with calls", fmt(body.activeSessions)), card("live sessions", fmt(body.liveSessions))),
     h("h2", {}, "Requests and p95 latency"), chart(body.series.points),
@@ -220,7 +230,8 @@ async function audit() {
   }
   async function verify() {
     const verdict = await api("/ops/audit/verify?" + new URLSearchParams({ from: query().get("from") }));
-    say(verdict.intact ? `Intact: ${verdict.rows} records in ${verdict.partitions} chains.` : `${verdict.findings.length} problem(s) found, first: ${verdict.findings[0].problem}`, !verdict.intact);
+    const whose = verdict.tenant ? `of ${ME.scope.label}'s records (the chains were checked whole)` : "records";
+    say(verdict.intact ? `Intact: ${verdict.rows} ${whose} in ${verdict.partitions} chains.` : `${verdict.findings.length} problem(s) found, first: ${verdict.findings[0].problem}`, !verdict.intact);
   }
   const form = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); load(true).catch(fail); } },
     fields.map((f) => h("label", { for: "f-" + f }, f[0].toUpperCase() + f.slice(1), h("input", { id: "f-" + f, name: f, autocomplete: "off" }))),
@@ -231,7 +242,7 @@ async function audit() {
     h("button", { type: "button", onclick: () => download("jsonl").catch(fail) }, "Export JSON Lines"),
     h("button", { type: "button", onclick: () => verify().catch(fail) }, "Verify hash chains"));
   setTimeout(() => load(true).catch(fail));
-  return [h("h1", {}, "Audit"), form, actions, results, more];
+  return [h("h1", {}, "Audit"), h("p", {}, `Records of ${scopeText()}.`), form, actions, results, more];
 }
 
 async function setup() {
@@ -327,8 +338,9 @@ async function show() {
 async function start() {
   try {
     await finishSignIn();
-    const me = await api("/ops/whoami");
-    document.getElementById("who").textContent = `${me.name || me.user} · ${me.roles.join(", ") || (me.auth === "off" ? "authentication off" : "")}`;
+    const me = ME = await api("/ops/whoami");
+    const scope = me.scope.kind === "tenant" ? ` · tenant ${me.scope.label}` : "";
+    document.getElementById("who").textContent = `${me.name || me.user} · ${me.roles.join(", ") || (me.auth === "off" ? "authentication off" : "")}${scope}`;
     window.addEventListener("hashchange", show);
     await show();
   } catch (error) { fail(error); }
