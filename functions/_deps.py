@@ -173,7 +173,14 @@ def build_hub(
     identity = build_identity(settings, auth, connection, clock, closing, contexts)
     identity = with_credentials(identity, settings, auth, servers, clock, closing)
     ops = build_operations(
-        settings, connection, clock, identity.sealer, closing, settings=config.operations, rules=config.limits
+        settings,
+        connection,
+        clock,
+        identity.sealer,
+        closing,
+        settings=config.operations,
+        rules=config.limits,
+        tenants=len(auth.tenants) if auth.mode != "off" else 1,
     )
     limiter = RegistrationLimiter(ops.budgets, per_hour=auth.registrations_per_hour, clock=clock)
     identity = replace(identity, registrations=limiter)

@@ -46,7 +46,10 @@ def build_operations(
     *,
     settings: OperationsSettings,
     rules: list[LimitRule],
+    tenants: int = 1,
 ) -> Operations:
+    """`tenants`: how many tenants the hub admits; with more than one, usage is also counted per
+    tenant (the rows its tenant-scoped operators read)."""
     budgets: BudgetStore = (
         closing.add(TableBudgetStore.from_connection_string(connection, settings.limits_table))
         if connection
@@ -75,7 +78,13 @@ def build_operations(
         if connection
         else MemoryUsageStore()
     )
-    usage = UsageMeter(usage_store, instance=hub.instance_name, clock=clock, flush_seconds=settings.usage_flush_seconds)
+    usage = UsageMeter(
+        usage_store,
+        instance=hub.instance_name,
+        clock=clock,
+        flush_seconds=settings.usage_flush_seconds,
+        per_tenant=tenants > 1,
+    )
     sinks: list[CallSink] = [CallsToTrail(trail), usage]
     calls = Calls(limiter, sinks, region=hub.region, clock=clock, tracer=OtelTracer())
     forecasts = Forecasts(usage_store, CapacitySettings(), clock=clock)

@@ -4,12 +4,13 @@ Per 5-minute window: totals, per server, per region. Per hour: the same plus per
 per tenant and per session (hashed), and per plugin what plugins refused, failed at or changed
 (`plugin`). A query reads these rows, never the raw call records.
 
-Crossed with the tenant, so that one tenant's view is exact: the same windows count the total
-(5-minute and hourly), server, region, tool, session and plugin of each tenant again, as
-dimension `<dimension>@tenant` with key `<tenant id>/<key>`. User keys already start with the
-tenant ("<tid>:<oid>"), so users need no second row. Rows per window grow by those of each active
-tenant: at most (1 + servers + regions + tools + sessions + plugins it used) hourly and 1 per
-5 minutes per tenant, and never by more than the hub-wide rows times the active tenants.
+Crossed with the tenant on a hub that admits several (`per_tenant`), so that one tenant's view is
+exact: the same windows count each tenant's total (5-minute and hourly), servers, regions, tools
+and plugins again, as dimension `<dimension>@tenant` with key `<tenant id>/<key>`. Users and
+sessions need no second row: a user key starts with its tenant ("<tid>:<oid>"), and so does a
+session key ("<tid>/<hash>"), and each belongs to one tenant. Rows per window grow by, per active
+tenant, 1 every 5 minutes and 1 + the servers, regions, tools and plugins it used every hour; a
+hub with one tenant writes none (its operators see the whole hub).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _DIMENSIONS = {
 }
 _CROSSED = {
     "m5": ("total",),
-    "h1": ("total", "server", "region", "tool", "session"),
+    "h1": ("total", "server", "region", "tool"),
 }
 CROSSED = "@tenant"  # the suffix of a dimension counted per tenant
 _KEEP_SECONDS = 2 * 3600  # windows stay in memory this long after they end (late calls, re-flush)
@@ -47,15 +48,25 @@ def _keys(record: CallRecord, dimension: str) -> str | None:
     if dimension == "tool":
         return f"{record.server}/{record.tool}" if record.method == "tools/call" and record.tool else None
     if dimension == "session":
-        return hashlib.sha256(record.session.encode()).hexdigest()[:16] if record.session else None
+        if not record.session:
+            return None
+        hashed = hashlib.sha256(record.session.encode()).hexdigest()[:16]
+        return f"{record.tenant}/{hashed}" if record.tenant else hashed
     return str(getattr(record, dimension)) or None
 
 
 class UsageMeter:
     def __init__(
-        self, store: UsageStore, *, instance: str, clock: Callable[[], float], flush_seconds: float = 10.0
+        self,
+        store: UsageStore,
+        *,
+        instance: str,
+        clock: Callable[[], float],
+        flush_seconds: float = 10.0,
+        per_tenant: bool = True,
     ) -> None:
         self._store = store
+        self._per_tenant = per_tenant
         self.writer = f"{instance}.{secrets.token_hex(3)}"
         self._clock = clock
         self._tallies: dict[tuple[str, int, str, str], Tally] = {}
@@ -75,7 +86,7 @@ class UsageMeter:
             tally.count_call(call)
             dirty.add(slot)
 
-        tenant = record.tenant
+        tenant = record.tenant if self._per_tenant else ""
         for granularity, seconds in GRANULARITIES.items():
             start = int(record.at // seconds * seconds)
             for dimension in _DIMENSIONS[granularity]:
@@ -93,7 +104,7 @@ class UsageMeter:
         """A plugin sink: one count in the hour's row of that plugin (and of it for the tenant)."""
         hour = int(event.at // 3600 * 3600)
         slots = [("h1", hour, "plugin", event.plugin)]
-        if event.tenant:
+        if event.tenant and self._per_tenant:
             slots.append(("h1", hour, "plugin" + CROSSED, f"{event.tenant}/{event.plugin}"))
         counted = Counted.plugin(event)
         for slot in slots:

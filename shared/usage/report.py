@@ -34,7 +34,7 @@ def _of_tenant(tenant: str | None) -> View:
     def view(dimension: str, key: str) -> tuple[str, str] | None:
         if dimension.endswith(CROSSED):
             return (dimension.removesuffix(CROSSED), key.removeprefix(own)) if key.startswith(own) else None
-        if dimension == "user" and key.startswith(user):
+        if (dimension == "user" and key.startswith(user)) or (dimension == "session" and key.startswith(own)):
             return dimension, key
         if dimension == "tenant" and key == tenant:
             return dimension, key

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from functions._deps import load_config
+from infra.usage_rows import SERVERS, TOOLS, rows
 from shared.audit.sources import vault_keys
 from shared.audit.store import MemoryAuditStore
 from shared.audit.trail import AuditTrail
@@ -189,6 +190,17 @@ async def test_a_tenants_usage_is_exact_in_every_breakdown_and_the_hub_view_is_u
     assert nobody["byUser"] == []
 
 
+async def test_a_hub_with_one_tenant_writes_no_per_tenant_rows_and_sessions_are_not_counted_twice() -> None:
+    for per_tenant, crossed in ((False, 0), (True, 4 + 1)):  # hourly total, server, region, tool; 5-minute total
+        store = MemoryUsageStore()
+        meter = UsageMeter(store, instance="a", clock=lambda: T0, per_tenant=per_tenant)
+        meter(call(CONTOSO, "alice", "notes", "echo", 10))
+        await meter.flush()
+        dimensions = [row["Dimension"] for row in store.rows.values()]
+        assert sum(d.endswith("@tenant") for d in dimensions) == crossed
+        assert dimensions.count("session") == 1
+
+
 async def test_an_admin_of_one_tenant_verifies_the_whole_chain_with_only_their_records_counted() -> None:
     store = MemoryAuditStore()
     trail = AuditTrail(store, vault_keys(Sealer([b"k" * 32])), instance="i", region="weu", clock=lambda: T0 + 5)
@@ -239,3 +251,10 @@ def test_the_running_configuration_of_one_tenant_shows_its_servers_limits_and_al
     assert set(whole["servers"]) == {"open", "jira"}
     assert set(whole["tenants"]) == {"contoso", "fabrikam"}
     assert whole["auth"]["tenants"] == [CONTOSO, FABRIKAM]
+
+
+@pytest.mark.parametrize("tenants", [1, 2, 5])
+async def test_per_tenant_rows_are_what_the_readme_says_each_active_tenant_adds(tenants: int) -> None:
+    _, crossed = await rows(tenants)
+    per_tenant = 12 + 1 + SERVERS + 1 + SERVERS * TOOLS  # 5-minute totals; hourly total, servers, region, tools
+    assert crossed == (0 if tenants == 1 else tenants * per_tenant)
