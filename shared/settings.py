@@ -351,6 +351,28 @@ def invalid(
     return ConfigError(f"{variable}: {reason}")
 
 
+def validated[M: BaseModel](
+    model: type[M],
+    fields: dict[str, Any],
+    prefix: str,
+    kind: str,
+    *,
+    required: str,
+    spelled: str,
+    origin: Mapping[tuple[str, str], str],
+    whole: str | None = None,
+) -> M:
+    """One `collect`ed entry as `model`, or the ConfigError naming the variable: the `required` field
+    missing, or the first problem pydantic found (`whole`: what a whole-model check is about)."""
+    name = fields["name"]
+    if required not in fields:
+        raise ConfigError(f"{prefix}{spelled}__{required.upper()} is required for {kind} {name!r}")
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise invalid(exc, prefix, spelled, origin, name, whole=whole or required) from None
+
+
 def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
     """Build the upstream registry from `MCPHUB_SERVER_<NAME>__<FIELD>` variables.
 
@@ -360,13 +382,17 @@ def load_servers(environ: Mapping[str, str]) -> dict[str, ServerSettings]:
     raw, spelled, origin = collect(environ, SERVER_PREFIX, example="GITHUB__URL", kind="server")
     servers: dict[str, ServerSettings] = {}
     for name, fields in sorted(raw.items()):
-        if "url" not in fields:
-            raise ConfigError(f"{SERVER_PREFIX}{spelled[name]}__URL is required for server {name!r}")
-        try:
-            servers[name] = ServerSettings.model_validate(fields)
-        except ValidationError as exc:
-            # The one whole-model check is about AUTH.
-            raise invalid(exc, SERVER_PREFIX, spelled[name], origin, name, whole="auth") from None
+        # The one whole-model check is about AUTH.
+        servers[name] = validated(
+            ServerSettings,
+            fields,
+            SERVER_PREFIX,
+            "server",
+            required="url",
+            spelled=spelled[name],
+            origin=origin,
+            whole="auth",
+        )
     verbatim = [name for name, server in servers.items() if server.verbatim]
     if len(verbatim) > 1:
         raise ConfigError(f"MCPHUB_SERVER_<NAME>__VERBATIM: only one server may be verbatim, not {verbatim}")

@@ -4,7 +4,7 @@ Entra tenant IDs are GUIDs, and `-` is not allowed in an App Service setting's n
 setting that names a tenant takes its alias instead:
 
     MCPHUB_TENANT_CONTOSO__ID=72f988bf-86f1-41af-91ab-2d7cd011db47
-    MCPHUB_TENANT_CONTOSO__NAME=Contoso              (optional: shown on the operator page)
+    MCPHUB_TENANT_CONTOSO__LABEL=Contoso Ltd         (optional: how the operator page names it)
     MCPHUB_AUTH__TENANTS=contoso,fabrikam
     MCPHUB_AUTH__HUB_WIDE_TENANTS=contoso
     MCPHUB_SERVER_JIRA__TENANTS=contoso
@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import ConfigError
 
@@ -39,9 +39,9 @@ TENANT_SETTINGS = (
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alias: str
+    name: str  # the alias, lower-case
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
-    name: str = ""
+    label: str = Field(default="", max_length=200, description="how the operator page names the tenant")
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ class Tenants:
 
     def alias_of(self, tenant_id: str) -> str | None:
         found = self.by_id.get(tenant_id)
-        return found.alias if found else None
+        return found.name if found else None
 
     def label(self, tenant_id: str) -> str:
-        """How the operator page names a tenant: its display name, alias, or ID."""
+        """How the operator page names a tenant: its label, alias, or ID."""
         found = self.by_id.get(tenant_id)
-        return (found.name or found.alias) if found else tenant_id
+        return (found.label or found.name) if found else tenant_id
 
     def tenant_id(self, value: str, variable: str) -> str:
         """The tenant ID `value` names in `variable` (an alias, or an ID itself)."""
@@ -88,22 +88,15 @@ class Tenants:
 
 def load_tenants(environ: Mapping[str, str]) -> Tenants:
     """The `MCPHUB_TENANT_<ALIAS>__<FIELD>` aliases; ConfigError names the variable at fault."""
-    from shared.settings import collect, invalid  # settings imports nothing of this module's
+    from shared.settings import collect, validated  # settings imports nothing of this module's
 
     raw, spelled, origin = collect(environ, TENANT_PREFIX, example="CONTOSO__ID", kind="tenant alias")
     by_alias: dict[str, TenantSettings] = {}
     owner: dict[str, str] = {}
     for alias, fields in sorted(raw.items()):
-        # collect() puts the alias in "name"; a NAME variable (the display name) overwrote it.
-        fields = {**{k: v for k, v in fields.items() if k != "name"}, "alias": alias}
-        if (alias, "name") in origin:
-            fields["name"] = environ[origin[(alias, "name")]]
-        if "id" not in fields:
-            raise ConfigError(f"{TENANT_PREFIX}{spelled[alias]}__ID is required for tenant alias {alias!r}")
-        try:
-            tenant = TenantSettings.model_validate(fields)
-        except ValidationError as exc:
-            raise invalid(exc, TENANT_PREFIX, spelled[alias], origin, alias, whole="id") from None
+        tenant = validated(
+            TenantSettings, fields, TENANT_PREFIX, "tenant alias", required="id", spelled=spelled[alias], origin=origin
+        )
         other = owner.setdefault(tenant.id, alias)
         if other != alias:
             raise ConfigError(f"{origin[(alias, 'id')]}: tenant {tenant.id} already has the alias {other!r}")

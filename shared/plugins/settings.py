@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.errors import ConfigError
-from shared.settings import CsvList, collect, invalid
+from shared.settings import CsvList, collect, validated
 
 PLUGIN_PREFIX = "MCPHUB_PLUGIN_"
 Mode = Literal["enforce", "permissive", "disabled"]
@@ -53,12 +53,9 @@ def load_plugin_settings(environ: Mapping[str, str], servers: Mapping[str, objec
     raw, spelled, origin = collect(environ, PLUGIN_PREFIX, example="PII__MODULE", kind="plugin")
     plugins: list[PluginSettings] = []
     for name, fields in sorted(raw.items()):
-        if "module" not in fields:
-            raise ConfigError(f"{PLUGIN_PREFIX}{spelled[name]}__MODULE is required for plugin {name!r}")
-        try:
-            plugin = PluginSettings.model_validate(fields)
-        except ValidationError as exc:
-            raise invalid(exc, PLUGIN_PREFIX, spelled[name], origin, name, whole="module") from None
+        plugin = validated(
+            PluginSettings, fields, PLUGIN_PREFIX, "plugin", required="module", spelled=spelled[name], origin=origin
+        )
         unknown = [s for s in plugin.servers if s not in servers]
         if unknown:
             variable = origin[(name, "servers")]

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes advise: no sandbox as root, and no background traffic to Google's hosts.
@@ -31,3 +31,14 @@ async def chromium(*extra_flags: str) -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@asynccontextmanager
+async def fresh_page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a context of its own (no storage from another test: a new sign-in each time). The
+    local authority serves its sign-in over HTTPS with a self-signed certificate, which it accepts."""
+    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()

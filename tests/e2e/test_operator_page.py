@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from infra.processes import ROOT
-from tests.e2e.chromium import chromium, require_chromium
+from tests.e2e.chromium import chromium, fresh_page, require_chromium
 from tests.e2e.clients import client_for, signed_in_hub
 from tests.operator_api import validate_document
 
@@ -56,11 +56,8 @@ async def browser(world: dict[str, Any]) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    # The local authority serves its sign-in over HTTPS with a self-signed certificate.
-    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
-    opened = await context.new_page()
-    yield opened
-    await context.close()
+    async with fresh_page(browser) as opened:
+        yield opened
 
 
 async def snapshot(page: Page, name: str) -> None:

@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from playwright.async_api import Browser, Page, expect
 
 from infra.processes import Child
-from tests.e2e.chromium import chromium
+from tests.e2e.chromium import chromium, fresh_page
 from tests.e2e.clients import audit_items, client_for, signed_in_hub
 from tests.operator_api import check_answer
 
@@ -37,7 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, storage_connection_string: s
         "MCPHUB_AUDIT_TABLE": "audittenantscope",
         "MCPHUB_USAGE_TABLE": "usagetenantscope",
         "MCPHUB_TENANT_CONTOSO__ID": CONTOSO,
-        "MCPHUB_TENANT_CONTOSO__NAME": "Contoso Ltd",
+        "MCPHUB_TENANT_CONTOSO__LABEL": "Contoso Ltd",
         "MCPHUB_TENANT_FABRIKAM__ID": FABRIKAM,
         "MCPHUB_SERVER_CLOCK__TENANTS": "fabrikam",
         "MCPHUB_LIMIT_CONTOSO__TENANT": "contoso",
@@ -256,11 +256,8 @@ async def browser(calls_made: dict[str, Any]) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    # The local authority serves its sign-in over HTTPS with a self-signed certificate.
-    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
-    opened = await context.new_page()
-    yield opened
-    await context.close()
+    async with fresh_page(browser) as opened:
+        yield opened
 
 
 async def open_as(page: Page, hub: Child, hint: str, name: str) -> str:

@@ -31,7 +31,7 @@ T0 = 1_764_000_000.0  # a whole hour
 
 
 def test_settings_that_name_tenants_take_aliases_and_get_tenant_ids() -> None:
-    tenants = load_tenants({**ALIASES, "MCPHUB_TENANT_CONTOSO__NAME": "Contoso Ltd"})
+    tenants = load_tenants({**ALIASES, "MCPHUB_TENANT_CONTOSO__LABEL": "Contoso Ltd"})
     environ = tenants.resolve(
         {
             **ALIASES,
@@ -80,7 +80,7 @@ def test_hub_wide_tenants_must_be_tenants_the_hub_admits() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"MCPHUB_TENANT_CONTOSO__NAME": "Contoso"}, "MCPHUB_TENANT_CONTOSO__ID is required"),
+        ({"MCPHUB_TENANT_CONTOSO__LABEL": "Contoso"}, "MCPHUB_TENANT_CONTOSO__ID is required"),
         ({"MCPHUB_TENANT_CONTOSO__ID": "a b"}, "MCPHUB_TENANT_CONTOSO__ID: String should match"),
         ({"MCPHUB_TENANT_CONTOSO__ID": CONTOSO, "MCPHUB_TENANT_CONTOSO__REGION": "x"}, "__REGION: unknown setting"),
         ({**ALIASES, "MCPHUB_TENANT_OTHER__ID": CONTOSO}, "MCPHUB_TENANT_OTHER__ID: tenant .* already has the alias"),
