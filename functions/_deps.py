@@ -31,6 +31,7 @@ from shared.hub.asks import Asks
 from shared.hub.relay import RelayCodec
 from shared.hub.service import HubService
 from shared.hub.upstream_sessions import HUB_INFO, UpstreamSessions
+from shared.identity.access import roles_across_tenants
 from shared.identity.client_address import warn_if_untrusted
 from shared.limits.registrations import RegistrationLimiter
 from shared.limits.rules import LimitRule, load_limits
@@ -212,6 +213,8 @@ def build_hub(
         plugins=plugins,
         asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),
     )
+    for warning in roles_across_tenants(auth.tenants if auth.mode != "off" else (), servers):
+        log.warning(warning)
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
     if plugins.names:
         log.info("plugins on /mcp, in order: %s", ", ".join(plugins.names))

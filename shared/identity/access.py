@@ -8,7 +8,7 @@ listed. A server the caller may not see behaves exactly like one that does not e
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from shared.errors import StepUpRequired
 from shared.principal import Principal
@@ -44,6 +44,22 @@ def may_see(principal: Principal, server: ServerSettings) -> bool:
 
 def visible_servers(principal: Principal, servers: Mapping[str, ServerSettings]) -> frozenset[str]:
     return frozenset(name for name, server in servers.items() if may_see(principal, server))
+
+
+def roles_across_tenants(tenants: Collection[str], servers: Mapping[str, ServerSettings]) -> list[str]:
+    """Warnings for servers limited by app roles alone on a hub that admits several tenants: each
+    consenting tenant's admins assign the hub app's roles to their own users, so ROLES without
+    TENANTS opens the server to any tenant whose admin grants the role. (Group object IDs belong to
+    one tenant, so GROUPS does not have this gap.)"""
+    if len(tenants) <= 1:
+        return []
+    return [
+        f"server {name!r} is limited by app roles ({', '.join(server.roles)}) on a hub with {len(tenants)} tenants: "
+        f"each tenant's admins assign those roles to their own users; set MCPHUB_SERVER_{name.upper()}__TENANTS "
+        "to limit it to some tenants"
+        for name, server in sorted(servers.items())
+        if server.roles and not server.tenants
+    ]
 
 
 def check_step_up(principal: Principal, server: ServerSettings) -> None:

@@ -13,6 +13,7 @@ from shared.audit.trail import AuditTrail
 from shared.call_record import CallRecord, PluginEvent
 from shared.errors import ConfigError
 from shared.hub.running_config import running_config
+from shared.identity.access import roles_across_tenants
 from shared.identity.scope import HUB_WIDE, Scope, operator_scope
 from shared.limits.rules import load_limits
 from shared.principal import Principal
@@ -258,3 +259,20 @@ async def test_per_tenant_rows_are_what_the_readme_says_each_active_tenant_adds(
     _, crossed = await rows(tenants)
     per_tenant = 12 + 1 + SERVERS + 1 + SERVERS * TOOLS  # 5-minute totals; hourly total, servers, region, tools
     assert crossed == (0 if tenants == 1 else tenants * per_tenant)
+
+
+def test_a_server_limited_by_roles_alone_on_a_multi_tenant_hub_is_warned_about_naming_the_setting() -> None:
+    servers = load_servers(
+        {
+            "MCPHUB_SERVER_JIRA__URL": "https://jira.example/mcp",
+            "MCPHUB_SERVER_JIRA__ROLES": "Hub.Jira",
+            "MCPHUB_SERVER_HR__URL": "https://hr.example/mcp",
+            "MCPHUB_SERVER_HR__ROLES": "Hub.HR",
+            "MCPHUB_SERVER_HR__TENANTS": CONTOSO,
+            "MCPHUB_SERVER_OPEN__URL": "https://open.example/mcp",
+        }
+    )
+    (warning,) = roles_across_tenants([CONTOSO, FABRIKAM], servers)
+    assert warning.startswith("server 'jira' is limited by app roles (Hub.Jira) on a hub with 2 tenants")
+    assert "MCPHUB_SERVER_JIRA__TENANTS" in warning
+    assert roles_across_tenants([CONTOSO], servers) == []
