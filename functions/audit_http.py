@@ -11,6 +11,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response, StreamingR
 
 from functions._deps import hub
 from functions._operator import ADMIN, Scope, bad_request, forbidden, model_response, operator, scope_of
+from functions._outages import answers_outages
 from shared.audit import api
 from shared.audit.events import audit
 from shared.operator_api import models
@@ -45,6 +46,7 @@ async def _admin_query(req: Request) -> tuple[Principal, api.AuditQuery, Scope] 
 
 
 @bp.route(route="ops/audit", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def audit_search(req: Request) -> Response:
     checked = await _admin_query(req)
     if isinstance(checked, Response):
@@ -53,6 +55,7 @@ async def audit_search(req: Request) -> Response:
 
 
 @bp.route(route="ops/audit/export", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def audit_export(req: Request) -> Response:
     checked = await _admin_query(req)
     if isinstance(checked, Response):
@@ -72,6 +75,7 @@ async def audit_export(req: Request) -> Response:
 
 
 @bp.route(route="ops/audit/verify", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def audit_verify(req: Request) -> Response:
     checked = await _admin_query(req)
     if isinstance(checked, Response):

@@ -12,6 +12,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, bad_request, model_response, operator, operator_request, scope_of
+from functions._outages import answers_outages
 from shared.configure.advice import advice
 from shared.configure.recommend import default_recommender, recommendation
 from shared.operator_api import QueryRefused, models, parse_query
@@ -21,6 +22,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="ops/recommend", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def recommend(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):
@@ -37,6 +39,7 @@ async def recommend(req: Request) -> Response:
 
 
 @bp.route(route="ops/workflow", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def workflow(req: Request) -> Response:
     """A plan of tool calls for `goal` from the caller's own tools (search only: a browser has no model)."""
     caller = await operator_request(req, OPERATORS)
@@ -50,6 +53,7 @@ async def workflow(req: Request) -> Response:
 
 
 @bp.route(route="ops/advice", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def usage_advice(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

@@ -9,6 +9,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, bad_request, hidden, model_response, operator, scope_of
+from functions._outages import answers_outages
 from shared.operator_api import QueryRefused, parse_query
 from shared.operator_api.models import Forecast, ForecastParams
 
@@ -16,6 +17,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="ops/forecast", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def forecast(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

@@ -12,6 +12,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, model_response, operator, operator_request, scope_of
+from functions._outages import answers_outages
 from shared.backup.transfer import account_of
 from shared.hub.running_config import running_config, safe_url
 from shared.identity.resource import scope_value
@@ -24,6 +25,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="ops/openapi.json", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def openapi(req: Request) -> Response:
     """The OpenAPI 3.1 description of the operator API, for operators (the routes it lists are hidden
     from everyone else)."""
@@ -42,6 +44,7 @@ async def openapi(req: Request) -> Response:
 
 
 @bp.route(route="ops/whoami", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def whoami(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):
@@ -63,6 +66,7 @@ async def whoami(req: Request) -> Response:
 
 
 @bp.route(route="ops/servers", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def servers(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):
@@ -97,6 +101,7 @@ async def servers(req: Request) -> Response:
 
 
 @bp.route(route="ops/config", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def config(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

@@ -7,12 +7,14 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, model_response, operator
+from functions._outages import answers_outages
 from shared.operator_api.models import Routing
 
 bp = func.Blueprint()
 
 
 @bp.route(route="routing", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def routing_state(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

@@ -11,6 +11,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from functions._deps import hub
 from functions._operator import OPERATORS, bad_request, model_response, operator, scope_of
+from functions._outages import answers_outages
 from shared.audit.api import AuditQuery, BadQuery
 from shared.operator_api.models import Usage
 from shared.usage.report import usage_report
@@ -20,6 +21,7 @@ _MAX_DAYS = 31
 
 
 @bp.route(route="ops/usage", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+@answers_outages
 async def usage(req: Request) -> Response:
     caller = await operator(req, OPERATORS)
     if isinstance(caller, Response):

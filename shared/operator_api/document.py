@@ -71,7 +71,7 @@ def _ops(
 ) -> Operation:
     bad = (_BAD,) if kw.get("query") is not None else ()
     other = (_OTHER_TENANT,) if kw.pop("tenant_filtered", False) else ()
-    replies = (Reply(200, summary, model, headers=_NO_STORE), *bad, *other, *_SIGNED_IN)
+    replies = (Reply(200, summary, model, headers=_NO_STORE), *bad, *other, *_SIGNED_IN, _OUTAGE)
     return Operation("get", path, operation_id, summary, "operations", replies, roles=roles, **kw)
 
 
@@ -108,6 +108,7 @@ OPERATIONS: tuple[Operation, ...] = (
             _BAD,
             _OTHER_TENANT,
             *_SIGNED_IN,
+            _OUTAGE,
         ),
         roles=ADMIN,
         query=m.ExportParams,

@@ -115,6 +115,14 @@ async def test_a_frozen_store_gets_fast_clear_answers_and_the_audit_trail_catche
             }
             assert_fast_503(await http.post(f"{hub_b.url}/oauth/token", data=form), started)
 
+            # The operator API reads the same store: a fast 503 naming it too, as its document says.
+            for path in ("/ops/usage", "/ops/audit", "/ops/servers", "/ops/advice"):
+                started = time.monotonic()
+                reply = await http.get(f"{hub_a.url}{path}", headers={"Authorization": f"Bearer {admin}"})
+                assert_fast_503(reply, started)
+                assert reply.json()["error"] == "temporarily_unavailable", path
+                assert reply.json()["store"], path
+
             # Audited while frozen: an Origin refusal (no storage needed to refuse it).
             evil = {**mcp(user), "Origin": "https://frozen.example"}
             assert (await http.post(f"{hub_a.url}/mcp", json=INIT, headers=evil)).status_code == 403
