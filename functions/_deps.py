@@ -181,7 +181,7 @@ def build_hub(
         closing,
         settings=config.operations,
         rules=config.limits,
-        tenants=len(auth.tenants) if auth.mode != "off" else 1,
+        per_tenant=auth.multi_tenant,
     )
     limiter = RegistrationLimiter(ops.budgets, per_hour=auth.registrations_per_hour, clock=clock)
     identity = replace(identity, registrations=limiter)
@@ -213,7 +213,7 @@ def build_hub(
         plugins=plugins,
         asks=Asks(relay_key, identity.grants, clock=clock, timeout_seconds=settings.ask_timeout_seconds),
     )
-    for warning in roles_across_tenants(auth.tenants if auth.mode != "off" else (), servers):
+    for warning in roles_across_tenants(auth.tenants if auth.multi_tenant else (), servers):
         log.warning(warning)
     log.info("hub ready: %d upstream server(s): %s", len(servers), ", ".join(servers) or "none")
     if plugins.names:

@@ -46,10 +46,10 @@ def build_operations(
     *,
     settings: OperationsSettings,
     rules: list[LimitRule],
-    tenants: int = 1,
+    per_tenant: bool = False,
 ) -> Operations:
-    """`tenants`: how many tenants the hub admits; with more than one, usage is also counted per
-    tenant (the rows its tenant-scoped operators read)."""
+    """`per_tenant`: the hub admits several tenants, so usage is also counted per tenant (the rows
+    its tenant-scoped operators read)."""
     budgets: BudgetStore = (
         closing.add(TableBudgetStore.from_connection_string(connection, settings.limits_table))
         if connection
@@ -83,7 +83,7 @@ def build_operations(
         instance=hub.instance_name,
         clock=clock,
         flush_seconds=settings.usage_flush_seconds,
-        per_tenant=tenants > 1,
+        per_tenant=per_tenant,
     )
     sinks: list[CallSink] = [CallsToTrail(trail), usage]
     calls = Calls(limiter, sinks, region=hub.region, clock=clock, tracer=OtelTracer())

@@ -32,8 +32,8 @@ async def _admin_query(req: Request) -> tuple[Principal, api.AuditQuery, Scope] 
         return bad_request(str(error))
     current = hub()
     asked = query.filters.get("tenant")
-    if asked is not None and asked.lower() in current.tenants.by_alias:  # an alias names its tenant here too
-        asked = current.tenants.by_alias[asked.lower()].id
+    if asked is not None:  # an alias names its tenant here too
+        asked = current.tenants.id_of(asked)
     scope = scope_of(caller)
     if scope.tenant is not None:
         if asked not in (None, scope.tenant):

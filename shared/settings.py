@@ -270,6 +270,11 @@ class AuthSettings(BaseSettings):
         return self
 
     @property
+    def multi_tenant(self) -> bool:
+        """Users of several tenants sign in: operators are tenant-scoped and usage is counted per tenant."""
+        return self.mode != "off" and len(self.tenants) > 1
+
+    @property
     def hub_wide_from(self) -> list[str]:
         """The tenants whose users the hub-wide role applies to."""
         return list(self.hub_wide_tenants) or self.tenants[:1]

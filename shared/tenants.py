@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,7 +51,7 @@ class Tenants:
 
     by_alias: Mapping[str, TenantSettings] = field(default_factory=dict[str, TenantSettings])
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, TenantSettings]:
         return {tenant.id: tenant for tenant in self.by_alias.values()}
 
@@ -63,11 +64,15 @@ class Tenants:
         found = self.by_id.get(tenant_id)
         return (found.label or found.name) if found else tenant_id
 
+    def id_of(self, value: str) -> str:
+        """The tenant ID `value` names: an alias's ID, or the value itself."""
+        found = self.by_alias.get(value.lower())
+        return found.id if found is not None else value
+
     def tenant_id(self, value: str, variable: str) -> str:
         """The tenant ID `value` names in `variable` (an alias, or an ID itself)."""
-        found = self.by_alias.get(value.lower())
-        if found is not None:
-            return found.id
+        if value.lower() in self.by_alias:
+            return self.id_of(value)
         if self.by_alias and not _GUID.match(value):
             known = ", ".join(sorted(self.by_alias))
             raise ConfigError(

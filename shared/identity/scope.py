@@ -46,7 +46,7 @@ HUB_WIDE = Scope()
 
 def operator_scope(principal: Principal, auth: AuthSettings, label: str | None = None) -> Scope:
     """The scope of an operator or admin (whose role was checked already)."""
-    if auth.mode == "off" or len(auth.tenants) <= 1:
+    if not auth.multi_tenant:
         return HUB_WIDE
     if auth.hub_wide_role in principal.roles and principal.tenant_id in auth.hub_wide_from:
         return HUB_WIDE

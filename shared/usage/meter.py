@@ -77,27 +77,19 @@ class UsageMeter:
     def __call__(self, record: CallRecord) -> None:
         call = Counted.of(record)
         keys = {dimension: _keys(record, dimension) for dimension in _DIMENSIONS["h1"]}
-        tallies, dirty = self._tallies, self._dirty
-
-        def count(slot: tuple[str, int, str, str]) -> None:
-            tally = tallies.get(slot)
-            if tally is None:
-                tally = tallies[slot] = Tally()
-            tally.count_call(call)
-            dirty.add(slot)
-
+        count = self._count
         tenant = record.tenant if self._per_tenant else ""
         for granularity, seconds in GRANULARITIES.items():
             start = int(record.at // seconds * seconds)
             for dimension in _DIMENSIONS[granularity]:
                 key = keys[dimension]
                 if key is not None:
-                    count((granularity, start, dimension, key))
+                    count((granularity, start, dimension, key), call)
             if tenant:
                 for dimension in _CROSSED[granularity]:
                     key = keys[dimension]
                     if key is not None:
-                        count((granularity, start, dimension + CROSSED, f"{tenant}/{key}"))
+                        count((granularity, start, dimension + CROSSED, f"{tenant}/{key}"), call)
         self._soon.schedule()
 
     def plugin(self, event: PluginEvent) -> None:
@@ -108,12 +100,15 @@ class UsageMeter:
             slots.append(("h1", hour, "plugin" + CROSSED, f"{event.tenant}/{event.plugin}"))
         counted = Counted.plugin(event)
         for slot in slots:
-            tally = self._tallies.get(slot)
-            if tally is None:
-                tally = self._tallies[slot] = Tally()
-            tally.count_call(counted)
-            self._dirty.add(slot)
+            self._count(slot, counted)
         self._soon.schedule()
+
+    def _count(self, slot: tuple[str, int, str, str], call: Counted) -> None:
+        tally = self._tallies.get(slot)
+        if tally is None:
+            tally = self._tallies[slot] = Tally()
+        tally.count_call(call)
+        self._dirty.add(slot)
 
     async def flush(self) -> int:
         """Write every aggregate that changed since the last flush; returns how many rows."""
