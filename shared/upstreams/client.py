@@ -232,6 +232,10 @@ class HttpUpstreamClient:
                 async for item in self._send_once(
                     server, message, session_id, protocol_version, exchange, credentials, headers
                 ):
+                    if not yielded and breaker is not None:
+                        # The upstream answered: recorded now, since callers stop reading (closing
+                        # this stream) at the Response, and the code after the loop never runs then.
+                        breaker.record_success()
                     yielded = True
                     observe("ok")
                     yield item
@@ -255,7 +259,7 @@ class HttpUpstreamClient:
                     else "error"
                 )
                 raise
-            if breaker is not None:
+            if breaker is not None and not yielded:
                 breaker.record_success()
             observe("ok")
             return

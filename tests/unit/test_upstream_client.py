@@ -180,6 +180,30 @@ async def test_repeated_failures_open_the_breaker_and_stop_calls() -> None:
     assert calls == 2
 
 
+async def test_an_answer_read_only_up_to_its_response_closes_a_probing_breaker() -> None:
+    """Callers stop reading at the Response (closing the stream): the upstream answered all the same.
+    Before, the success was recorded only after the stream ran out, so a half-open probe whose
+    caller stopped early left the breaker probing, refusing every later call for good."""
+    now = [0.0]
+    failing = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if failing[0]:
+            return httpx.Response(500)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {"content": []}})
+
+    breaker = CircuitBreaker(failures=1, reset_seconds=5, clock=lambda: now[0])
+    client = client_for(handler, breakers={"up": breaker})
+    with pytest.raises(UpstreamUnavailable):
+        await collect(client, Request(1, "tools/call"))
+    now[0], failing[0] = 10.0, False
+    for _ in range(3):
+        stream = client.send(SERVER, Request(1, "tools/call"), session_id="s1", protocol_version="2025-11-25")
+        assert isinstance(await anext(stream), Response)
+        await stream.aclose()
+    assert breaker.state == "closed"
+
+
 async def test_passthrough_forwards_mcp_headers_but_never_the_clients_credentials() -> None:
     seen: list[httpx.Request] = []
 
