@@ -6,6 +6,7 @@ Used by `make run`, the tests' fixtures and the benchmarks, so all three run the
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shared.stdio import hub_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Hubs started without sign-in (demos, benchmarks, tests of other things) say so explicitly.
@@ -30,7 +33,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -91,7 +96,8 @@ class Processes:
         try:
             wait_for_port(port, process=process)
         except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{name} did not start: {exc}; see {log}") from exc
+            said = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
+            raise RuntimeError(f"{name} did not start: {exc}; see {log}:\n{said}") from exc
         return child
 
     def azurite(self, port: int | None = None, *, access_log: bool = False) -> Child:
@@ -118,6 +124,17 @@ class Processes:
             raise RuntimeError("server-everything is not installed: run `npm ci` (make does this for you)")
         argv = [str(NODE), str(script), "streamableHttp"]
         return self.start("everything", argv, port, env={"PORT": str(port)})
+
+    def stdio(
+        self, name: str, declarations: Mapping[str, str], port: int | None = None
+    ) -> tuple[Child, dict[str, str]]:
+        """Stdio server `name` of `declarations` (MCPHUB_STDIO_*) behind the bridge (infra/stdio.py),
+        with a key of its own, and the hub settings that reach it there."""
+        port = port or free_port()
+        key = secrets.token_urlsafe(32)
+        argv = [sys.executable, "-m", "infra.stdio", name, "--port", str(port)]
+        child = self.start(name, argv, port, env={**declarations, "MCP_PROXY_API_KEY": key})
+        return child, hub_settings(name, f"{child.url}/mcp", key)
 
     def hub(self, name: str, env: Mapping[str, str], port: int | None = None) -> Child:
         port = port or free_port()

@@ -1,4 +1,7 @@
-"""`make run`: Azurite, three demo upstreams, a local sign-in authority and the hub on 127.0.0.1:7071.
+"""`make run`: Azurite, four demo upstreams, a local sign-in authority and the hub on 127.0.0.1:7071.
+
+The fourth, `files`, is a real stdio server from npm (@modelcontextprotocol/server-filesystem, pinned
+in package.json) on `.local/files`, behind the bridge the Azure deployment runs (infra/stdio.py).
 
 Sign-in works as on Azure, with a local OIDC authority standing in for Entra ID: the IDE opens a
 browser, which signs in at once as `developer@local` (roles Hub.User and Hub.Admin).
@@ -7,6 +10,7 @@ browser, which signs in at once as `developer@local` (roles Hub.User and Hub.Adm
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -27,6 +31,7 @@ MCPHub is running.
 
   MCP URL (all servers):   {url}
   One server:              {url}/notes   {url}/clock   {url}/flaky
+  A stdio server:          {url}/files   (npm server-filesystem on {FILES} behind the bridge)
   Health:                  {url.removesuffix("/mcp")}/health
   Logs:                    {logs}
   Sign-in:                 {sign_in}
@@ -45,6 +50,19 @@ One-click install links:   {url.removesuffix("/mcp")}/start
 
 Press Ctrl-C to stop everything.
 """
+
+
+FILES = ROOT / ".local" / "files"
+FILESYSTEM = "@modelcontextprotocol/server-filesystem@2026.8.31"
+
+
+def files_server() -> dict[str, str]:
+    """The stdio demo: the filesystem server on a folder of its own, with a file to find."""
+    FILES.mkdir(parents=True, exist_ok=True)
+    welcome = FILES / "welcome.md"
+    if not welcome.exists():
+        welcome.write_text("# Hello from a stdio server\n\nThis file was read by server-filesystem, through the hub.\n")
+    return {"MCPHUB_STDIO_FILES__PACKAGE": FILESYSTEM, "MCPHUB_STDIO_FILES__ARGS": json.dumps([str(FILES)])}
 
 
 def _sign_in(processes: Processes) -> tuple[dict[str, str], str]:
@@ -68,8 +86,9 @@ def main() -> None:
     try:
         azurite = processes.azurite(int(os.environ.get("AZURITE_TABLE_PORT", "10002")))
         upstreams = {name: processes.demo(name) for name in ("notes", "clock", "flaky")}
+        _, files = processes.stdio("files", files_server())
         settings, sign_in = _sign_in(processes)
-        demo = {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", "MCPHUB_LIMIT_PERUSER__REQUESTS": "600", **settings}
+        demo = {"MCPHUB_SERVER_FLAKY__TIMEOUT": "3", "MCPHUB_LIMIT_PERUSER__REQUESTS": "600", **files, **settings}
         processes.hub_over("hub", azurite, upstreams, demo, HUB_PORT)
         sys.stdout.write(banner(f"http://127.0.0.1:{HUB_PORT}/mcp", str(processes.log_dir), sign_in))
         sys.stdout.flush()

@@ -86,6 +86,9 @@ class ServerSettings(BaseModel):
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     oauth_scopes: str = ""
+    # A stdio server behind the bridge (shared/stdio.py): one process, started with one credential in
+    # its environment, serves every user, and the bridge passes no request headers on to it.
+    stdio: bool = False
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -108,6 +111,13 @@ class ServerSettings(BaseModel):
             self.oauth_authorize_url and self.oauth_token_url and self.oauth_client_id
         ):
             raise ValueError("auth=user_oauth needs OAUTH_AUTHORIZE_URL, OAUTH_TOKEN_URL and OAUTH_CLIENT_ID")
+        if self.stdio and self.auth != "none":
+            raise ValueError(
+                f"auth={self.auth} cannot reach a stdio server (STDIO=true): its one process reads one credential "
+                "from its environment at start and serves every user, and the bridge passes no request headers to "
+                "it. Give the server a shared credential in its environment and AUTH=none, or, for per-user "
+                "credentials, run it as an HTTP server that takes each user's token"
+            )
         return self
 
     @property

@@ -55,7 +55,7 @@ def test_run_prints_the_mcp_url_and_ide_config_and_cleans_up() -> None:
         assert '"servers"' in output  # VS Code
         assert "claude mcp add" in output
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
-        assert set(health["servers"]) == {"notes", "clock", "flaky"}
+        assert set(health["servers"]) == {"notes", "clock", "flaky", "files"}
         assert "signs you in as developer@local" in output
         assert httpx.post(url, json={}, timeout=5).status_code == 401
         assert browser_sign_in_lands_back_with_a_code(f"http://127.0.0.1:{port}")
