@@ -34,6 +34,21 @@ param vaultKeys string
 @description('Upstream servers as settings, e.g. { MCPHUB_SERVER_GITHUB__URL: "https://..." }; no secrets here (use Key Vault references)')
 param serverSettings object = {}
 
+@description('''Stdio servers, each run in Azure Container Apps behind the bridge (bicep/bridge) and added to the
+hub as MCPHUB_SERVER_<NAME>__URL. An entry: { name, package (npm "@scope/name@1.2.3" or PyPI "name==1.2.3"),
+runner ("npx" | "uvx"), or image (built FROM the bridge image), command, args [], env { VAR: value },
+secrets { VAR: "<Key Vault secret name>" }, replicas (1), stateless (false), scaleToZero (false), cpu (0.5),
+memory ("1Gi") }. `make preflight` checks them as shared/stdio.py does.''')
+param stdioServers array = []
+
+@secure()
+@description('The key each stdio bridge requires of the hub (needed with stdioServers): python -c "import secrets;print(secrets.token_urlsafe(32))"')
+param bridgeKey string = ''
+
+@description('An existing container registry in this resource group holding the bridge image (needed with stdioServers)')
+param bridgeRegistry string = ''
+param bridgeImageTag string = 'mcphub-bridge:6.7.19'
+
 @allowed([ 'Standard_AzureFrontDoor', 'Premium_AzureFrontDoor' ])
 param frontDoorSku string = 'Standard_AzureFrontDoor'
 param wafEnabled bool = true
@@ -73,6 +88,7 @@ module vault 'modules/keyvault.bicep' = {
     vaultKeys: vaultKeys
     clientSecret: hubClientSecret
     publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    bridgeKey: bridgeKey
   }
 }
 
@@ -108,6 +124,31 @@ module network 'modules/network.bicep' = [for (region, i) in regions: if (privat
   dependsOn: [ vaultZone ]
 }]
 
+// A stdio server may not take a URL server's name (its route and its tool prefix), and needs the key and image.
+var stdio = [for server in stdioServers: contains(serverSettings, 'MCPHUB_SERVER_${toUpper(server.name)}__URL')
+  ? fail('stdioServers entry "${server.name}": serverSettings already has MCPHUB_SERVER_${toUpper(server.name)}__URL; rename one of them')
+  : (empty(bridgeKey) || empty(bridgeRegistry)
+      ? fail('stdioServers entry "${server.name}": stdio servers need the bridgeKey and bridgeRegistry parameters (bicep/README.md, step 4)')
+      : server)]
+
+module stdioServersInRegion 'modules/stdio.bicep' = [for (region, i) in regions: if (!empty(stdioServers)) {
+  name: 'stdio-${region}'
+  params: {
+    name: '${name}-${region}'
+    location: region
+    servers: stdio
+    identityId: identity.outputs.id
+    identityPrincipalId: identity.outputs.principalId
+    vaultName: vault.outputs.name
+    bridgeKeySecretName: 'mcphub-bridge-key' // written by modules/keyvault.bicep
+    registryName: bridgeRegistry
+    bridgeImage: '${bridgeRegistry}.azurecr.io/${bridgeImageTag}'
+    workspaceName: monitoring.outputs.workspaceName
+    subnetId: privateNetworking ? network[i].outputs.stdioSubnetId : ''
+    vnetId: privateNetworking ? network[i].outputs.vnetId : ''
+  }
+}]
+
 var publicUrl = 'https://${frontDoor.outputs.endpointHost}'
 var hubSettings = union(serverSettings, {
   MCPHUB_PUBLIC_URL: publicUrl
@@ -137,7 +178,10 @@ module apps 'modules/functionapp.bicep' = [for (region, i) in regions: {
     identityClientId: identity.outputs.clientId
     identityPrincipalId: identity.outputs.principalId
     insightsConnectionString: monitoring.outputs.insightsConnectionString
-    settings: hubSettings
+    // Each region's hub reaches its own region's stdio servers.
+    settings: empty(stdioServers)
+      ? hubSettings
+      : union(hubSettings, reduce(stdioServersInRegion[i].outputs.serverSettings, {}, (all, one) => union(all, one)))
     alwaysReady: alwaysReady
     maximumInstances: maximumInstances
     httpConcurrency: httpConcurrency

@@ -96,7 +96,8 @@ class StdioServer(BaseModel):
     @field_validator("replicas", "scale_to_zero")
     @classmethod
     def _stateless_only(cls, value: Any, info: ValidationInfo) -> Any:
-        if value not in (1, False) and not info.data.get("stateless", False):
+        more = value is True if info.field_name == "scale_to_zero" else value > 1
+        if more and not info.data.get("stateless", False):
             raise ValueError(
                 "more than one replica, or scaling to zero, gives each replica (each start) a process of its own "
                 "with its own state: set STATELESS=true only if the server keeps none (memory and filesystem do)"

@@ -8,6 +8,9 @@ param vaultKeys string
 @secure()
 param clientSecret string
 param publicNetworkAccess string = 'Enabled'
+@secure()
+@description('The key every stdio bridge requires of the hub (X-API-Key); empty when there are no stdio servers')
+param bridgeKey string = ''
 
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 
@@ -36,6 +39,12 @@ resource hubSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'mcphub-client-secret'
   properties: { value: clientSecret }
+}
+
+resource bridgeKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(bridgeKey)) {
+  parent: vault
+  name: 'mcphub-bridge-key'
+  properties: { value: bridgeKey }
 }
 
 resource readSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

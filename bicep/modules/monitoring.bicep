@@ -39,3 +39,4 @@ resource publish 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output insightsConnectionString string = insights.properties.ConnectionString
 output insightsId string = insights.id
+output workspaceName string = workspace.name

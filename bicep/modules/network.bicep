@@ -25,6 +25,14 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
         name: 'endpoints'
         properties: { addressPrefix: cidrSubnet(addressPrefix, 24, 1) }
       }
+      {
+        // The stdio servers' Container Apps environment (workload profiles: /27 at least, delegated).
+        name: 'stdio'
+        properties: {
+          addressPrefix: cidrSubnet(addressPrefix, 24, 2)
+          delegations: [ { name: 'apps', properties: { serviceName: 'Microsoft.App/environments' } } ]
+        }
+      }
     ]
   }
 }
@@ -63,3 +71,5 @@ resource vaultDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-
 }
 
 output appsSubnetId string = '${vnet.id}/subnets/apps'
+output stdioSubnetId string = '${vnet.id}/subnets/stdio'
+output vnetId string = vnet.id

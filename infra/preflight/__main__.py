@@ -2,7 +2,8 @@
 
 1. The Functions Python worker indexes function_app.py (and its routes overlap nowhere).
 2. host.json and azure.yaml validate against their official schemas.
-3. Every Bicep resource type, API version and property exists in Azure's type definitions.
+3. Every Bicep resource type, API version and property exists in Azure's type definitions, and the
+   parameters file's stdio servers are complete (shared/stdio.py).
 4. `make package`: the zip azd uploads holds only the app, and runs on its own.
 
 Exit status 1 on any problem, each printed with the file and what is wrong. `make test` runs the
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from infra import package
-from infra.preflight import bicep, checks
+from infra.preflight import bicep, checks, stdio
 from infra.processes import ROOT
 
 
@@ -35,6 +36,9 @@ def main() -> int:
     found = bicep.check(files)
     problems += found
     print(f"bicep: {len(files)} files against Azure's type definitions, {len(found)} problem(s)")  # noqa: T201
+    found = stdio.check(ROOT / "bicep" / "main.parameters.json")
+    problems += found
+    print(f"stdio servers in main.parameters.json: {len(found)} problem(s)")  # noqa: T201
     with tempfile.TemporaryDirectory(prefix="mcphub-preflight-") as folder:
         zipped, _, found = package.checked(ROOT, Path(folder) / "mcphub.zip")
         problems += found

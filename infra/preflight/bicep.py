@@ -71,10 +71,14 @@ class _Checker:
         return None
 
     def check(self, value: Node | None, type_id: int, path: str, *, body: bool = False) -> None:
+        node = self._nodes[str(type_id)]
+        if value is not None and value.type == "for_statement" and "array" in node and not body:
+            # `[for x in xs: {...}]` as a property's value: its body is one item of the array.
+            self.check(value, node["array"], f"{path}[]")
+            return
         literal = _literal(value)
         if literal is None:
             return
-        node = self._nodes[str(type_id)]
         if literal.type == "array":
             items = node.get("array")
             if items is not None:

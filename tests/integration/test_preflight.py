@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.preflight import bicep, checks
+from infra.preflight import bicep, checks, stdio
 from infra.preflight.__main__ import main as preflight
 from infra.processes import ROOT
 
@@ -131,7 +131,54 @@ def test_a_bicep_mistake_fails_naming_file_line_and_property(tmp_path: Path, old
     assert expected in problems[0]
 
 
+def test_a_misspelled_property_inside_a_property_loop_is_found(tmp_path: Path) -> None:
+    """`secrets: [for ...: {...}]`: each item is checked against the array's item type (before this,
+    for-expressions as property values were skipped)."""
+    original = (BICEP / "modules" / "stdio-server.bicep").read_text()
+    old = "        keyVaultUrl: secrets[i].properties.secretUri\n"
+    assert old in original
+    changed = tmp_path / "stdio-server.bicep"
+    changed.write_text(original.replace(old, old.replace("keyVaultUrl", "keyVaultUri"), 1))
+    [problem] = bicep.check([changed])
+    assert problem.startswith("stdio-server.bicep:")
+    assert ".properties.configuration.secrets[].keyVaultUri is not a property" in problem
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_make_preflight_passes_as_it_is() -> None:
     assert preflight() == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"name": "memory", "args": ["stdio"]}, "stdioServers[0] (memory): package: a stdio server needs PACKAGE"),
+        (
+            {"name": "notes", "package": "x@1"},
+            "stdioServers[0] (notes): serverSettings already has MCPHUB_SERVER_NOTES__URL",
+        ),
+        ({"name": "memory", "package": "x@1", "scaleToZero": True}, "stdioServers[0] (memory): scaleToZero: "),
+        ({"name": "memory", "package": "x@1", "secret": {}}, "stdioServers[0] (memory): secret: unknown field"),
+    ],
+)
+def test_a_bad_stdio_server_entry_fails_naming_the_entry_and_field(
+    tmp_path: Path, entry: dict[str, object], expected: str
+) -> None:
+    parameters = json.loads((BICEP / "main.parameters.json").read_text())
+    parameters["parameters"]["stdioServers"] = {"value": [entry]}
+    parameters["parameters"]["serverSettings"] = {"value": {"MCPHUB_SERVER_NOTES__URL": "https://notes.example.com"}}
+    changed = tmp_path / "main.parameters.json"
+    changed.write_text(json.dumps(parameters))
+    [problem] = stdio.check(changed)
+    assert problem.startswith(f"main.parameters.json: {expected}")
+
+
+def test_the_shipped_parameters_and_a_complete_stdio_entry_pass(tmp_path: Path) -> None:
+    assert stdio.check(BICEP / "main.parameters.json") == []
+    parameters = json.loads((BICEP / "main.parameters.json").read_text())
+    entry = {"name": "time", "package": "mcp-server-time==2026.10.19", "runner": "uvx", "secrets": {"TZ_KEY": "tz"}}
+    parameters["parameters"]["stdioServers"] = {"value": [entry]}
+    changed = tmp_path / "main.parameters.json"
+    changed.write_text(json.dumps(parameters))
+    assert stdio.check(changed) == []

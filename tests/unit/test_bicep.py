@@ -19,6 +19,9 @@ PARSER = Parser(Language(tree_sitter_bicep.language()))
 
 # Versions this project has checked against the ARM reference; a new one is a deliberate change.
 API_VERSIONS = {
+    "Microsoft.App/containerApps": {"2025-07-01"},
+    "Microsoft.App/managedEnvironments": {"2025-07-01"},
+    "Microsoft.ContainerRegistry/registries": {"2023-07-01"},
     "Microsoft.Authorization/roleAssignments": {"2022-04-01"},
     "Microsoft.Cdn/profiles": {"2024-02-01"},
     "Microsoft.Cdn/profiles/afdEndpoints": {"2024-02-01"},
@@ -34,6 +37,7 @@ API_VERSIONS = {
     "Microsoft.ManagedIdentity/userAssignedIdentities": {"2023-01-31"},
     "Microsoft.Network/FrontDoorWebApplicationFirewallPolicies": {"2022-05-01"},
     "Microsoft.Network/privateDnsZones": {"2020-06-01"},
+    "Microsoft.Network/privateDnsZones/A": {"2020-06-01"},
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks": {"2020-06-01"},
     "Microsoft.Network/privateEndpoints": {"2023-11-01"},
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups": {"2023-11-01"},

@@ -51,6 +51,11 @@ def test_more_replicas_than_one_need_a_server_that_keeps_no_state() -> None:
     assert load_stdio_servers(stateless)["memory"].replicas == 3
 
 
+def test_scaling_to_zero_needs_a_server_that_keeps_no_state() -> None:
+    said = refusal({**MEMORY, "MCPHUB_STDIO_MEMORY__SCALE_TO_ZERO": "true"})
+    assert said.startswith("MCPHUB_STDIO_MEMORY__SCALE_TO_ZERO: ")
+
+
 def test_sizes_are_container_apps_pairs() -> None:
     said = refusal({**MEMORY, "MCPHUB_STDIO_MEMORY__CPU": "1"})
     assert said.startswith("MCPHUB_STDIO_MEMORY__MEMORY: CPU/MEMORY 1/1Gi is not a Container Apps size")
