@@ -3,10 +3,11 @@
     python -m infra.stdio <name> --port <port>     (MCPHUB_STDIO_<NAME>__* and MCP_PROXY_API_KEY in the environment)
 
 Runs bicep/bridge/entrypoint.sh, the container's own entrypoint, with the pinned mcp-proxy and the
-pinned server that `make deps` installed (npm packages from node_modules through `npx --offline`,
-PyPI packages from the dev venv): nothing is downloaded at run time. When the bridge exits (its
-stdio process died), it is started again on the same port; a server that exits before the bridge
-ever listened is a configuration error, reported naming the setting, and nothing is restarted.
+pinned server that `make deps` installed (npm packages from node_modules, where the entrypoint finds
+them at their pinned version; PyPI packages from the dev venv): nothing is downloaded at run time.
+When the bridge exits (its stdio process died), it is started again on the same port; a server
+that exits before the bridge ever listened is a configuration error, reported naming the setting,
+and nothing is restarted.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def local_argv(server: StdioServer) -> list[str]:
         raise ConfigError(f"{variable}IMAGE: images run on Azure only; declare a PACKAGE to run the server locally")
     assert server.package is not None  # the model requires a package or an image
     if server.runner == "npx":
-        return ["npx", "--offline", "-y", server.package, *server.args]
+        return server.server_argv()  # the entrypoint finds it in node_modules (BRIDGE_NPM_PREFIX)
     name, _, version = server.package.partition("==")
     try:
         installed = metadata.distribution(name)
@@ -66,6 +67,9 @@ def bridge_env(server: StdioServer, port: int) -> dict[str, str]:
         "PORT": str(port),
         "BRIDGE_HOST": "127.0.0.1",
         "MCPHUB_STDIO_NAME": server.name,
+        # npm packages come from make deps' node_modules, at their pinned version, never downloaded here.
+        "BRIDGE_NPM_PREFIX": os.environ.get("BRIDGE_NPM_PREFIX", str(ROOT)),
+        "BRIDGE_NPM_INSTALL": os.environ.get("BRIDGE_NPM_INSTALL", "no"),
         "PYTHONUNBUFFERED": "1",  # a Python server's buffered stdout can hold answers back (mcp-proxy's README)
     }
 
@@ -85,7 +89,7 @@ def supervise(server: StdioServer, port: int, stop: threading.Event) -> int:
     env = bridge_env(server, port)
     first = True
     while not stop.is_set():
-        # A process group of its own, so that the whole tree (bridge, shell, npx, server) is stopped together.
+        # A process group of its own, so that the whole tree (bridge, shell, server) is stopped together.
         bridge = subprocess.Popen(argv, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
         assert bridge.stderr is not None
         lines: list[str] = []
@@ -120,8 +124,8 @@ def _relay(stream: IO[str], lines: list[str]) -> None:
 
 
 def _stop(bridge: subprocess.Popen[str], timeout: float = 10.0) -> None:
-    """Stop the bridge, then wait (bounded) for the rest of its process group: the shell and npx
-    outlive mcp-proxy by a moment, and a restarted bridge must not meet the old server."""
+    """Stop the bridge, then wait (bounded) for the rest of its process group: the shell and the
+    server outlive mcp-proxy by a moment, and a restarted bridge must not meet the old server."""
     if bridge.poll() is None:
         bridge.send_signal(signal.SIGTERM)
         try:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from infra import bench, coldstart
+from infra import bench, bench_stdio, coldstart
 from infra.processes import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -22,6 +22,15 @@ def test_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "hub CPU ms/call" in out
     assert "the three built-in plugins add" in out
+
+
+@pytest.mark.timeout(180)
+def test_stdio_bridge_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[str]) -> None:
+    results = bench_stdio.main(["--calls", "10", "--rounds", "1"])
+    assert {"stdio", "bridge", "bridge-pypi", "hub/everything", "hub"} <= set(results)
+    out = capsys.readouterr().out
+    assert "added p50 ms" in out
+    assert "mcp-proxy alone" in out
 
 
 @pytest.mark.timeout(180)

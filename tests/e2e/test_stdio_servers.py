@@ -15,9 +15,11 @@ from typing import Any
 
 import anyio
 import httpx
+import httpx2
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from infra.processes import AUTH_OFF, Child, Processes, azurite_connection_string
@@ -120,7 +122,11 @@ async def test_progress_of_a_stdio_servers_long_call_streams_through_bridge_and_
             "everything__trigger-long-running-operation", {"duration": 0.3, "steps": 3}, progress_callback=on_progress
         )
     assert "Long running operation completed" in text(result)
-    assert seen == [1, 2, 3]
+    # Streamed while the call runs. The last one may be lost in the bridge: mcp-proxy 6.7.19 forwards
+    # progress without awaiting it (`void ctx.mcpReq.notify(...)` in proxyServer.ts), so the result can
+    # overtake it and close the stream (6 to 14 of 15 calls lost it, bridge alone; PyPI mcp-proxy
+    # 0.13.0: 15 of 15). The server over stdio, without a bridge, delivers all three.
+    assert seen in ([1, 2], [1, 2, 3])
 
 
 def descendants(pid: int) -> list[int]:
@@ -169,7 +175,9 @@ async def test_a_stdio_process_killed_mid_session_fails_the_next_call_clearly_th
         assert "Grace" in text(await client.call_tool("memory__read_graph", {}))  # MEMORY_FILE_PATH outlives it
         assert (await client.call_tool("time__get_current_time", {"timezone": "UTC"})).is_error is False
     assert outcomes, "the call right after the kill cannot have reached the dead process"
-    assert all("memory" in outcome for outcome in outcomes), outcomes
+    # The hub's own errors name the server; a call that reaches the bridge while its process is dying
+    # gets the bridge's own error for the broken pipe, relayed as the upstream's answer.
+    assert all("memory" in outcome or "EPIPE" in outcome or "Not connected" in outcome for outcome in outcomes)
     async with httpx.AsyncClient(timeout=5) as http:
         assert (await http.get(f"{hub.url}/health")).status_code == 200
 
@@ -193,3 +201,31 @@ def test_a_server_that_exits_at_once_is_a_start_error_naming_the_setting(tmp_pat
     said = str(refused.value)
     assert "MCPHUB_STDIO_CLOCK__PACKAGE: the stdio server exited at once" in said
     assert "unrecognized arguments: --no-such-option" in said  # the server's own words
+
+
+async def test_the_container_path_installs_the_pinned_npm_package_and_starts_its_command(tmp_path: Path) -> None:
+    """What the bridge image does at start (bicep/bridge/entrypoint.sh): `npm install` the pinned
+    package into a prefix of its own and run its bin, with no npm process left resident. npm takes
+    what it can from the cache `npm ci` filled (prefer-offline), the rest from the registry."""
+    declared = {"MCPHUB_STDIO_MEMORY__PACKAGE": "@modelcontextprotocol/server-memory@2026.8.31"}
+    env = {
+        "BRIDGE_NPM_PREFIX": str(tmp_path / "servers"),
+        "BRIDGE_NPM_INSTALL": "yes",
+        "npm_config_prefer_offline": "true",
+        "MCPHUB_STDIO_MEMORY__ENV__MEMORY_FILE_PATH": str(tmp_path / "memory.jsonl"),
+    }
+    bridges = Processes(tmp_path / "logs")
+    try:
+        child, settings = bridges.stdio("memory", {**declared, **env})
+        key = settings["MCPHUB_SERVER_MEMORY__HEADERS__X_API_KEY"]
+        async with (
+            httpx2.AsyncClient(headers={"X-API-Key": key}, timeout=30) as http,
+            Client(streamable_http_client(f"{child.url}/mcp", http_client=http)) as client,
+        ):
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+        commands = [command_of(p) for p in descendants(child.process.pid)]
+    finally:
+        bridges.stop_all()
+    assert "read_graph" in tools
+    assert (tmp_path / "servers" / "node_modules" / "@modelcontextprotocol" / "server-memory").is_dir()
+    assert not [c for c in commands if c.startswith("npm ")], commands
