@@ -137,8 +137,6 @@ module stdioServersInRegion 'modules/stdio.bicep' = [for (region, i) in regions:
     name: '${name}-${region}'
     location: region
     servers: stdio
-    identityId: identity.outputs.id
-    identityPrincipalId: identity.outputs.principalId
     vaultName: vault.outputs.name
     bridgeKeySecretName: 'mcphub-bridge-key' // written by modules/keyvault.bicep
     registryName: bridgeRegistry

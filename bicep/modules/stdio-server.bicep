@@ -6,10 +6,9 @@
 param server object
 param location string
 param environmentId string
-param identityId string
 param vaultName string
 param bridgeKeySecretName string
-param registryServer string
+param registryName string
 param bridgeImage string
 
 var serverName = toLower(replace(server.name, '_', '-'))
@@ -35,6 +34,31 @@ var fixedEnv = [
   { name: 'PORT', value: '8080' }
 ]
 
+var acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d' // AcrPull
+var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
+
+// An identity of its own: a stdio server runs third-party code, which may ask the platform for
+// its identity's tokens. It may pull the bridge image and read its own secrets, nothing else
+// (not the hub's session store, vault keys or Front Door, nor another server's secrets).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: take('id-stdio-${serverName}-${uniqueString(environmentId)}', 64)
+  location: location
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: registryName
+}
+
+resource pull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, identity.id, acrPull)
+  scope: registry
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPull)
+  }
+}
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
 }
@@ -46,10 +70,22 @@ resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [for 
   name: entry.secret
 }]
 
+resource readSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (entry, i) in keyVaultSecrets: {
+  name: guid(vault.id, entry.secret, identity.id, secretsUser)
+  scope: secrets[i]
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+  }
+}]
+
 resource app 'Microsoft.App/containerApps@2025-07-01' = {
+  // Its roles first: the platform fetches the image and the secrets with them as the app is created.
+  dependsOn: [ pull, readSecret ]
   name: take('stdio-${serverName}-${uniqueString(environmentId)}', 32)
   location: location
-  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identity.id}': {} } }
   properties: {
     environmentId: environmentId
     workloadProfileName: 'Consumption'
@@ -63,11 +99,11 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
         transport: 'http'
         allowInsecure: false
       }
-      registries: [ { server: registryServer, identity: identityId } ]
+      registries: [ { server: registry.properties.loginServer, identity: identity.id } ]
       secrets: [for (entry, i) in keyVaultSecrets: {
         name: entry.name
         keyVaultUrl: secrets[i].properties.secretUri
-        identity: identityId
+        identity: identity.id
       }]
     }
     template: {

@@ -7,8 +7,6 @@ param name string
 param location string
 @description('The stdioServers entries (main.bicep documents their fields)')
 param servers array
-param identityId string
-param identityPrincipalId string
 param vaultName string
 @description('The Key Vault secret holding the bridge key')
 param bridgeKeySecretName string
@@ -21,24 +19,9 @@ param subnetId string = ''
 param vnetId string = ''
 
 var internal = !empty(subnetId)
-var acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d' // AcrPull
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: workspaceName
-}
-
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
-  name: registryName
-}
-
-resource pull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, identityPrincipalId, acrPull)
-  scope: registry
-  properties: {
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPull)
-  }
 }
 
 resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
@@ -89,13 +72,11 @@ module apps 'stdio-server.bicep' = [for server in servers: {
     server: server
     location: location
     environmentId: environment.id
-    identityId: identityId
     vaultName: vaultName
     bridgeKeySecretName: bridgeKeySecretName
-    registryServer: registry.properties.loginServer
+    registryName: registryName
     bridgeImage: bridgeImage
   }
-  dependsOn: [ pull ]
 }]
 
 @description('The hub\'s view of each server: its MCPHUB_SERVER_<NAME>__URL, __STDIO and bridge key header')

@@ -67,3 +67,14 @@ def test_the_bridge_image_pins_the_bridge_that_the_local_run_uses() -> None:
     assert f'"mcp-proxy": "{pinned}"' in package
     assert f"mcphub-bridge:{pinned}" in MAIN
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/mcphub-bridge"]' in dockerfile
+
+
+def test_each_server_has_an_identity_of_its_own_that_reads_only_its_own_secrets() -> None:
+    """A stdio server runs third-party code that can ask the platform for its identity's tokens: it
+    must not hold the hub's identity (session store, vault keys, Front Door)."""
+    assert "identity.outputs" not in MAIN.split("module stdioServersInRegion")[1].split("\n}]")[0]
+    assert "userAssignedIdentities: { '${identity.id}': {} }" in SERVER
+    roles = re.findall(r"roleDefinitionId: subscriptionResourceId\('[^']+', (\w+)\)", SERVER)
+    assert sorted(roles) == ["acrPull", "secretsUser"]
+    assert "scope: secrets[i]" in SERVER  # each secret, not the vault
+    assert "scope: vault" not in SERVER
