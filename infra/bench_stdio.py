@@ -27,7 +27,17 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from infra.processes import AUTH_OFF, NODE, ROOT, Child, Processes, azurite_connection_string, free_port
+from infra.processes import (
+    AUTH_OFF,
+    NODE,
+    ROOT,
+    Child,
+    Processes,
+    azurite_connection_string,
+    command_line,
+    descendants,
+    free_port,
+)
 
 PACKAGE = "@modelcontextprotocol/server-everything@2026.8.31"
 SCRIPT = ROOT / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
@@ -44,17 +54,6 @@ def rss_mib(pids: list[int]) -> float:
             continue
         total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return total / 1024
-
-
-def tree(pid: int) -> list[int]:
-    found, pending = [pid], [pid]
-    while pending:
-        parent = pending.pop()
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        kids = [int(c) for c in children.read_text().split()] if children.exists() else []
-        found += kids
-        pending += kids
-    return found
 
 
 @asynccontextmanager
@@ -138,9 +137,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         targets[f"hub/{NAME}"] = (lambda: over_http(f"{hub.url}/mcp/{NAME}", {}), "echo")
         targets["hub"] = (lambda: over_http(f"{hub.url}/mcp", {}), f"{NAME}__echo")
         seen = anyio.run(measure, targets, options.calls, options.rounds)
-        below = [p for p in tree(bridge.process.pid) if p != bridge.process.pid]  # less the local supervisor
+        below = descendants(bridge.process.pid)  # the supervisor (infra/stdio.py) is not the bridge's cost
         part = {
-            label: [p for p in below if _command(p).startswith(prefix)]
+            label: [p for p in below if command_line(p).startswith(prefix)]
             for label, prefix in (
                 ("mcp-proxy", "node " + str(ROOT / "node_modules" / ".bin" / "mcp-proxy")),
                 ("server", "node " + str(ROOT / "node_modules" / ".bin" / "mcp-server-")),
@@ -149,7 +148,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         memory = {f"{label} alone": rss_mib(pids) for label, pids in part.items()}
         memory["bridged in all (mcp-proxy, shell, server)"] = rss_mib(below)
         if peer is not None:
-            memory["PyPI mcp-proxy bridging it (proxy + server)"] = rss_mib(tree(peer.process.pid))
+            memory["PyPI mcp-proxy bridging it (proxy + server)"] = rss_mib(
+                [peer.process.pid, *descendants(peer.process.pid)]
+            )
     finally:
         processes.stop_all()
     print(report(seen, memory))  # noqa: T201 - the benchmark's report
@@ -157,13 +158,6 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     return {
         name: {"p50_ms": statistics.median(values), "p95_ms": pct(values, 0.95)} for name, values in seen.items()
     } | {"memory_mib": memory}
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":

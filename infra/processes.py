@@ -48,6 +48,30 @@ def wait_for_port(
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout:g} s")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, parents before children (Linux /proc)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop(0)
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        try:
+            kids = [int(child) for child in children.read_text().split()]
+        except OSError:  # gone meanwhile
+            kids = []
+        found += kids
+        pending += kids
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The process's command line, arguments joined by spaces; "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def azurite_connection_string(port: int) -> str:
     return (
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"

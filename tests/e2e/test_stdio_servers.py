@@ -22,7 +22,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from infra.processes import AUTH_OFF, Child, Processes, azurite_connection_string
+from infra.processes import AUTH_OFF, Child, Processes, azurite_connection_string, command_line, descendants
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 BIG = "".join(f"line {n:06d} of a file larger than one read buffer\n" for n in range(20_000))  # ~1 MB
@@ -129,26 +129,6 @@ async def test_progress_of_a_stdio_servers_long_call_streams_through_bridge_and_
     assert seen in ([1, 2], [1, 2, 3])
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, parents before children (Linux /proc)."""
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        parent = pending.pop(0)
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        kids = [int(child) for child in children.read_text().split()] if children.exists() else []
-        found += kids
-        pending += kids
-    return found
-
-
-def command_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 async def test_a_stdio_process_killed_mid_session_fails_the_next_call_clearly_then_recovers(
     stdio_world: dict[str, Any],
 ) -> None:
@@ -158,7 +138,7 @@ async def test_a_stdio_process_killed_mid_session_fails_the_next_call_clearly_th
         await client.call_tool(
             "memory__create_entities", {"entities": [{"name": "Grace", "entityType": "person", "observations": []}]}
         )
-        [server] = [p for p in descendants(bridge.process.pid) if "mcp-server-memory" in command_of(p)][-1:]
+        [server] = [p for p in descendants(bridge.process.pid) if "mcp-server-memory" in command_line(p)][-1:]
         os.kill(server, signal.SIGKILL)
         outcomes: list[str] = []
         with anyio.fail_after(30):  # never a hang: each call is answered, first with an error, then served
@@ -223,7 +203,7 @@ async def test_the_container_path_installs_the_pinned_npm_package_and_starts_its
             Client(streamable_http_client(f"{child.url}/mcp", http_client=http)) as client,
         ):
             tools = {tool.name for tool in (await client.list_tools()).tools}
-        commands = [command_of(p) for p in descendants(child.process.pid)]
+        commands = [command_line(p) for p in descendants(child.process.pid)]
     finally:
         bridges.stop_all()
     assert "read_graph" in tools
