@@ -41,7 +41,6 @@ from shared.errors import ConfigError
 from shared.settings import SERVER_PREFIX, collect, validated
 
 STDIO_PREFIX = "MCPHUB_STDIO_"
-BRIDGE_KEY_HEADER = "X-API-Key"
 # Container Apps' consumption profile takes these CPU / memory pairs only.
 _SIZES = {0.25: "0.5Gi", 0.5: "1Gi", 0.75: "1.5Gi", 1.0: "2Gi", 1.25: "2.5Gi", 1.5: "3Gi", 1.75: "3.5Gi", 2.0: "4Gi"}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -100,7 +99,8 @@ class StdioServer(BaseModel):
         if more and not info.data.get("stateless", False):
             raise ValueError(
                 "more than one replica, or scaling to zero, gives each replica (each start) a process of its own "
-                "with its own state: set STATELESS=true only if the server keeps none (memory and filesystem do)"
+                "with its own state: set STATELESS=true only if the server keeps none (memory and filesystem "
+                "servers keep state)"
             )
         return value
 

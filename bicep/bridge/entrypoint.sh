@@ -24,10 +24,10 @@ fi
 if [ "$1" = npx ] && [ "${2:-}" = -y ] && [ "$#" -ge 3 ]; then
   package=$3
   shift 3
-  name=${package%@*}
+  npm_name=${package%@*}
   version=${package##*@}
   prefix=${BRIDGE_NPM_PREFIX:-$HOME/npm-servers}
-  manifest="$prefix/node_modules/$name/package.json"
+  manifest="$prefix/node_modules/$npm_name/package.json"
   installed=$(node -e 'try { process.stdout.write(require(process.argv[1]).version) } catch {}' "$manifest")
   if [ "$installed" != "$version" ]; then
     if [ "${BRIDGE_NPM_INSTALL:-yes}" = no ]; then

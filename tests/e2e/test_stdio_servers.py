@@ -160,6 +160,9 @@ async def test_a_stdio_process_killed_mid_session_fails_the_next_call_clearly_th
     assert all("memory" in outcome or "EPIPE" in outcome or "Not connected" in outcome for outcome in outcomes)
     async with httpx.AsyncClient(timeout=5) as http:
         assert (await http.get(f"{hub.url}/health")).status_code == 200
+    said = bridge.log.read_text()
+    assert "mcphub bridge (memory): the stdio server exited with status 137" in said  # SIGKILL
+    assert "bridge for 'memory' exited" in said
 
 
 def text_of(result: types.CallToolResult) -> str:
