@@ -36,7 +36,8 @@ from shared.errors import ConfigError
 from shared.redirects import RedirectRefused, parse_redirect
 
 SERVER_PREFIX = "MCPHUB_SERVER_"
-_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
+# A server, stdio server or plugin name (the part of its variables before "__").
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
 _HEADER_RE = re.compile(r"^[A-Za-z0-9-]+$")
 
 
@@ -336,7 +337,7 @@ def collect(
         if not sep or not path:
             raise ConfigError(f"{key}: expected {prefix}<NAME>__<FIELD>, e.g. {prefix}{example}")
         name = raw_name.lower()
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             raise ConfigError(f"{key}: {kind} name {raw_name!r} may use letters, digits, '-' and single '_' only")
         if spelled.setdefault(name, raw_name) != raw_name:
             raise ConfigError(f"{key}: {kind} {name!r} is also configured as {spelled[name]!r}; use one spelling")

@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from shared.settings import NAME_RE
 from shared.stdio import StdioServer
 
 _FIELDS = {"scaleToZero": "scale_to_zero"}
 _CAMEL = {snake: camel for camel, snake in _FIELDS.items()}
-_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
 
 
 def check(parameters: Path) -> list[str]:
@@ -30,7 +29,7 @@ def check(parameters: Path) -> list[str]:
             continue
         name = entry["name"]
         where += f" ({name})"
-        if not _NAME.match(name):
+        if not NAME_RE.match(name):
             problems.append(f"{where}: name may use lower-case letters, digits, '-' and single '_' only")
             continue
         if name in seen:
