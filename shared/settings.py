@@ -36,7 +36,7 @@ from shared.errors import ConfigError
 from shared.redirects import RedirectRefused, parse_redirect
 
 SERVER_PREFIX = "MCPHUB_SERVER_"
-# A server, stdio server or plugin name (the part of its variables before "__").
+# A server, stdio server, tenant alias or plugin name (the part of its variables before "__").
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]|_(?!_))*$")
 _HEADER_RE = re.compile(r"^[A-Za-z0-9-]+$")
 
