@@ -17,8 +17,11 @@ import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.message import ServerMessageMetadata
 from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY
 from pydantic import BaseModel, Field, JsonValue
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 
@@ -252,7 +255,105 @@ def _diagnostics(server: MCPServer) -> None:
         return f"region={region} query={query}"
 
 
-def build() -> MCPServer:
+def _asking(server: MCPServer) -> None:
+    """The same fixtures as a handshake-era server writes them: each asks the client with a real
+    request on the call's own stream (sampling, elicitation, roots; several at once where the
+    2026-07-28 fixture asks several in one round). The hub bridges them for 2026-07-28 clients."""
+
+    async def ask(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+        kinds: dict[str, tuple[Any, Any]] = {
+            "sampling/createMessage": (types.CreateMessageRequest, types.CreateMessageResult),
+            "elicitation/create": (types.ElicitRequest, types.ElicitResult),
+            "roots/list": (types.ListRootsRequest, types.ListRootsResult),
+        }
+        request_type, result_type = kinds[request["method"]]
+        result = await ctx.session.send_request(
+            request_type.model_validate(request),
+            result_type,
+            metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+        )
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+    async def ask_all(ctx: Context, requests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        answers = await asyncio.gather(*(ask(ctx, request) for request in requests.values()))
+        return dict(zip(requests, answers, strict=True))
+
+    def confirm() -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+        return {"method": "elicitation/create", "params": {"message": "Please confirm", "requestedSchema": schema}}
+
+    @server.tool()
+    async def test_input_required_result_elicitation(ctx: Context) -> Any:
+        """Asks the user's name (elicitation), then greets them"""
+        return f"Hello, {_text(await ask(ctx, _ask_name('What is your name?')))}!"
+
+    @server.tool()
+    async def test_input_required_result_sampling(ctx: Context) -> Any:
+        """Asks the client's model a question (sampling)"""
+        return f"The model said: {_text(await ask(ctx, _sample('What is the capital of France?', 100)))}"
+
+    @server.tool()
+    async def test_input_required_result_list_roots(ctx: Context) -> Any:
+        """Asks for the client's roots"""
+        roots = (await ask(ctx, ROOTS)).get("roots") or []
+        return "Roots: " + ", ".join(str(root.get("uri")) for root in roots)
+
+    @server.tool()
+    async def test_input_required_result_request_state(ctx: Context) -> Any:
+        """One question, answered across a retry"""
+        await ask(ctx, confirm())
+        return "state-ok: confirmed"
+
+    @server.tool()
+    async def test_input_required_result_multiple_inputs(ctx: Context) -> Any:
+        """Asks three things at once"""
+        wanted = {
+            "user_name": _ask_name("What is your name?"),
+            "greeting": _sample("Generate a greeting", 50),
+            "client_roots": ROOTS,
+        }
+        answers = await ask_all(ctx, wanted)
+        return f"All inputs received: {_text(answers['user_name'])}"
+
+    @server.tool()
+    async def test_input_required_result_multi_round(ctx: Context) -> Any:
+        """Two questions, one after the other"""
+        await ask(ctx, _ask_name("Step 1: What is your name?"))
+        color = await ask(ctx, _ask_name("Step 2: What is your favorite color?", "color"))
+        return f"Completed: color {_text(color)}"
+
+    @server.tool()
+    async def test_input_required_result_tampered_state(ctx: Context) -> Any:
+        """The hub signs the state of this question: a tampered one is refused before this goes on"""
+        await ask(ctx, _ask_name("Please confirm", "ok"))
+        return "state verified"
+
+    @server.tool()
+    async def test_input_required_result_capabilities(ctx: Context) -> Any:
+        """Asks only what the client declared it can answer"""
+        declared = ctx.session.client_params.capabilities if ctx.session.client_params else None
+        wanted: dict[str, Any] = {}
+        if declared is not None and declared.sampling is not None:
+            wanted["greeting"] = _sample("Generate a greeting", 50)
+        if declared is not None and declared.elicitation is not None:
+            wanted["user_name"] = _ask_name("What is your name?")
+        if declared is not None and declared.roots is not None:
+            wanted["client_roots"] = ROOTS
+        await ask_all(ctx, wanted)
+        return "Nothing more to ask"
+
+    @server.prompt()
+    async def test_input_required_result_prompt(ctx: Context) -> Any:
+        """A prompt that needs the user's context first"""
+        context = await ask(ctx, _ask_name("What context should the prompt use?", "context"))
+        return [
+            UserMessage(role="user", content=types.TextContent(type="text", text=f"Use this context: {_text(context)}"))
+        ]
+
+
+def build(era: str = "2026-07-28") -> MCPServer:
+    """The fixture server; `era="2025-11-25"` asks the client with handshake-era requests instead
+    of input_required results (served handshake-only by `handshake_only`)."""
     server = MCPServer("mcp-conformance-fixture")
     subscriptions: set[str] = set()
 
@@ -419,7 +520,10 @@ def build() -> MCPServer:
     async def complete(ref: Any, argument: Any, context: Any) -> types.Completion:
         return types.Completion(values=[], total=0, has_more=False)
 
-    _input_required(server)
+    if era == "2025-11-25":
+        _asking(server)
+    else:
+        _input_required(server)
     _diagnostics(server)
     lowlevel = server._lowlevel_server
 
@@ -438,3 +542,20 @@ def build() -> MCPServer:
     lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
     return server
+
+
+def handshake_only(app: ASGIApp) -> ASGIApp:
+    """`app` as a handshake-era server (TypeScript SDK 1.x) answers a 2026-07-28 request: with
+    400 "Server not initialized", as npm server-everything 2026.8.31 does (seen on 2026-12-07)."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            if headers.get(b"mcp-protocol-version", b"").startswith(b"2026") and b"mcp-session-id" not in headers:
+                error = {"code": -32000, "message": "Bad Request: Server not initialized"}
+                body = {"jsonrpc": "2.0", "error": error, "id": None}
+                await JSONResponse(body, status_code=400)(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded

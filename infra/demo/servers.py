@@ -177,11 +177,24 @@ def build_conformance() -> MCPServer:
     return build()
 
 
+def build_conformance_2025() -> MCPServer:
+    from infra.conformance.fixture_server import build
+
+    return build("2025-11-25")
+
+
+def handshake_only(app: ASGIApp) -> ASGIApp:
+    from infra.conformance.fixture_server import handshake_only
+
+    return handshake_only(app)
+
+
 BUILDERS = {
     "notes": build_notes,
     "clock": build_clock,
     "flaky": build_flaky,
     "secured": build_secured,
     "conformance": build_conformance,
+    "conformance-2025": build_conformance_2025,  # a handshake-era server: asks the client mid-call
 }
-WRAPPERS = {"secured": require_bearer}
+WRAPPERS = {"secured": require_bearer, "conformance-2025": handshake_only}

@@ -44,6 +44,9 @@ class Asks:
         clock: Callable[[], float],
         timeout_seconds: float = 120.0,
     ) -> None:
+        self.key = key  # the hub's relay key: the bridge derives its own from it
+        self.store = store
+        self.clock = clock
         self._key = hashlib.sha256(b"mcphub-ask\0" + key).digest()
         self._store = store
         self._clock = clock

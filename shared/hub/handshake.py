@@ -27,7 +27,7 @@ from shared.errors import (
 )
 from shared.http import SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
 from shared.hub.aggregate import hub_initialize_result
-from shared.hub.pipeline import Call, Handler, Pipeline
+from shared.hub.pipeline import Call, Handler, Pipeline, Relayed
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import Rewrite
 from shared.hub.upstream_sessions import SessionContext
@@ -196,6 +196,9 @@ class HandshakeEra:
             return self._aggregator.outbound(server, message) if aggregated else message
 
         return rewrite
+
+    def relayed(self, call: Call, relayed: Relayed) -> Relayed:
+        return relayed  # upstream requests reach the client as requests, with relay IDs (rewrite)
 
     def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None:
         # The client went away mid-call: tell the upstream to stop working on it.

@@ -107,6 +107,10 @@ class Framing(Protocol):
 
     def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None: ...
 
+    def relayed(self, call: Call, relayed: Relayed) -> Relayed:
+        """What an upstream sends, as the era relays it (the stateless era bridges requests to the client)."""
+        ...
+
 
 class Pipeline:
     """The steps and the method table, and the parts both eras frame requests with."""
@@ -152,9 +156,10 @@ class Pipeline:
 
     # ---- the loop ----------------------------------------------------------------------------
 
-    async def run(self, call: Call, era: Framing) -> HttpOut:
+    async def run(self, call: Call, era: Framing, handler: Handler | None = None) -> HttpOut:
+        """The request's outcome (`handler`'s, else the steps' and the method table's) as HTTP."""
         try:
-            outcome = await self._outcome(call, era)
+            outcome = await (handler(call) if handler is not None else self._outcome(call, era))
         except AuthError:
             raise  # answered at HTTP level with a challenge, not as a JSON-RPC error
         except HubError as error:
@@ -166,6 +171,8 @@ class Pipeline:
             return era.answer(call, outcome.result)
         if isinstance(outcome, Streamed):
             return sse_reply(outcome.events)
+        if outcome.server is not None:
+            outcome = era.relayed(call, outcome)
         server, sent = outcome.server, outcome.sent
         mirror = outcome.mirror
         return await relay_reply(

@@ -118,8 +118,14 @@ class HubService:
             return error_reply(error)
 
     async def drain(self) -> None:
-        """Wait for what was sent upstream after answering (shutdown, tests)."""
+        """Wait for what was sent upstream after answering, and end the exchanges the bridge still
+        holds (shutdown: their clients' retries then fail clearly on another instance)."""
+        await self._stateless.bridge.aclose()
         await self._pipeline.background.drain()
+
+    def bridge_held(self) -> int:
+        """Upstream exchanges this instance holds for 2026-07-28 clients' retries."""
+        return self._stateless.bridge.held
 
     # ---- checks ------------------------------------------------------------------------------
 

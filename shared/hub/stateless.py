@@ -4,21 +4,24 @@
 `/mcp` runs the shared pipeline. An upstream that speaks 2026-07-28 too gets each request with
 the caller's own envelope, statelessly, so what it asks the client (`input_required` results)
 passes back and the client's retry finds it on any instance. Older upstreams are reached over
-sessions pooled per instance and user (any instance can open its own, so nothing about them needs
-to be shared); the era has no back channel for them, so an upstream request to the client
-(sampling, elicitation, roots) is refused, and the client gets -32021 naming the capability when
-it did not declare it.
+sessions pooled per instance, user and the client capabilities they need (any instance can open
+its own, so nothing about them needs to be shared). The era has no back channel: what such an
+upstream asks the client (sampling, elicitation, roots) during a call goes to the client as an
+`input_required` result, and its retry carries the answers back (`bridge.py`); a request the
+client did not declare it can answer gets -32021 naming the capability.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 
-from shared.errors import HubError, InvalidRequest, MissingClientCapability, UpstreamError
+from shared.errors import HubError, InvalidRequest, UpstreamError
 from shared.http import HttpIn, HttpOut, error_reply, json_reply
-from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline, Streamed
+from shared.hub.aggregate import capability_shape
+from shared.hub.bridge import BRIDGED, Bridge, declared_back_channel
+from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline, Relayed, Streamed
 from shared.hub.relaying import Rewrite
 from shared.hub.subscriptions import Subscriptions
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext
@@ -30,9 +33,6 @@ from shared.settings import ServerSettings
 
 SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 LOG_LEVEL_META_KEY = "io.modelcontextprotocol/logLevel"
-# Requests an upstream may send the client, and the client capability each needs.
-_BACK_CHANNEL = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
-_NO_BACK_CHANNEL = -32601
 # The era's results a client may cache, with the hint it needs (lists and reads are per user).
 _CACHEABLE = (*LISTS, "resources/read")
 # What this era advertises: changes and resource updates arrive on `subscriptions/listen`.
@@ -58,7 +58,11 @@ class StatelessEra:
             pipeline.upstreams, pipeline.aggregator, keepalive_seconds=pipeline.keepalive_seconds
         )
         self._ttl_ms = int(list_ttl_seconds * 1000)
-        self._pools: dict[tuple[str, frozenset[str] | None], SessionContext] = {}
+        self._pools: dict[tuple[str, frozenset[str] | None, str], SessionContext] = {}
+        asks = pipeline.asks
+        self.bridge = Bridge(
+            asks.key, asks.store, pipeline.upstreams, clock=asks.clock, timeout_seconds=asks.timeout_seconds
+        )
         self._ids = itertools.count(1)
         self.methods: Mapping[str, Handler] = pipeline.methods(
             self,
@@ -100,11 +104,21 @@ class StatelessEra:
             self._pipeline.mode(request),
             self._pipeline.operates(request),
         )
+        if self.bridge.owns(message):
+            return await self._pipeline.run(call, self, self._resume)
         return await self._pipeline.run(call, self)
+
+    async def _resume(self, call: Call) -> Outcome:
+        """A retry with the bridge's requestState: the rest of the held upstream exchange."""
+        server, sent, messages = await self.bridge.resume(call.http.user, self._servers, call.message)
+        if call.ctx.allowed is not None and server.name not in call.ctx.allowed:
+            raise InvalidRequest("this requestState names a server the caller may no longer use")
+        return Relayed(server, sent, _replay(messages))
 
     def context(self, request: HttpIn, env: envelope.Envelope | None = None) -> SessionContext:
         """This request's context: its token, principal and envelope, over the user's pooled sessions."""
-        pool = self._pool(request.user, request.allowed)
+        declared = declared_back_channel(env.client_capabilities) if env is not None else {}
+        pool = self._pool(request.user, request.allowed, declared)
         return SessionContext(
             pool.record,
             persistent=False,
@@ -115,15 +129,18 @@ class StatelessEra:
             pool=pool,
         )
 
-    def _pool(self, user: str, allowed: frozenset[str] | None) -> SessionContext:
-        """This instance's upstream sessions for `user`, opened declaring no client capabilities
-        (nothing could be relayed back), so upstreams offer what a plain client can use.
+    def _pool(self, user: str, allowed: frozenset[str] | None, declared: JsonObject) -> SessionContext:
+        """This instance's upstream sessions for `user`, opened declaring what the client can answer
+        of sampling, elicitation and roots (the bridge carries those), so upstreams offer what this
+        client can use and nothing it cannot.
 
         Keyed by what the user may see too, so a changed role takes effect with the next token."""
-        ctx = self._pools.get((user, allowed))
+        key = (user, allowed, capability_shape(declared))
+        ctx = self._pools.get(key)
         if ctx is None:
-            record = SessionRecord(f"pool:{user}", "", user, LATEST_HANDSHAKE, {}, dict(HUB_INFO))
-            ctx = self._pools[(user, allowed)] = SessionContext(record, persistent=False, allowed=allowed)
+            shape = key[2]
+            record = SessionRecord(f"pool:{user}:{shape}", "", user, LATEST_HANDSHAKE, declared, dict(HUB_INFO))
+            ctx = self._pools[key] = SessionContext(record, persistent=False, allowed=allowed)
         return ctx
 
     async def _listen(self, call: Call) -> Outcome:
@@ -172,7 +189,7 @@ class StatelessEra:
                     item = Response(call.message.id, item.result, item.error)
                 if item.result is not None:
                     result = {"resultType": "complete", **item.result}
-                    if cacheable:
+                    if cacheable and result["resultType"] == "complete":
                         result = {"ttlMs": self._ttl_ms, "cacheScope": "private", **result}
                     item = Response(item.id, result)
             return self._aggregator.outbound(server, item) if server is not None and not ctx.record.route else item
@@ -180,27 +197,31 @@ class StatelessEra:
         return rewrite
 
     def _refuse(self, call: Call, server: ServerSettings | None, sent: Request, asked: Request) -> Response:
-        """An upstream asked the client something this era cannot carry: refuse it, and answer the call."""
-        if server is not None:
-            refusal = Response(asked.id, error={"code": _NO_BACK_CHANNEL, "message": "the client cannot be asked"})
-            self._background.spawn(self._upstreams.deliver(call.ctx, server, refusal))
-            self.abandon(call, server, sent)
-        needed = _BACK_CHANNEL.get(asked.method)
-        error: HubError
-        if needed is not None and needed not in call.capabilities:
-            error = MissingClientCapability(
-                f"this request needs the client capability {needed!r}, which the client did not declare",
-                data={"requiredCapabilities": {needed: {}}},
-            )
-        else:
-            name = server.name if server is not None else "mcphub"
-            said = f"upstream {name!r} asked the client ({asked.method}), which 2026-07-28 cannot carry"
-            error = UpstreamError(name, said)
-        return Response(call.message.id, error=error.to_error_object())
+        """An upstream asked the client something the bridge cannot carry: refuse it, and answer the call."""
+        if server is None:
+            error = UpstreamError("mcphub", f"the hub asked the client ({asked.method}), which 2026-07-28 cannot carry")
+            return Response(call.message.id, error=error.to_error_object())
+        self.abandon(call, server, sent)
+        declared = declared_back_channel(call.capabilities) if call.message.method in BRIDGED else {}
+        return Response(call.message.id, error=self.bridge.refuse(call.ctx, server, asked, declared))
+
+    def relayed(self, call: Call, relayed: Relayed) -> Relayed:
+        """A call that may make a handshake-era upstream ask the client goes through the bridge."""
+        server = relayed.server
+        declared = declared_back_channel(call.capabilities)
+        if server is None or not declared or call.message.method not in BRIDGED or call.http.route:
+            return relayed
+        bridged = self.bridge.relay(call.ctx, server, relayed.sent, declared, relayed.upstream, asked_for=call.message)
+        return Relayed(server, relayed.sent, bridged, relayed.mirror)
 
     def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None:
         notice = Notification("notifications/cancelled", {"requestId": sent.id, "reason": "client disconnected"})
         self._background.spawn(self._upstreams.deliver(call.ctx, server, notice))
+
+
+async def _replay(messages: list[Message]) -> AsyncGenerator[Message]:
+    for message in messages:
+        yield message
 
 
 def wants_modern(request: HttpIn, message: Message, decoded: object) -> bool:

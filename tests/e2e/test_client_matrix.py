@@ -98,17 +98,21 @@ async def test_lists_follow_each_caller_whichever_client_listed_first(world: dic
         assert ("trigger-sampling-request" in offered) is sampling
 
 
-async def test_stateless_python_client_is_offered_only_tools_it_can_use(world: dict[str, Child]) -> None:
+async def test_stateless_python_client_is_offered_what_it_declared_it_can_answer(world: dict[str, Child]) -> None:
     # The reference server speaks only the handshake era: a 2026-07-28 client of /mcp reaches it
-    # through the hub's pooled session, which cannot carry requests back, so no capability tools.
+    # through the hub's pooled session opened with the client's own sampling, elicitation and
+    # roots capabilities, and the hub bridges its requests (input_required): the same tools as a
+    # handshake-era client declaring the same, and none of them to a client declaring none.
     url, prefix = urls(world)["/mcp"]
     plain = await python_tools(*urls(world)["alone"], sampling=False)
-    offered = await python_tools(url, prefix, sampling=True, mode="2026-07-28")
-    assert offered == plain
-    assert not offered & CAPABILITY_TOOLS
-    async with Client(url, mode="2026-07-28") as client:
+    assert await python_tools(url, prefix, sampling=False, mode="2026-07-28") == plain
+    sampling = await python_tools(*urls(world)["alone"], sampling=True)
+    assert await python_tools(url, prefix, sampling=True, mode="2026-07-28") == sampling
+    async with Client(url, mode="2026-07-28", sampling_callback=sample) as client:
         result = await client.call_tool(f"{PREFIX}echo", {"message": "hi"})
-    assert result.content[0] == types.TextContent(type="text", text="Echo: hi")
+        assert result.content[0] == types.TextContent(type="text", text="Echo: hi")
+        sampled = await client.call_tool(f"{PREFIX}trigger-sampling-request", {"prompt": "hi", "maxTokens": 10})
+    assert "sampled by the Python client" in json.dumps(sampled.model_dump(mode="json"))
 
 
 async def test_python_client_sampling_through_the_hub_reaches_its_own_model(world: dict[str, Child]) -> None:

@@ -178,7 +178,9 @@ class Client:
 CLIENTS = {
     "plain": ({}, False, PLAIN),
     "sampling": ({"sampling": {}}, False, SAMPLING),
-    "stateless": ({"sampling": {}}, True, PLAIN),  # no back channel in 2026-07-28: nothing to ask with
+    # 2026-07-28 has no back channel, but the hub bridges the upstream's requests (input_required)
+    "stateless": ({"sampling": {}}, True, SAMPLING),
+    "stateless-plain": ({}, True, PLAIN),
 }
 
 

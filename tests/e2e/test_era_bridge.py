@@ -1,0 +1,217 @@
+"""A 2026-07-28 client, through `/mcp`, to handshake-era upstreams that ask the client mid-call.
+
+The upstream's requests (sampling, elicitation, roots) reach the client as `input_required`
+results, and its retries carry the answers back. Two hub instances share one Azurite, behind a
+transport that alternates between them, so every retry lands on the instance that did not hold
+the upstream's stream at least once. Upstreams: npm server-everything (TypeScript SDK 1.x, a
+handshake-era server nobody here wrote) and the conformance fixture in its handshake-era form.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from infra.processes import AUTH_OFF, Processes
+from tests.e2e.test_stateless_and_resilient import AlternatingTransport
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+MODERN = "2026-07-28"
+
+
+@pytest.fixture(scope="module")
+def bridge_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    processes = Processes(Path(tmp_path_factory.mktemp("bridge")))
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(scope="module")
+def world(bridge_processes: Processes, storage_connection_string: str) -> dict[str, Any]:
+    processes = bridge_processes
+    everything, fixture = processes.everything(), processes.demo("conformance-2025")
+    env = {
+        "AzureWebJobsStorage": storage_connection_string,
+        "MCPHUB_SERVER_EVERYTHING__URL": f"{everything.url}/mcp",
+        "MCPHUB_SERVER_OLD__URL": f"{fixture.url}/mcp",
+        "MCPHUB_HUB_TOOLS": "false",
+        **AUTH_OFF,
+    }
+    return {
+        "everything": everything,
+        "fixture": fixture,
+        "a": processes.hub("hub-bridge-a", env),
+        "b": processes.hub("hub-bridge-b", env),
+        "env": env,
+    }
+
+
+async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    content = types.TextContent(type="text", text="Paris, said the client's model")
+    return types.CreateMessageResult(role="assistant", content=content, model="stand-in")
+
+
+async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    properties = getattr(params, "requested_schema", {}).get("properties", {})
+    return types.ElicitResult(action="accept", content=dict.fromkeys(properties, "Ada"))
+
+
+async def roots(context: Any) -> types.ListRootsResult:
+    return types.ListRootsResult(roots=[types.Root.model_validate({"uri": "file:///work/project", "name": "project"})])
+
+
+def modern_client(url: str, http: httpx2.AsyncClient) -> Client:
+    return Client(
+        streamable_http_client(url, http_client=http),
+        mode=MODERN,
+        sampling_callback=sample,
+        elicitation_callback=elicit,
+        list_roots_callback=roots,
+    )
+
+
+def text(result: types.CallToolResult) -> str:
+    return json.dumps(result.model_dump(mode="json"))
+
+
+async def test_modern_client_is_offered_and_completes_everythings_sampling_and_elicitation_tools(
+    world: dict[str, Any],
+) -> None:
+    transport = AlternatingTransport([world["a"].port, world["b"].port])
+    async with (
+        httpx2.AsyncClient(transport=transport, timeout=30) as http,
+        modern_client(f"{world['a'].url}/mcp", http) as client,
+    ):
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"everything__trigger-sampling-request", "everything__trigger-elicitation-request"} <= offered
+        for _ in range(2):  # the call and its retry land on different instances, each way round
+            sampled = await client.call_tool(
+                "everything__trigger-sampling-request", {"prompt": "capital of France?", "maxTokens": 10}
+            )
+            assert "Paris, said the client's model" in text(sampled)
+            elicited = await client.call_tool("everything__trigger-elicitation-request", {})
+            assert not elicited.is_error, text(elicited)
+            assert "Ada" in text(elicited)
+    assert set(transport.seen) == {world["a"].port, world["b"].port}
+
+
+@pytest.mark.parametrize("spread", ["one instance", "alternating"])
+async def test_sampling_elicitation_and_roots_of_a_handshake_era_server_complete(
+    world: dict[str, Any], spread: str
+) -> None:
+    ports = [world["a"].port] if spread == "one instance" else [world["a"].port, world["b"].port]
+    async with (
+        httpx2.AsyncClient(transport=AlternatingTransport(ports), timeout=30) as http,
+        modern_client(f"{world['a'].url}/mcp", http) as client,
+    ):
+        sampled = await client.call_tool("old__test_input_required_result_sampling", {})
+        assert "The model said: Paris, said the client's model" in text(sampled)
+        elicited = await client.call_tool("old__test_input_required_result_elicitation", {})
+        assert "Hello, Ada!" in text(elicited)
+        listed = await client.call_tool("old__test_input_required_result_list_roots", {})
+        assert "Roots: file:///work/project" in text(listed)
+        rounds = await client.call_tool("old__test_input_required_result_multi_round", {})
+        assert "Completed: color Ada" in text(rounds)
+        several = await client.call_tool("old__test_input_required_result_multiple_inputs", {})
+        assert "All inputs received: Ada" in text(several)
+        prompt = await client.get_prompt("old__test_input_required_result_prompt")
+        assert "Use this context: Ada" in json.dumps(prompt.model_dump(mode="json"))
+
+
+async def test_a_modern_client_without_sampling_is_not_offered_it_and_gets_32021_if_asked(
+    world: dict[str, Any],
+) -> None:
+    async with Client(f"{world['a'].url}/mcp", mode=MODERN) as client:
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+        assert "everything__trigger-sampling-request" not in offered
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("old__test_input_required_result_sampling", {})
+    assert caught.value.error.code == -32021
+    assert caught.value.error.data == {"requiredCapabilities": {"sampling": {}}}
+
+
+MODERN_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": MODERN,
+    "Mcp-Method": "tools/call",
+}
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+}
+TOOL = "old__test_input_required_result_elicitation"
+
+
+async def raw_call(http: httpx.AsyncClient, url: str, request_id: int, **retry: Any) -> dict[str, Any]:
+    """One tools/call as a 2026-07-28 client sends it, on the wire; the JSON-RPC answer."""
+    params = {"name": TOOL, "arguments": {}, "_meta": ENVELOPE, **retry}
+    body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+    response = await http.post(f"{url}/mcp", json=body, headers={**MODERN_HEADERS, "Mcp-Name": TOOL})
+    text = response.text
+    if text.startswith("{"):
+        return json.loads(text)
+    events = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+    return next(event for event in events if event.get("id") == request_id)
+
+
+ANSWER = {"action": "accept", "content": {"name": "Grace"}}
+
+
+async def test_a_retry_whose_holding_instance_was_killed_fails_clearly_and_a_new_call_works(
+    world: dict[str, Any], bridge_processes: Processes
+) -> None:
+    holder = bridge_processes.hub("hub-bridge-holder", world["env"])
+    async with httpx.AsyncClient(timeout=30) as http:
+        asked = (await raw_call(http, holder.url, 1))["result"]
+        assert asked["resultType"] == "input_required"
+        (key,) = asked["inputRequests"]
+        holder.process.kill()  # scaled in, or crashed, while it waits for the client
+        holder.process.wait(10)
+        started = time.monotonic()
+        failed = await raw_call(
+            http, world["a"].url, 2, inputResponses={key: ANSWER}, requestState=asked["requestState"]
+        )
+        waited = time.monotonic() - started
+        assert "error" in failed, failed
+        assert "start the call again" in failed["error"]["message"]
+        assert "'old'" in failed["error"]["message"]
+        assert waited < 15, waited  # bounded: the answer was not taken within CLAIM_SECONDS (5 s)
+        # The client starts the call again, and it completes on the instances still running.
+        again = (await raw_call(http, world["b"].url, 3))["result"]
+        done = await raw_call(
+            http,
+            world["a"].url,
+            4,
+            inputResponses=dict.fromkeys(again["inputRequests"], ANSWER),
+            requestState=again["requestState"],
+        )
+    assert done["result"]["content"][0]["text"] == "Hello, Grace!"
+
+
+async def test_a_tampered_or_replayed_request_state_is_refused(world: dict[str, Any]) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        asked = (await raw_call(http, world["a"].url, 1))["result"]
+        (key,) = asked["inputRequests"]
+        state = asked["requestState"]
+        tampered = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
+        refused = await raw_call(http, world["b"].url, 2, inputResponses={key: ANSWER}, requestState=tampered)
+        assert refused["error"]["code"] == -32602, refused
+        done = await raw_call(http, world["b"].url, 3, inputResponses={key: ANSWER}, requestState=state)
+        assert done["result"]["content"][0]["text"] == "Hello, Grace!"
+        replayed = await raw_call(http, world["a"].url, 4, inputResponses={key: ANSWER}, requestState=state)
+    assert "error" in replayed, replayed
