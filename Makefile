@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 AZCLI_STAMP := .venv-azcli/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio loadtest coldstart profile eval-risk eval-search eval-models eval-forecast drill conformance package preflight backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio bench-bridge loadtest coldstart profile eval-risk eval-search eval-models eval-forecast drill conformance package preflight backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -81,6 +81,9 @@ bench: $(STAMP) $(NODE_STAMP)
 # A stdio server's calls through the bridge (and the hub) against the same server over stdio.
 bench-stdio: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP)
 	$(PY) -m infra.bench_stdio
+
+bench-bridge: $(STAMP) $(NODE_STAMP)
+	$(PY) -m infra.bench_bridge
 
 loadtest: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP)
 	$(PY) -m infra.loadtest --json .artifacts/loadtest.json

@@ -48,11 +48,14 @@ PREFIX = "mcphub-bridge."
 # Requests an upstream may send the client, and the client capability each needs.
 BACK_CHANNEL = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
 BRIDGED = ("tools/call", "prompts/get", "resources/read")  # the requests whose results may be input_required
-GATHER_SECONDS = 0.02  # further requests the upstream sends within this time join the same round
+GATHER_SECONDS = 0.005  # further requests the upstream sends within this time join the same round
 CLAIM_SECONDS = 5.0  # a live holder takes the answers within its polling interval (0.5 s at most)
 _ANSWER, _OUTCOME = "bridge-answer", "bridge-outcome"
 _PART = 30_000  # characters of JSON per table row (a string property holds 32 K characters)
 _FIRST_POLL, _LAST_POLL = 0.05, 0.5
+# Both waits through the store poll every 20 ms for the first 0.5 s (a model's or a script's answer,
+# and the outcome that follows it, usually come that soon), then every 50 ms growing to 0.5 s.
+_EAGER_POLL, _EAGER_SECONDS = 0.02, 0.5
 _MAX_NOTES = 200  # notifications kept for the retry between two rounds
 _KEEP_SECONDS = 60.0  # rows outlive every wait on them: an expired answer would read as taken
 
@@ -120,6 +123,7 @@ class Bridge:
         self._claim_seconds = claim_seconds
         self._held: dict[str, _Exchange] = {}
         self._background = BackgroundTasks()
+        self.store_operations = 0  # table rows written or read (a take is one read, plus a delete if found)
 
     @property
     def held(self) -> int:
@@ -331,7 +335,8 @@ class Bridge:
     async def _answers(self, exchange: _Exchange, current: _Round) -> tuple[JsonObject, bool]:
         """The client's answers to this round: handed over here, or left in the store elsewhere."""
         key = f"{exchange.nonce}.{current.number}"
-        interval = _FIRST_POLL
+        started = self._clock()
+        interval = _EAGER_POLL
         while True:
             remaining = exchange.expires - self._clock()
             if remaining <= 0:
@@ -343,7 +348,7 @@ class Bridge:
             stored = await self._take(_ANSWER, key)
             if stored is not None:
                 return cast(JsonObject, stored), True
-            interval = min(interval * 1.5, _LAST_POLL)
+            interval = _next_poll(interval, self._clock() - started)
 
     def refuse(self, ctx: SessionContext, server: ServerSettings, asked: Request, declared: JsonObject) -> JsonObject:
         """The upstream asked what cannot reach this client: refused upstream; the call's error."""
@@ -402,7 +407,7 @@ class Bridge:
         started = self._clock()
         deadline = started + self.timeout_seconds + server.timeout
         claimed = False
-        interval = _FIRST_POLL
+        interval = _EAGER_POLL
         while True:
             await asyncio.sleep(interval)
             stored = await self._take(_OUTCOME, key)
@@ -419,7 +424,7 @@ class Bridge:
                 claimed = True
             if now >= deadline:
                 raise UpstreamTimeout(server.name, f"upstream {server.name!r} did not go on after the client's answers")
-            interval = min(interval * 1.5, _LAST_POLL)
+            interval = _next_poll(interval, now - started)
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -460,17 +465,25 @@ class Bridge:
         for index in range(len(parts) - 1, 0, -1):
             await self._store.put(kind, f"{key}.{index}", {"d": parts[index]}, expires_at=expires)
         await self._store.put(kind, f"{key}.0", {"d": parts[0], "n": len(parts)}, expires_at=expires)
+        self.store_operations += len(parts)
 
     async def _take(self, kind: str, key: str) -> Any:
         now = self._clock()
         head = await self._store.take(kind, f"{key}.0", now=now)
+        self.store_operations += 1
         if head is None:
             return None
         text = str(head["d"])
-        for index in range(1, int(head.get("n", 1))):
+        count = int(head.get("n", 1))
+        self.store_operations += 2 * count - 1  # the head's delete; a read and a delete per other part
+        for index in range(1, count):
             part = await self._store.take(kind, f"{key}.{index}", now=now)
             text += str(part["d"]) if part is not None else ""
         return json.loads(text)
+
+
+def _next_poll(interval: float, waited: float) -> float:
+    return _EAGER_POLL if waited < _EAGER_SECONDS else min(max(interval, _FIRST_POLL) * 1.5, _LAST_POLL)
 
 
 async def _pump(upstream: AsyncGenerator[Message], queue: asyncio.Queue[Message | HubError | None]) -> None:

@@ -127,6 +127,10 @@ class HubService:
         """Upstream exchanges this instance holds for 2026-07-28 clients' retries."""
         return self._stateless.bridge.held
 
+    def bridge_store_operations(self) -> int:
+        """Table operations the bridge's hand-overs have cost on this instance so far."""
+        return self._stateless.bridge.store_operations
+
     # ---- checks ------------------------------------------------------------------------------
 
     def challenge(self, request: HttpIn, error: AuthError) -> str:

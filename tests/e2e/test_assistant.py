@@ -16,10 +16,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from infra.balancer import AlternatingTransport
 from infra.processes import Child
 from shared.hub.assistant import PLAN
 from tests.e2e.clients import client_for, signed_in_hub
-from tests.e2e.test_stateless_and_resilient import AlternatingTransport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 

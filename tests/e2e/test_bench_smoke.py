@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from infra import bench, bench_stdio, coldstart
+from infra import bench, bench_bridge, bench_stdio, coldstart
 from infra.processes import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -31,6 +31,14 @@ def test_stdio_bridge_benchmark_runs_and_reports_every_target(capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "added p50 ms" in out
     assert "mcp-proxy alone" in out
+
+
+@pytest.mark.timeout(180)
+def test_era_bridge_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[str]) -> None:
+    results = bench_bridge.main(["--calls", "5", "--rounds", "1"])
+    assert len(results) == 4
+    assert all(figures["p50_ms"] > 0 for figures in results.values())
+    assert "other instance" in capsys.readouterr().out
 
 
 @pytest.mark.timeout(180)

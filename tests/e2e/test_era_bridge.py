@@ -23,8 +23,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from infra.balancer import AlternatingTransport
 from infra.processes import AUTH_OFF, Processes
-from tests.e2e.test_stateless_and_resilient import AlternatingTransport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 MODERN = "2026-07-28"

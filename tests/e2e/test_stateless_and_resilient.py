@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from infra.balancer import AlternatingTransport
 from infra.processes import AUTH_OFF, Child, Processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-class AlternatingTransport(httpx2.AsyncHTTPTransport):
-    """Sends each request to the next hub instance in turn, as a load balancer without affinity would."""
-
-    def __init__(self, ports: list[int]) -> None:
-        super().__init__()
-        self._ports = itertools.cycle(ports)
-        self.seen: list[int] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        port = next(self._ports)
-        self.seen.append(port)
-        request.url = request.url.copy_with(port=port)
-        return await super().handle_async_request(request)
 
 
 async def test_session_created_on_instance_a_is_served_by_instance_b(hub: Child, hub_b: Child) -> None:

@@ -185,6 +185,14 @@ async def test_every_answer_reaches_the_upstream_and_its_answer_reaches_the_retr
     said = json.loads(result["content"][0]["text"])
     assert sorted(item["method-answered"] for item in said) == sorted(a["method"] for a in ASKS.values())
     assert first.service.bridge_held() == 0
+    operations = sum(hub.service.bridge_store_operations() for hub in hubs)
+    print(f"store operations for one bridged round, retry {where}: {operations}")  # noqa: T201 - the note's figure
+    if where == "local":
+        assert operations == 0  # handed over in memory
+    else:
+        # The retry: one answer row written, the outcome polled for and taken (read + delete).
+        # The holder: the answers polled for and taken, one outcome row written.
+        assert 4 <= operations <= 40, operations
 
 
 async def test_a_megabyte_answer_crosses_instances_whole(hubs: list[Hub]) -> None:
