@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -32,6 +32,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from infra.balancer import AlternatingTransport
+from infra.bench_stdio import Opener, measure, pct
 from infra.processes import AUTH_OFF, ROOT, Processes, azurite_connection_string
 
 TOOL = "test_input_required_result_sampling"
@@ -64,26 +65,6 @@ async def timed(session: Client, tool: str, calls: int) -> list[float]:
         if result.is_error or not isinstance(block, types.TextContent) or ANSWER not in block.text:
             raise RuntimeError(f"{tool} did not complete: {result.content}")
     return taken
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-Opener = Callable[[], AbstractAsyncContextManager[Client]]
-
-
-async def measure(targets: dict[str, tuple[Opener, str]], calls: int, rounds: int) -> dict[str, list[float]]:
-    seen: dict[str, list[float]] = {name: [] for name in targets}
-    async with AsyncExitStack() as stack:
-        sessions = {name: await stack.enter_async_context(open_()) for name, (open_, _) in targets.items()}
-        for name, session in sessions.items():
-            await timed(session, targets[name][1], 10)  # warm-up: connections, pools, caches
-        for _ in range(rounds):
-            for name, session in sessions.items():
-                seen[name] += await timed(session, targets[name][1], calls)
-    return seen
 
 
 def report(seen: dict[str, list[float]]) -> str:
@@ -122,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 hub_tool,
             ),
         }
-        seen = anyio.run(measure, targets, options.calls, options.rounds)
+        seen = anyio.run(measure, targets, options.calls, options.rounds, timed)
     finally:
         processes.stop_all()
     print(report(seen))  # noqa: T201 - the benchmark's report

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -84,15 +84,21 @@ def pct(values: list[float], q: float) -> float:
 Opener = Callable[[], AbstractAsyncContextManager[Client]]
 
 
-async def measure(targets: dict[str, tuple[Opener, str]], calls: int, rounds: int) -> dict[str, list[float]]:
+Timer = Callable[[Client, str, int], Awaitable[list[float]]]
+
+
+async def measure(
+    targets: dict[str, tuple[Opener, str]], calls: int, rounds: int, timer: Timer = timed
+) -> dict[str, list[float]]:
+    """One session per target, `timer`'s calls in interleaved rounds after a warm-up each."""
     seen: dict[str, list[float]] = {name: [] for name in targets}
     async with AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(open_()) for name, (open_, _) in targets.items()}
         for name, client in clients.items():
-            await timed(client, targets[name][1], 20)  # warm-up: connections, JIT, caches
+            await timer(client, targets[name][1], 20)  # warm-up: connections, JIT, caches
         for _ in range(rounds):
             for name, client in clients.items():
-                seen[name] += await timed(client, targets[name][1], calls)
+                seen[name] += await timer(client, targets[name][1], calls)
     return seen
 
 

@@ -103,6 +103,18 @@ def _text(answer: dict[str, Any]) -> str:
     return str(content or "")
 
 
+def _declared_asks(declared: types.ClientCapabilities | None) -> dict[str, Any]:
+    """What `test_input_required_result_capabilities` asks: only what the client declared."""
+    wanted: dict[str, Any] = {}
+    if declared is not None and declared.sampling is not None:
+        wanted["greeting"] = _sample("Generate a greeting", 50)
+    if declared is not None and declared.elicitation is not None:
+        wanted["user_name"] = _ask_name("What is your name?")
+    if declared is not None and declared.roots is not None:
+        wanted["client_roots"] = ROOTS
+    return wanted
+
+
 def _input_required(server: MCPServer) -> None:
     """The SEP-2322 (multi-round-trip) fixtures of the 2026-07-28 scenarios."""
 
@@ -176,13 +188,7 @@ def _input_required(server: MCPServer) -> None:
     def test_input_required_result_capabilities(ctx: Context) -> Any:
         """Asks only what the client declared it can answer"""
         declared = ctx.client_capabilities
-        wanted: dict[str, Any] = {}
-        if declared is not None and declared.sampling is not None:
-            wanted["greeting"] = _sample("Generate a greeting", 50)
-        if declared is not None and declared.elicitation is not None:
-            wanted["user_name"] = _ask_name("What is your name?")
-        if declared is not None and declared.roots is not None:
-            wanted["client_roots"] = ROOTS
+        wanted = _declared_asks(declared)
         if not wanted or set(wanted) <= set(_answers(ctx)):
             return "Nothing more to ask"
         return _needs(wanted)
@@ -332,13 +338,7 @@ def _asking(server: MCPServer) -> None:
     async def test_input_required_result_capabilities(ctx: Context) -> Any:
         """Asks only what the client declared it can answer"""
         declared = ctx.session.client_params.capabilities if ctx.session.client_params else None
-        wanted: dict[str, Any] = {}
-        if declared is not None and declared.sampling is not None:
-            wanted["greeting"] = _sample("Generate a greeting", 50)
-        if declared is not None and declared.elicitation is not None:
-            wanted["user_name"] = _ask_name("What is your name?")
-        if declared is not None and declared.roots is not None:
-            wanted["client_roots"] = ROOTS
+        wanted = _declared_asks(declared)
         await ask_all(ctx, wanted)
         return "Nothing more to ask"
 

@@ -31,7 +31,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -145,7 +145,7 @@ class Bridge:
 
     # ---- the call that starts it --------------------------------------------------------------
 
-    def relay(
+    async def relay(
         self,
         ctx: SessionContext,
         server: ServerSettings,
@@ -158,17 +158,6 @@ class Bridge:
         """`upstream` as it comes, until it asks the client something the client declared it can
         answer: then the exchange is parked here and the call is answered with input_required.
         `asked_for` is the client's own request (its retries name the same tool, prompt or URI)."""
-        return self._relay(ctx, server, sent, declared, upstream, asked_for)
-
-    async def _relay(
-        self,
-        ctx: SessionContext,
-        server: ServerSettings,
-        sent: Request,
-        declared: JsonObject,
-        upstream: AsyncGenerator[Message],
-        asked_for: Request,
-    ) -> AsyncGenerator[Message]:
         parked = False
         try:
             while True:
@@ -371,10 +360,18 @@ class Bridge:
     # ---- the retry ----------------------------------------------------------------------------
 
     async def resume(
-        self, user: str, servers: Mapping[str, ServerSettings], retry: Request
+        self,
+        user: str,
+        servers: Mapping[str, ServerSettings],
+        retry: Request,
+        *,
+        admit: Callable[[ServerSettings], Awaitable[None]],
     ) -> tuple[ServerSettings, Request, list[Message]]:
-        """The answer to a retry: (its server, the request the messages answer, the messages)."""
+        """The answer to a retry: (its server, the request the messages answer, the messages).
+        `admit` checks the caller may still use the server (access, rate limits) before anything
+        is handed over."""
         nonce, round_, server = self._verify(user, servers, retry)
+        await admit(server)
         responses = retry.params.get("inputResponses")
         if not isinstance(responses, dict):
             raise InvalidParams("a retry with requestState needs inputResponses, an object keyed as inputRequests was")

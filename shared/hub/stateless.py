@@ -110,10 +110,16 @@ class StatelessEra:
 
     async def _resume(self, call: Call) -> Outcome:
         """A retry with the bridge's requestState: the rest of the held upstream exchange."""
-        server, sent, messages = await self.bridge.resume(call.http.user, self._servers, call.message)
+        server, sent, messages = await self.bridge.resume(
+            call.http.user, self._servers, call.message, admit=lambda server: self._admit_retry(call, server)
+        )
+        return Relayed(server, sent, _replay(messages))
+
+    async def _admit_retry(self, call: Call, server: ServerSettings) -> None:
+        """A retry is a request like any other: the caller's access and rate limits apply."""
         if call.ctx.allowed is not None and server.name not in call.ctx.allowed:
             raise InvalidRequest("this requestState names a server the caller may no longer use")
-        return Relayed(server, sent, _replay(messages))
+        await self._calls.admit(call.http.principal, server, call.message)
 
     def context(self, request: HttpIn, env: envelope.Envelope | None = None) -> SessionContext:
         """This request's context: its token, principal and envelope, over the user's pooled sessions."""

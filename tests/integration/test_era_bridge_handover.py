@@ -18,13 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from functions._deps import Hub, HubConfig, build_hub
+from functions._deps import Hub, build_hub
 from shared.http import HttpIn, HttpOut
-from shared.limits.rules import load_limits
 from shared.mcp.versions import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
-from shared.operations_settings import OperationsSettings
-from shared.plugins.settings import load_plugin_settings
-from shared.settings import AuthSettings, HubSettings, RoutingSettings, load_servers
+from shared.settings import HubSettings
+from tests.unit.test_hub_pipeline import _json, config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 MODERN = "2026-07-28"
@@ -34,6 +32,7 @@ ASKS = {
     "roots": {"method": "roots/list", "params": {}},
 }
 EVERYTHING = {"sampling": {}, "elicitation": {}, "roots": {}}
+SETTINGS = HubSettings(ask_timeout_seconds=2.0, hub_tools=False)
 
 
 class AskingUpstream:
@@ -91,29 +90,6 @@ def _event(message: dict[str, Any]) -> bytes:
     return f"event: message\ndata: {json.dumps(message)}\n\n".encode()
 
 
-def _json(
-    request_id: Any, result: Any, headers: dict[str, str] | None = None, error: dict[str, Any] | None = None
-) -> httpx.Response:
-    body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
-    body.update({"error": error} if error else {"result": result})
-    return httpx.Response(200, json=body, headers=headers)
-
-
-def config(storage: str, ask_timeout: float) -> HubConfig:
-    env = {"MCPHUB_SERVER_UP__URL": "http://up.test/mcp"}
-    servers = load_servers(env)
-    return HubConfig(
-        HubSettings(ask_timeout_seconds=ask_timeout, hub_tools=False),
-        AuthSettings(mode="off"),
-        servers,
-        RoutingSettings(),
-        OperationsSettings(),
-        load_limits(env, servers),
-        storage,
-        load_plugin_settings(env, servers),
-    )
-
-
 @pytest.fixture
 def upstream() -> AskingUpstream:
     return AskingUpstream()
@@ -122,7 +98,7 @@ def upstream() -> AskingUpstream:
 @pytest.fixture
 async def hubs(storage_connection_string: str, upstream: AskingUpstream) -> AsyncIterator[list[Hub]]:
     transport = httpx.MockTransport(upstream.handle)
-    built = [build_hub(config(storage_connection_string, 2.0), transport=transport) for _ in range(2)]
+    built = [build_hub(config(storage_connection_string, settings=SETTINGS), transport=transport) for _ in range(2)]
     try:
         yield built
     finally:

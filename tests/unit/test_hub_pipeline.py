@@ -96,12 +96,14 @@ def upstream() -> Upstream:
     return Upstream()
 
 
-def config(storage: str | None = None, plugins: Mapping[str, str] | None = None) -> HubConfig:
+def config(
+    storage: str | None = None, plugins: Mapping[str, str] | None = None, settings: HubSettings | None = None
+) -> HubConfig:
     """A hub in front of one upstream `up`, with the plugins set by the `plugins` variables."""
     env = {"MCPHUB_SERVER_UP__URL": "http://up.test/mcp", **(plugins or {})}
     servers = load_servers(env)
     return HubConfig(
-        HubSettings(),
+        settings or HubSettings(),
         AuthSettings(mode="off"),
         servers,
         RoutingSettings(),
