@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -216,3 +217,20 @@ async def test_a_client_that_did_not_declare_a_capability_gets_32021_naming_it(h
     refused = await call(hubs[0], {"asks": ["sampling"]}, capabilities={"roots": {}})
     assert refused["error"]["code"] == -32021
     assert refused["error"]["data"] == {"requiredCapabilities": {"sampling": {}}}
+
+
+async def test_a_retry_counts_against_the_callers_rate_limit(
+    storage_connection_string: str, upstream: AskingUpstream
+) -> None:
+    name = f"ONCE{secrets.token_hex(4).upper()}"  # its own budget: windows outlive a test run
+    limits = {f"MCPHUB_LIMIT_{name}__REQUESTS": "1", f"MCPHUB_LIMIT_{name}__SECONDS": "3600"}
+    hub = build_hub(
+        config(storage_connection_string, limits, settings=SETTINGS), transport=httpx.MockTransport(upstream.handle)
+    )
+    try:
+        asked = (await call(hub, {"asks": ["sampling"]}))["result"]
+        assert asked["resultType"] == "input_required"
+        refused = await call(hub, {}, inputResponses=answers_for(asked, reply), requestState=asked["requestState"])
+        assert refused["error"]["code"] == -32029, refused
+    finally:
+        await hub.aclose()
