@@ -37,7 +37,8 @@
     │   └── StepUpRequired        -32600  401  a server needs an auth context (acrs) the token lacks
     └── UpstreamError             -32603  names the server; the hub keeps serving the others
         ├── UpstreamUnavailable   connect failure, HTTP 5xx, or circuit open
-        │   └── UpstreamThrottled the upstream answered 429
+        │   ├── UpstreamThrottled the upstream answered 429
+        │   └── UpstreamRefused   another 4xx without a JSON-RPC answer (e.g. initialize to a 2026-only server)
         ├── UpstreamTimeout       no answer within MCPHUB_SERVER_<NAME>__TIMEOUT
         ├── UpstreamProtocolError the upstream answered something that is not MCP
         ├── UpstreamSessionExpired  404 to the hub's upstream session ID: initialize again, retry once
@@ -289,6 +290,10 @@ class UpstreamProtocolError(UpstreamError):
 
 class UpstreamThrottled(UpstreamUnavailable):
     """The upstream answered 429: too many requests from the hub."""
+
+
+class UpstreamRefused(UpstreamUnavailable):
+    """The upstream answered another 4xx with no JSON-RPC answer in it (a request it will not serve)."""
 
 
 class UpstreamSessionExpired(UpstreamError):

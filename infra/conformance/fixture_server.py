@@ -17,6 +17,7 @@ import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.inbound import unsupported_protocol_version_rejection
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY
 from pydantic import BaseModel, Field, JsonValue
@@ -553,6 +554,30 @@ def handshake_only(app: ASGIApp) -> ASGIApp:
             headers = dict(scope["headers"])
             if headers.get(b"mcp-protocol-version", b"").startswith(b"2026") and b"mcp-session-id" not in headers:
                 error = {"code": -32000, "message": "Bad Request: Server not initialized"}
+                body = {"jsonrpc": "2.0", "error": error, "id": None}
+                await JSONResponse(body, status_code=400)(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def modern_only(app: ASGIApp) -> ASGIApp:
+    """`app` as a server of 2026-07-28 only: a handshake-era request (initialize, a session, no
+    2026 version header) gets the rejection the SDK's own version ladder gives an unsupported
+    version (400, naming the supported versions); GET and DELETE get 405."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            version = headers.get(b"mcp-protocol-version", b"").decode()
+            if scope["method"] in ("GET", "DELETE"):
+                await JSONResponse({"error": "this server keeps no sessions"}, status_code=405)(scope, receive, send)
+                return
+            if scope["method"] == "POST" and not version.startswith("2026"):
+                rejection = unsupported_protocol_version_rejection(version or "2025-11-25")
+                assert rejection is not None
+                error = {"code": rejection.code, "message": rejection.message, "data": rejection.data}
                 body = {"jsonrpc": "2.0", "error": error, "id": None}
                 await JSONResponse(body, status_code=400)(scope, receive, send)
                 return

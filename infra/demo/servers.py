@@ -189,6 +189,12 @@ def handshake_only(app: ASGIApp) -> ASGIApp:
     return handshake_only(app)
 
 
+def modern_only(app: ASGIApp) -> ASGIApp:
+    from infra.conformance.fixture_server import modern_only
+
+    return modern_only(app)
+
+
 BUILDERS = {
     "notes": build_notes,
     "clock": build_clock,
@@ -196,5 +202,6 @@ BUILDERS = {
     "secured": build_secured,
     "conformance": build_conformance,
     "conformance-2025": build_conformance_2025,  # a handshake-era server: asks the client mid-call
+    "conformance-2026": build_conformance,  # 2026-07-28 only: asks the client with input_required
 }
-WRAPPERS = {"secured": require_bearer, "conformance-2025": handshake_only}
+WRAPPERS = {"secured": require_bearer, "conformance-2025": handshake_only, "conformance-2026": modern_only}

@@ -48,8 +48,6 @@ class Asks:
         self.store = store
         self.clock = clock
         self._key = hashlib.sha256(b"mcphub-ask\0" + key).digest()
-        self._store = store
-        self._clock = clock
         self.timeout_seconds = timeout_seconds
         self._waiting: dict[str, asyncio.Future[Answer]] = {}
 
@@ -77,17 +75,17 @@ class Asks:
         value = {"result": answer.result, "error": answer.error}
         if len(json.dumps(value)) > _MAX_ANSWER:
             value = {"result": None, "error": {"code": -32600, "message": "the answer was too large to pass on"}}
-        await self._store.put(_KIND, nonce, value, expires_at=self._clock() + self.timeout_seconds)
+        await self.store.put(_KIND, nonce, value, expires_at=self.clock() + self.timeout_seconds)
 
     async def wait(self, ask_id: str) -> Answer:
         """The client's answer; UpstreamTimeout when none came in time."""
         nonce = ask_id[len(PREFIX) :].rpartition(".")[0]
         future = self._waiting[nonce]
-        deadline = self._clock() + self.timeout_seconds
+        deadline = self.clock() + self.timeout_seconds
         interval = _FIRST_POLL
         try:
             while True:
-                remaining = deadline - self._clock()
+                remaining = deadline - self.clock()
                 if remaining <= 0:
                     raise UpstreamTimeout(
                         "client", f"the client did not answer the hub's request within {self.timeout_seconds:g} s"
@@ -96,7 +94,7 @@ class Asks:
                     return await asyncio.wait_for(asyncio.shield(future), min(interval, remaining))
                 except TimeoutError:
                     pass
-                stored = await self._store.take(_KIND, nonce, now=self._clock())
+                stored = await self.store.take(_KIND, nonce, now=self.clock())
                 if stored is not None:
                     return Answer(stored.get("result"), stored.get("error"))
                 interval = min(interval * 1.5, _LAST_POLL)

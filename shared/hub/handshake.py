@@ -182,7 +182,9 @@ class HandshakeEra:
         aggregated = not ctx.record.route
 
         def rewrite(message: Message) -> Message:
-            if isinstance(message, Request):
+            if isinstance(message, Request) and not self._asks.owns(message.id):
+                # Its own ID (a relay ID) unless it is the hub's: a 2026-07-28 upstream's input
+                # request, asked by the hub (shared.hub.rounds).
                 upstream = ctx.record.upstreams.get(server.name)
                 target = RelayTarget(server.name, upstream.session_id if upstream else None, message.id)
                 return Request(self._relay.encode(session_id, target), message.method, message.params)

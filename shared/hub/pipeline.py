@@ -27,8 +27,10 @@ from shared.http import HttpIn, HttpOut, request_error, request_error_reply, sse
 from shared.hub.aggregate import Aggregator
 from shared.hub.asks import Asks
 from shared.hub.assistant import Assistant
+from shared.hub.bridge import BRIDGED
 from shared.hub.calls import Calls
 from shared.hub.relaying import Rewrite, relay_reply
+from shared.hub.rounds import rounds
 from shared.hub.tool_search import SEARCH, Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import is_operator
@@ -221,6 +223,18 @@ class Pipeline:
                 raise
         sent = era.outgoing(call, routed)
         stream = self.upstreams.forward(call.ctx, server, sent, mirror)
+        if call.session and mirror is None and sent.method in BRIDGED:
+            # A 2026-07-28 upstream's input_required reaches a handshake-era client as requests.
+            ctx = call.ctx
+            stream = rounds(
+                self.asks,
+                server,
+                sent,
+                stream,
+                lambda retry: self.upstreams.forward(ctx, server, retry),
+                hub_session=call.session,
+                declared=call.capabilities,
+            )
         if after and caller is not None:
             stream = self.plugins.after(after, caller, server.name, sent, stream)
         return Relayed(server, sent, self.calls.watch(principal, server, routed, stream, call.session), mirror)

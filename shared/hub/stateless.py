@@ -208,7 +208,7 @@ class StatelessEra:
             error = UpstreamError("mcphub", f"the hub asked the client ({asked.method}), which 2026-07-28 cannot carry")
             return Response(call.message.id, error=error.to_error_object())
         self.abandon(call, server, sent)
-        declared = declared_back_channel(call.capabilities) if call.message.method in BRIDGED else {}
+        declared = declared_back_channel(call.capabilities)
         return Response(call.message.id, error=self.bridge.refuse(call.ctx, server, asked, declared))
 
     def relayed(self, call: Call, relayed: Relayed) -> Relayed:

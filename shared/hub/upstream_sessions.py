@@ -15,17 +15,19 @@ from typing import Any, cast
 from shared.errors import (
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamRefused,
     UpstreamSessionExpired,
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
-from shared.hub.upstream_eras import EraProbe
+from shared.hub.upstream_eras import ERA_TTL_SECONDS, EraProbe
 from shared.identity.upstream_auth import UpstreamCredentials
 from shared.mcp.envelope import Envelope, routing_headers
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE,
+    MODERN_VERSIONS,
 )
 from shared.principal import ANONYMOUS, Principal
 from shared.sessions.cache import SessionCache
@@ -36,6 +38,10 @@ from shared.upstreams.client import Exchange, RawReply, UpstreamClient
 log = logging.getLogger(__name__)
 
 HUB_INFO = {"name": "mcphub", "title": "MCPHub", "version": "0.1.0"}
+
+
+class HandshakeRefused(UpstreamUnavailable):
+    """The upstream refused `initialize` and serves 2026-07-28: it is reached statelessly instead."""
 
 
 @dataclass(slots=True)
@@ -78,6 +84,10 @@ class UpstreamSessions:
         self._ids = itertools.count(1)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._eras = EraProbe(client, HUB_INFO, clock=clock)
+        self._clock = clock
+        # Servers that refused the handshake and serve 2026-07-28 (server -> when seen): a
+        # handshake-era caller's requests reach them statelessly, with an envelope made from its session.
+        self._modern_only: dict[str, float] = {}
 
     async def speaks_stateless(self, server: ServerSettings) -> bool:
         """Whether `server` serves 2026-07-28 (upstream_eras.py)."""
@@ -87,6 +97,16 @@ class UpstreamSessions:
             return {} if server.per_user else await self.auth(server, "", None)
 
         return await self._eras.speaks_stateless(server, credentials)
+
+    def modern_only(self, server: ServerSettings) -> bool:
+        """Whether `server` refused the handshake lately and serves 2026-07-28 only."""
+        seen = self._modern_only.get(server.name)
+        return seen is not None and self._clock() - seen < ERA_TTL_SECONDS
+
+    @staticmethod
+    def bridged_envelope(record: SessionRecord) -> Envelope:
+        """A handshake-era session's client, as a 2026-07-28 request's envelope declares it."""
+        return Envelope(MODERN_VERSIONS[-1], record.client_capabilities, record.client_info or HUB_INFO)
 
     async def declared(self, ctx: SessionContext, server: ServerSettings) -> JsonObject:
         """The client capabilities `server` sees for this caller (what may shape its lists)."""
@@ -186,11 +206,20 @@ class UpstreamSessions:
             known = ctx.record.upstreams.get(server.name)
             if known is not None and known != stale:
                 return known
-            upstream, response = await self.open(
-                server, self._init_params(ctx.record), user=ctx.user, assertion=ctx.assertion
-            )
+            try:
+                upstream, response = await self.open(
+                    server, self._init_params(ctx.record), user=ctx.user, assertion=ctx.assertion
+                )
+            except UpstreamRefused:
+                if not await self.speaks_stateless(server):
+                    raise
+                self._modern_only[server.name] = self._clock()
+                raise HandshakeRefused(server.name, f"upstream {server.name!r} serves 2026-07-28 only") from None
             if response.error is not None:
                 message = str(response.error.get("message", "error"))
+                if await self.speaks_stateless(server):
+                    self._modern_only[server.name] = self._clock()
+                    raise HandshakeRefused(server.name, f"upstream {server.name!r} serves 2026-07-28 only")
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
             if ctx.persistent:
                 ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
@@ -209,10 +238,19 @@ class UpstreamSessions:
         the caller's envelope (its capabilities, so the upstream asks only what the client can
         answer, through `input_required` results that pass back to the client unchanged)."""
         if ctx.envelope is not None and await self.speaks_stateless(server):
-            async for item in self._stateless(ctx, server, message, exchange):
+            async for item in self._stateless(ctx, server, message, exchange, ctx.envelope):
                 yield item
             return
-        upstream = await self.ensure(ctx, server)
+        # A handshake-era caller and an upstream of 2026-07-28 only: its `input_required` answers
+        # reach the client as requests on the call's stream (shared.hub.rounds).
+        try:
+            upstream = None if self.modern_only(server) else await self.ensure(ctx, server)
+        except HandshakeRefused:
+            upstream = None
+        if upstream is None:
+            async for item in self._stateless(ctx, server, message, exchange, self.bridged_envelope(ctx.record)):
+                yield item
+            return
         credentials = await self.auth(server, ctx.user, ctx.assertion)
         for attempt in range(2):
             try:
@@ -233,10 +271,14 @@ class UpstreamSessions:
                 upstream = await self.ensure(ctx, server, stale=upstream)
 
     async def _stateless(
-        self, ctx: SessionContext, server: ServerSettings, message: Message, exchange: Exchange | None
+        self,
+        ctx: SessionContext,
+        server: ServerSettings,
+        message: Message,
+        exchange: Exchange | None,
+        envelope: Envelope,
     ) -> AsyncGenerator[Message]:
-        envelope = ctx.envelope
-        if envelope is None or not isinstance(message, Request):
+        if not isinstance(message, Request):
             return  # the era has no notifications or answers to send: closing the stream cancels
         meta = dict(cast(JsonObject, message.params.get("_meta") or {}))
         meta.update(envelope.meta())
@@ -304,6 +346,8 @@ class UpstreamSessions:
 
     async def listen(self, ctx: SessionContext, server: ServerSettings) -> AsyncGenerator[Message]:
         """The standalone stream of our session with `server` (what it sends unasked)."""
+        if self.modern_only(server):
+            return  # no session, so no stream: its list changes reach 2026-07-28 listeners only
         upstream = await self.ensure(ctx, server)
         if upstream.session_id is None:
             return  # a server without sessions has no stream to listen to

@@ -21,6 +21,7 @@ from shared.errors import (
     HubError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamRefused,
     UpstreamSessionExpired,
     UpstreamThrottled,
     UpstreamTimeout,
@@ -248,6 +249,13 @@ class HttpUpstreamClient:
                     breaker.record_failure()
                 observe("error")
                 raise exc.cause from None
+            except UpstreamRefused:
+                # The upstream answered (a 4xx): it is up, it will not serve this request. Counted
+                # as a failure, any caller's bad request could open the breaker for every user.
+                if breaker is not None and not yielded:
+                    breaker.record_success()
+                observe("ok")
+                raise
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 if breaker is not None:
                     breaker.record_failure()
@@ -342,13 +350,13 @@ class HttpUpstreamClient:
                 parsed = _parse(server, raw)
             except UpstreamProtocolError:
                 if status >= 400:
-                    raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}") from None
+                    raise UpstreamRefused(server.name, f"upstream {server.name!r} answered HTTP {status}") from None
                 raise
             if isinstance(parsed, Response):
                 yield parsed
                 return
         if status >= 400:
-            raise UpstreamUnavailable(server.name, f"upstream {server.name!r} answered HTTP {status}")
+            raise UpstreamRefused(server.name, f"upstream {server.name!r} answered HTTP {status}")
         raise UpstreamProtocolError(
             server.name, f"upstream {server.name!r} answered {content_type or 'no content type'} instead of MCP"
         )

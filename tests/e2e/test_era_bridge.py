@@ -70,7 +70,8 @@ async def elicit(context: Any, params: types.ElicitRequestParams) -> types.Elici
 
 
 async def roots(context: Any) -> types.ListRootsResult:
-    return types.ListRootsResult(roots=[types.Root.model_validate({"uri": "file:///work/project", "name": "project"})])
+    root = types.Root.model_validate({"uri": "file:///home/dev/project", "name": "project"})
+    return types.ListRootsResult(roots=[root])
 
 
 def modern_client(url: str, http: httpx2.AsyncClient) -> Client:
@@ -122,7 +123,7 @@ async def test_sampling_elicitation_and_roots_of_a_handshake_era_server_complete
         elicited = await client.call_tool("old__test_input_required_result_elicitation", {})
         assert "Hello, Ada!" in text(elicited)
         listed = await client.call_tool("old__test_input_required_result_list_roots", {})
-        assert "Roots: file:///work/project" in text(listed)
+        assert "Roots: file:///home/dev/project" in text(listed)
         rounds = await client.call_tool("old__test_input_required_result_multi_round", {})
         assert "Completed: color Ada" in text(rounds)
         several = await client.call_tool("old__test_input_required_result_multiple_inputs", {})

@@ -8,7 +8,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from shared.errors import UpstreamProtocolError, UpstreamSessionExpired, UpstreamTimeout, UpstreamUnavailable
+from shared.errors import (
+    UpstreamProtocolError,
+    UpstreamRefused,
+    UpstreamSessionExpired,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams.breaker import CircuitBreaker
@@ -230,3 +236,14 @@ async def test_passthrough_forwards_mcp_headers_but_never_the_clients_credential
     assert "authorization" not in sent
     assert "cookie" not in sent
     assert (sent["mcp-name"], sent["mcp-param-region"], sent["x-api-key"]) == ("echo", "eu", "k")
+
+
+async def test_a_4xx_without_an_answer_is_a_refusal_that_never_opens_the_breaker() -> None:
+    """A 400 is the upstream up and answering: counted as a failure, any caller's bad requests
+    (or a handshake to a server of 2026-07-28 only) would stop every user's calls."""
+    breaker = CircuitBreaker(failures=2, reset_seconds=60, clock=lambda: 0.0)
+    client = client_for(lambda request: httpx.Response(400, text="no"), breakers={"up": breaker})
+    for _ in range(5):
+        with pytest.raises(UpstreamRefused, match="HTTP 400"):
+            await collect(client, Request(1, "initialize"))
+    assert breaker.state == "closed"
