@@ -13,7 +13,16 @@ target, rounds interleaved, in one run:
 - `hub /mcp, 2026 client, other instance`: each retry lands on the other of two instances (the
   hand-over through Table Storage on Azurite).
 
-Prints p50/p95 per call (one round trip each) and the added p50 over the floor.
+The other way round, to the fixture served as a server of 2026-07-28 only (`conformance-2026`),
+which answers the call with input_required:
+
+- `direct, 2026 client -> 2026 upstream`: the SDK client in 2026-07-28 mode straight to it (the
+  floor: the input_required result and the client's retry);
+- `hub /mcp, 2025 client -> 2026 upstream, same instance`: the hub turns the input_required into a
+  sampling request on the call's stream and retries upstream with the answer;
+- `... other instance`: the client's answer lands on the other instance (through the store).
+
+Prints p50/p95 per call (one round trip each) and the added p50 over its floor.
 """
 
 from __future__ import annotations
@@ -68,11 +77,14 @@ async def timed(session: Client, tool: str, calls: int) -> list[float]:
 
 
 def report(seen: dict[str, list[float]]) -> str:
-    floor = statistics.median(next(iter(seen.values())))
-    lines = [f"{'target':<40}{'p50 ms':>9}{'p95 ms':>9}{'added p50 ms':>14}"]
+    """Each target beside the floor of its direction (the last `direct` target before it)."""
+    floor = 0.0
+    lines = [f"{'target':<58}{'p50 ms':>9}{'p95 ms':>9}{'added p50 ms':>14}"]
     for name, values in seen.items():
         p50 = statistics.median(values)
-        lines.append(f"{name:<40}{p50:>9.2f}{pct(values, 0.95):>9.2f}{p50 - floor:>14.2f}")
+        if name.startswith("direct"):
+            floor = p50
+        lines.append(f"{name:<58}{p50:>9.2f}{pct(values, 0.95):>9.2f}{p50 - floor:>14.2f}")
     return "\n".join(lines)
 
 
@@ -86,9 +98,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         azurite = processes.azurite()
         upstream = processes.demo("conformance-2025")
+        modern = processes.demo("conformance-2026")
         env = {
             "AzureWebJobsStorage": azurite_connection_string(azurite.port),
             "MCPHUB_SERVER_OLD__URL": f"{upstream.url}/mcp",
+            "MCPHUB_SERVER_NEW__URL": f"{modern.url}/mcp",
             "MCPHUB_HUB_TOOLS": "false",
             **AUTH_OFF,
         }
@@ -101,6 +115,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             "hub /mcp, 2026 client, other instance": (
                 lambda: client(f"{a.url}/mcp", "2026-07-28", [a.port, b.port]),
                 hub_tool,
+            ),
+            "direct, 2026 client -> 2026 upstream": (lambda: client(f"{modern.url}/mcp", "2026-07-28"), TOOL),
+            "hub /mcp, 2025 client -> 2026 upstream, same instance": (
+                lambda: client(f"{a.url}/mcp", "legacy"),
+                f"new__{TOOL}",
+            ),
+            "hub /mcp, 2025 client -> 2026 upstream, other instance": (
+                lambda: client(f"{a.url}/mcp", "legacy", [a.port, b.port]),
+                f"new__{TOOL}",
             ),
         }
         seen = anyio.run(measure, targets, options.calls, options.rounds, timed)

@@ -37,6 +37,7 @@ from typing import Any, cast
 
 from shared.background import BackgroundTasks
 from shared.errors import HubError, InvalidParams, MissingClientCapability, UpstreamTimeout, UpstreamUnavailable
+from shared.hub.asks import EAGER_POLL, next_poll
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.grants import GrantStore
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response, parse_message
@@ -52,10 +53,8 @@ GATHER_SECONDS = 0.005  # further requests the upstream sends within this time j
 CLAIM_SECONDS = 5.0  # a live holder takes the answers within its polling interval (0.5 s at most)
 _ANSWER, _OUTCOME = "bridge-answer", "bridge-outcome"
 _PART = 30_000  # characters of JSON per table row (a string property holds 32 K characters)
-_FIRST_POLL, _LAST_POLL = 0.05, 0.5
-# Both waits through the store poll every 20 ms for the first 0.5 s (a model's or a script's answer,
-# and the outcome that follows it, usually come that soon), then every 50 ms growing to 0.5 s.
-_EAGER_POLL, _EAGER_SECONDS = 0.02, 0.5
+# Both waits through the store poll as the hub's own asks do (`asks.next_poll`): the answer, and
+# the outcome that follows it, usually come within the first 0.5 s.
 _MAX_NOTES = 200  # notifications kept for the retry between two rounds
 _KEEP_SECONDS = 60.0  # rows outlive every wait on them: an expired answer would read as taken
 
@@ -325,7 +324,7 @@ class Bridge:
         """The client's answers to this round: handed over here, or left in the store elsewhere."""
         key = f"{exchange.nonce}.{current.number}"
         started = self._clock()
-        interval = _EAGER_POLL
+        interval = EAGER_POLL
         while True:
             remaining = exchange.expires - self._clock()
             if remaining <= 0:
@@ -337,7 +336,7 @@ class Bridge:
             stored = await self._take(_ANSWER, key)
             if stored is not None:
                 return cast(JsonObject, stored), True
-            interval = _next_poll(interval, self._clock() - started)
+            interval = next_poll(interval, self._clock() - started)
 
     def refuse(self, ctx: SessionContext, server: ServerSettings, asked: Request, declared: JsonObject) -> JsonObject:
         """The upstream asked what cannot reach this client: refused upstream; the call's error."""
@@ -404,7 +403,7 @@ class Bridge:
         started = self._clock()
         deadline = started + self.timeout_seconds + server.timeout
         claimed = False
-        interval = _EAGER_POLL
+        interval = EAGER_POLL
         while True:
             await asyncio.sleep(interval)
             stored = await self._take(_OUTCOME, key)
@@ -421,7 +420,7 @@ class Bridge:
                 claimed = True
             if now >= deadline:
                 raise UpstreamTimeout(server.name, f"upstream {server.name!r} did not go on after the client's answers")
-            interval = _next_poll(interval, now - started)
+            interval = next_poll(interval, now - started)
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -477,10 +476,6 @@ class Bridge:
             part = await self._store.take(kind, f"{key}.{index}", now=now)
             text += str(part["d"]) if part is not None else ""
         return json.loads(text)
-
-
-def _next_poll(interval: float, waited: float) -> float:
-    return _EAGER_POLL if waited < _EAGER_SECONDS else min(max(interval, _FIRST_POLL) * 1.5, _LAST_POLL)
 
 
 async def _pump(upstream: AsyncGenerator[Message], queue: asyncio.Queue[Message | HubError | None]) -> None:
