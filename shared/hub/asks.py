@@ -108,7 +108,7 @@ class Asks:
                     return Answer(stored.get("result"), stored.get("error"))
                 interval = next_poll(interval, self.clock() - started)
         finally:
-            del self._waiting[nonce]
+            self._waiting.pop(nonce, None)
             future.cancel()
 
     def forget(self, ask_id: str) -> None:

@@ -75,11 +75,17 @@ async def rounds(
         result = cast(JsonObject, asked.result)
         inputs = _input_requests(server, result, declared)
         ids = {key: asks.new(hub_session) for key in inputs}
+        waits: list[asyncio.Future[Answer]] = []
         try:
             for key, (method, params) in inputs.items():
                 yield Request(ids[key], method, params)
-            answers = await asyncio.gather(*(asks.wait(ids[key]) for key in inputs))
+            waits = [asyncio.ensure_future(asks.wait(ids[key])) for key in inputs]
+            answers = await asyncio.gather(*waits)
         finally:
+            # One failed or timed-out answer ends the round: the other waits stop with it.
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
             for ask_id in ids.values():
                 asks.forget(ask_id)
         params = {name: value for name, value in request.params.items() if name not in _RETRY_KEYS}

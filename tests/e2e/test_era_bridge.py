@@ -1,15 +1,21 @@
-"""A 2026-07-28 client, through `/mcp`, to handshake-era upstreams that ask the client mid-call.
+"""Clients of one era, through `/mcp`, to upstreams of the other that ask the client mid-call.
 
-The upstream's requests (sampling, elicitation, roots) reach the client as `input_required`
-results, and its retries carry the answers back. Two hub instances share one Azurite, behind a
-transport that alternates between them, so every retry lands on the instance that did not hold
-the upstream's stream at least once. Upstreams: npm server-everything (TypeScript SDK 1.x, a
-handshake-era server nobody here wrote) and the conformance fixture in its handshake-era form.
+A 2026-07-28 client to handshake-era upstreams: the upstream's requests (sampling, elicitation,
+roots) reach the client as `input_required` results, and its retries carry the answers back.
+Handshake-era clients (the Python SDK in its handshake mode, the TypeScript SDK 1.x) to an
+upstream of 2026-07-28 only (the conformance fixture refusing `initialize`): its `input_required`
+answers reach the client as requests on the call's stream, and the hub retries upstream.
+
+Two hub instances share one Azurite, behind a transport that alternates between them, so every
+retry or answer lands on the instance that did not start the call at least once. Upstreams: npm
+server-everything (TypeScript SDK 1.x, a handshake-era server nobody here wrote) and the
+conformance fixture in both forms.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +30,12 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from infra.balancer import AlternatingTransport
-from infra.processes import AUTH_OFF, Processes
+from infra.processes import AUTH_OFF, NODE, Processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 MODERN = "2026-07-28"
+HANDSHAKE = "legacy"  # the SDK's handshake-era mode (2025-11-25); its default, "auto", picks 2026-07-28 here
+TS_CLIENT = Path(__file__).parent / "clients_js" / "ts_input_client.mjs"
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +51,19 @@ def bridge_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proce
 def world(bridge_processes: Processes, storage_connection_string: str) -> dict[str, Any]:
     processes = bridge_processes
     everything, fixture = processes.everything(), processes.demo("conformance-2025")
+    modern = processes.demo("conformance-2026")
     env = {
         "AzureWebJobsStorage": storage_connection_string,
         "MCPHUB_SERVER_EVERYTHING__URL": f"{everything.url}/mcp",
         "MCPHUB_SERVER_OLD__URL": f"{fixture.url}/mcp",
+        "MCPHUB_SERVER_NEW__URL": f"{modern.url}/mcp",
         "MCPHUB_HUB_TOOLS": "false",
         **AUTH_OFF,
     }
     return {
         "everything": everything,
         "fixture": fixture,
+        "modern": modern,
         "a": processes.hub("hub-bridge-a", env),
         "b": processes.hub("hub-bridge-b", env),
         "env": env,
@@ -62,6 +73,10 @@ def world(bridge_processes: Processes, storage_connection_string: str) -> dict[s
 async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
     content = types.TextContent(type="text", text="Paris, said the client's model")
     return types.CreateMessageResult(role="assistant", content=content, model="stand-in")
+
+
+async def refuse(context: Any, params: types.CreateMessageRequestParams) -> types.ErrorData:
+    return types.ErrorData(code=-1, message="the user declined to sample")
 
 
 async def elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -84,7 +99,7 @@ def modern_client(url: str, http: httpx2.AsyncClient) -> Client:
     )
 
 
-def text(result: types.CallToolResult) -> str:
+def text(result: Any) -> str:
     return json.dumps(result.model_dump(mode="json"))
 
 
@@ -216,3 +231,94 @@ async def test_a_tampered_or_replayed_request_state_is_refused(world: dict[str, 
         assert done["result"]["content"][0]["text"] == "Hello, Grace!"
         replayed = await raw_call(http, world["a"].url, 4, inputResponses={key: ANSWER}, requestState=state)
     assert "error" in replayed, replayed
+
+
+async def test_the_fixture_refuses_the_handshake_so_only_the_bridge_can_reach_it(world: dict[str, Any]) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        refused = await http.post(f"{world['modern'].url}/mcp", json=initialize, headers=headers)
+    assert refused.status_code == 400
+    assert "2026-07-28" in refused.json()["error"]["data"]["supported"]
+
+
+@pytest.mark.parametrize("spread", ["one instance", "alternating"])
+async def test_a_handshake_era_python_client_completes_a_modern_servers_sampling_elicitation_and_roots(
+    world: dict[str, Any], spread: str
+) -> None:
+    ports = [world["a"].port] if spread == "one instance" else [world["a"].port, world["b"].port]
+    transport = AlternatingTransport(ports)
+    async with (
+        httpx2.AsyncClient(transport=transport, timeout=30) as http,
+        Client(
+            streamable_http_client(f"{world['a'].url}/mcp", http_client=http),
+            mode=HANDSHAKE,
+            sampling_callback=sample,
+            elicitation_callback=elicit,
+            list_roots_callback=roots,
+        ) as client,
+    ):
+        assert client.protocol_version == "2025-11-25"
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+        assert "new__test_input_required_result_sampling" in offered
+        sampled = await client.call_tool("new__test_input_required_result_sampling", {})
+        assert "The model said: Paris, said the client's model" in text(sampled)
+        elicited = await client.call_tool("new__test_input_required_result_elicitation", {})
+        assert "Hello, Ada!" in text(elicited)
+        listed = await client.call_tool("new__test_input_required_result_list_roots", {})
+        assert "Roots: file:///home/dev/project" in text(listed)
+        rounds = await client.call_tool("new__test_input_required_result_multi_round", {})
+        assert "Completed: color Ada" in text(rounds)
+        several = await client.call_tool("new__test_input_required_result_multiple_inputs", {})
+        assert "All inputs received: Ada" in text(several)
+        state = await client.call_tool("new__test_input_required_result_request_state", {})
+        assert "state-ok: confirmed" in text(state)
+        prompt = await client.get_prompt("new__test_input_required_result_prompt")
+        assert "Use this context: Ada" in text(prompt)
+        plain = await client.call_tool("new__test_simple_text", {})
+        assert not plain.is_error
+    assert set(transport.seen) == set(ports)
+
+
+def test_the_typescript_client_completes_them_with_its_answers_on_either_instance(world: dict[str, Any]) -> None:
+    ports = f"{world['a'].port},{world['b'].port}"
+    run = subprocess.run(
+        [str(NODE), str(TS_CLIENT), f"{world['a'].url}/mcp", ports, "new__"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = json.loads(run.stdout.strip().splitlines()[-1])
+    assert printed["results"] == {
+        "sampling": "The model said: Paris, said the TypeScript client",
+        "elicitation": "Hello, Lin!",
+        "list_roots": "Roots: file:///home/dev/ts-project",
+        "multi_round": "Completed: color Lin",
+        "multiple_inputs": "All inputs received: Lin",
+    }
+    assert set(printed["seen"]) == {str(world["a"].port), str(world["b"].port)}
+
+
+async def test_a_client_that_cannot_sample_gets_32021_and_one_that_refuses_gets_a_clear_error(
+    world: dict[str, Any],
+) -> None:
+    async with Client(f"{world['a'].url}/mcp", mode=HANDSHAKE) as client:
+        assert client.protocol_version == "2025-11-25"
+        with pytest.raises(MCPError) as missing:
+            await client.call_tool("new__test_input_required_result_sampling", {})
+        assert missing.value.error.code == -32021
+        assert missing.value.error.data == {"requiredCapabilities": {"sampling": {}}}
+    async with Client(f"{world['b'].url}/mcp", mode=HANDSHAKE, sampling_callback=refuse) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("new__test_input_required_result_sampling", {})
+        assert "the user declined to sample" in refused.value.error.message
+        assert "'new'" in refused.value.error.message
+        plain = await client.call_tool("new__test_simple_text", {})  # the session goes on
+        assert not plain.is_error

@@ -155,3 +155,19 @@ async def test_a_client_that_leaves_mid_round_leaves_no_ask_waiting() -> None:
     await relayed.aclose()  # the client disconnected before answering
     await asyncio.sleep(0)
     assert asks._waiting == {}  # pyright: ignore[reportPrivateUsage] - the leak this test is about
+
+
+async def test_an_answer_that_never_comes_ends_the_round_and_stops_every_other_wait() -> None:
+    now = [0.0]
+    asks = Asks(b"k" * 32, MemoryGrantStore(), clock=lambda: now[0], timeout_seconds=1.0)
+    relayed = bridged(asks, stream(needs({"user": ELICIT, "where": ROOTS})), Upstream())
+    first, second = await anext(relayed), await anext(relayed)
+    assert isinstance(first, Request)
+    assert isinstance(second, Request)
+    await asks.deliver("hub-session", Response(second.id, {"roots": []}))  # one answer of two
+    waiting = asyncio.ensure_future(anext(relayed))
+    await asyncio.sleep(0.05)
+    now[0] = 2.0  # past the ask timeout
+    with pytest.raises(UpstreamError, match="did not answer"):
+        await asyncio.wait_for(waiting, 5)
+    assert asks._waiting == {}  # pyright: ignore[reportPrivateUsage] - nothing left polling
