@@ -67,6 +67,9 @@ class ServerSettings(BaseModel):
     # On /mcp, this server's tool and prompt names and resource URIs as the upstream gives them: no
     # prefix, no mcphub:// URIs. At most one server may be verbatim (its names would collide otherwise).
     verbatim: bool = False
+    # On /mcp/{server}: translate between protocol eras where client and upstream differ (today:
+    # a handshake-era client to an upstream of 2026-07-28 only). Off, the route is a pass-through.
+    bridge_eras: bool = False
     description: str = ""
     # Store (redacted, truncated) arguments and results of this server's calls in the audit trail.
     audit_capture: bool = False

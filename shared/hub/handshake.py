@@ -24,6 +24,7 @@ from shared.errors import (
     SessionRequired,
     UnsupportedVersion,
     UpstreamError,
+    UpstreamRefused,
 )
 from shared.http import SSE, HttpIn, HttpOut, accepts, error_reply, json_reply, sse_reply
 from shared.hub.aggregate import hub_initialize_result
@@ -34,7 +35,7 @@ from shared.hub.upstream_sessions import SessionContext
 from shared.identity.access import stepped_up
 from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
-from shared.mcp.versions import HANDSHAKE_VERSIONS, negotiate_handshake
+from shared.mcp.versions import HANDSHAKE_VERSIONS, SERVER_INFO_META_KEY, negotiate_handshake
 from shared.sessions.cache import SESSION_GONE, SessionCache
 from shared.sessions.model import SessionRecord, new_session_id, well_formed_session_id
 from shared.settings import ServerSettings
@@ -130,9 +131,15 @@ class HandshakeEra:
                 upstream, response = await self._upstreams.open(
                     server, params, message.id, user=request.user, assertion=request.assertion
                 )
+            except UpstreamRefused as error:
+                if server.bridge_eras and await self._upstreams.handshake_refused(server):
+                    return await self._bridged_initialize(request, message, session_id, server)
+                return error_reply(error, message.id)
             except UpstreamError as error:
                 return error_reply(error, message.id)
             if response.error is not None:
+                if server.bridge_eras and await self._upstreams.handshake_refused(server):
+                    return await self._bridged_initialize(request, message, session_id, server)
                 return json_reply(response.to_wire())
             upstreams = {server.name: upstream}
             record = SessionRecord(
@@ -145,6 +152,28 @@ class HandshakeEra:
         await self._sessions.create(record)
         result = Response(message.id, hub_initialize_result(version))
         return json_reply(result.to_wire(), headers={"Mcp-Session-Id": session_id})
+
+    async def _bridged_initialize(
+        self, request: HttpIn, message: Request, session_id: str, server: ServerSettings
+    ) -> HttpOut:
+        """`/mcp/{server}` with BRIDGE_ERAS, to an upstream of 2026-07-28 only: the hub answers the
+        handshake from the upstream's server/discover, and reaches it statelessly afterwards."""
+        params = message.params
+        discovered = self._upstreams.discovered(server) or {}
+        meta = cast(dict[str, Any], discovered.get("_meta") or {})
+        version = negotiate_handshake(params.get("protocolVersion"))
+        result: JsonObject = {
+            "protocolVersion": version,
+            "capabilities": handshake_capabilities(cast(JsonObject, discovered.get("capabilities") or {})),
+            "serverInfo": meta.get(SERVER_INFO_META_KEY) or {"name": server.name, "version": ""},
+        }
+        if isinstance(discovered.get("instructions"), str):
+            result["instructions"] = discovered["instructions"]
+        capabilities = cast(dict[str, Any], params.get("capabilities") or {})
+        client_info = cast(dict[str, Any], params.get("clientInfo") or {})
+        record = SessionRecord(session_id, request.route, request.user, version, capabilities, client_info)
+        await self._sessions.create(record)
+        return json_reply(Response(message.id, result).to_wire(), headers={"Mcp-Session-Id": session_id})
 
     async def _client_notification(self, ctx: SessionContext, request: HttpIn, message: Notification) -> None:
         if message.method == "notifications/initialized":
@@ -241,6 +270,20 @@ class HandshakeEra:
         await self._sessions.delete(ctx.record.session_id, request.user)
         await self._upstreams.close_all(ctx.record, self._servers)
         return HttpOut(200)
+
+
+def handshake_capabilities(modern: JsonObject) -> JsonObject:
+    """A 2026-07-28 server's capabilities as a handshake-era client may rely on them when the hub
+    reaches it statelessly: no list changes or resource updates (there is no stream to carry
+    them) and no logging level (the era removed logging/setLevel)."""
+    kept: JsonObject = {}
+    for name, value in modern.items():
+        if name == "logging":
+            continue
+        if name in ("tools", "prompts", "resources") and isinstance(value, dict):
+            value = {k: v for k, v in cast(JsonObject, value).items() if k not in ("listChanged", "subscribe")}
+        kept[name] = value
+    return kept
 
 
 def _unchanged(message: Message) -> Message:

@@ -188,8 +188,10 @@ class Pipeline:
 
     async def _outcome(self, call: Call, era: Framing) -> Outcome:
         if call.http.route:
-            # The transparent route: every method goes to its one server as the client sent it.
-            return await self.upstream(call, era, self.servers[call.http.route], call.message, Exchange())
+            # The transparent route: every method goes to its one server as the client sent it
+            # (in the upstream's own reply form, unless the server bridges eras: then as the era frames it).
+            server = self.servers[call.http.route]
+            return await self.upstream(call, era, server, call.message, None if server.bridge_eras else Exchange())
         for step in self._steps:
             outcome = await step(call)
             if outcome is not None:

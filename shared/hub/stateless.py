@@ -27,11 +27,10 @@ from shared.hub.subscriptions import Subscriptions
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
-from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS
+from shared.mcp.versions import LATEST_HANDSHAKE, MODERN_VERSIONS, SERVER_INFO_META_KEY
 from shared.sessions.model import SessionRecord
 from shared.settings import ServerSettings
 
-SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 LOG_LEVEL_META_KEY = "io.modelcontextprotocol/logLevel"
 # The era's results a client may cache, with the hint it needs (lists and reads are per user).
 _CACHEABLE = (*LISTS, "resources/read")

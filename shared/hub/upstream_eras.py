@@ -37,6 +37,7 @@ class EraProbe:
         self._client_info = client_info
         self._clock = clock
         self._known: dict[str, tuple[bool, float]] = {}  # server -> (speaks 2026-07-28, when we asked)
+        self._results: dict[str, JsonObject] = {}  # server -> its last server/discover result
         self._ids = itertools.count(1)
 
     async def speaks_stateless(
@@ -74,15 +75,22 @@ class EraProbe:
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
+            result = discover_result(body)
             speaks = reply.status == 200 and version in supported_versions(body)
+            if speaks and result is not None:
+                self._results[server.name] = result
         except UpstreamError as error:
             log.info("upstream %r did not answer server/discover (%s): using sessions", server.name, error.message)
         self._known[server.name] = (speaks, now)
         return speaks
 
+    def discovered(self, server: ServerSettings) -> JsonObject | None:
+        """What `server` last answered to server/discover, when it speaks 2026-07-28."""
+        return self._results.get(server.name)
 
-def supported_versions(body: bytes) -> list[object]:
-    """`supportedVersions` of a server/discover answer sent as JSON or as one event; [] otherwise."""
+
+def discover_result(body: bytes) -> JsonObject | None:
+    """The result of a server/discover answer sent as JSON or as one event; None otherwise."""
     text = body.decode(errors="replace").strip()
     if not text.startswith("{"):
         data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
@@ -90,7 +98,13 @@ def supported_versions(body: bytes) -> list[object]:
     try:
         answer: object = json.loads(text)
     except ValueError:
-        return []
+        return None
     result = cast(JsonObject, answer).get("result") if isinstance(answer, dict) else None
-    supported = cast(JsonObject, result).get("supportedVersions") if isinstance(result, dict) else None
+    return cast(JsonObject, result) if isinstance(result, dict) else None
+
+
+def supported_versions(body: bytes) -> list[object]:
+    """`supportedVersions` of a server/discover answer sent as JSON or as one event; [] otherwise."""
+    result = discover_result(body)
+    supported = result.get("supportedVersions") if result is not None else None
     return cast(list[object], supported) if isinstance(supported, list) else []

@@ -98,6 +98,17 @@ class UpstreamSessions:
 
         return await self._eras.speaks_stateless(server, credentials)
 
+    async def handshake_refused(self, server: ServerSettings) -> bool:
+        """After `server` refused `initialize`: whether it serves 2026-07-28 (then remembered)."""
+        if not await self.speaks_stateless(server):
+            return False
+        self._modern_only[server.name] = self._clock()
+        return True
+
+    def discovered(self, server: ServerSettings) -> JsonObject | None:
+        """What a server of 2026-07-28 last answered to server/discover."""
+        return self._eras.discovered(server)
+
     def modern_only(self, server: ServerSettings) -> bool:
         """Whether `server` refused the handshake lately and serves 2026-07-28 only."""
         seen = self._modern_only.get(server.name)
@@ -211,14 +222,12 @@ class UpstreamSessions:
                     server, self._init_params(ctx.record), user=ctx.user, assertion=ctx.assertion
                 )
             except UpstreamRefused:
-                if not await self.speaks_stateless(server):
+                if not await self.handshake_refused(server):
                     raise
-                self._modern_only[server.name] = self._clock()
                 raise HandshakeRefused(server.name, f"upstream {server.name!r} serves 2026-07-28 only") from None
             if response.error is not None:
                 message = str(response.error.get("message", "error"))
-                if await self.speaks_stateless(server):
-                    self._modern_only[server.name] = self._clock()
+                if await self.handshake_refused(server):
                     raise HandshakeRefused(server.name, f"upstream {server.name!r} serves 2026-07-28 only")
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
             if ctx.persistent:

@@ -16,6 +16,7 @@ LATEST_HANDSHAKE: Final = HANDSHAKE_VERSIONS[-1]
 PROTOCOL_VERSION_META_KEY: Final = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES_META_KEY: Final = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO_META_KEY: Final = "io.modelcontextprotocol/clientInfo"
+SERVER_INFO_META_KEY: Final = "io.modelcontextprotocol/serverInfo"
 
 
 def negotiate_handshake(requested: object) -> str:

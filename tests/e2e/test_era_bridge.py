@@ -57,6 +57,8 @@ def world(bridge_processes: Processes, storage_connection_string: str) -> dict[s
         "MCPHUB_SERVER_EVERYTHING__URL": f"{everything.url}/mcp",
         "MCPHUB_SERVER_OLD__URL": f"{fixture.url}/mcp",
         "MCPHUB_SERVER_NEW__URL": f"{modern.url}/mcp",
+        "MCPHUB_SERVER_BRIDGED__URL": f"{modern.url}/mcp",
+        "MCPHUB_SERVER_BRIDGED__BRIDGE_ERAS": "true",
         "MCPHUB_HUB_TOOLS": "false",
         **AUTH_OFF,
     }
@@ -322,3 +324,51 @@ async def test_a_client_that_cannot_sample_gets_32021_and_one_that_refuses_gets_
         assert "'new'" in refused.value.error.message
         plain = await client.call_tool("new__test_simple_text", {})  # the session goes on
         assert not plain.is_error
+
+
+def handshake_client(url: str, http: httpx2.AsyncClient) -> Client:
+    return Client(
+        streamable_http_client(url, http_client=http),
+        mode=HANDSHAKE,
+        sampling_callback=sample,
+        elicitation_callback=elicit,
+        list_roots_callback=roots,
+    )
+
+
+async def test_on_its_own_route_a_modern_only_server_refuses_a_handshake_client_as_it_would_alone(
+    world: dict[str, Any],
+) -> None:
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - the SDK raises what the upstream's 400 becomes
+        async with Client(f"{world['a'].url}/mcp/new", mode=HANDSHAKE):
+            pass
+    with pytest.raises(Exception) as alone:  # noqa: PT011 - the same, straight to the upstream
+        async with Client(f"{world['modern'].url}/mcp", mode=HANDSHAKE):
+            pass
+    assert type(refused.value) is type(alone.value)
+
+
+async def test_with_bridge_eras_its_route_serves_a_handshake_client_and_bridges_what_it_asks(
+    world: dict[str, Any],
+) -> None:
+    transport = AlternatingTransport([world["a"].port, world["b"].port])
+    async with (
+        httpx2.AsyncClient(transport=transport, timeout=30) as http,
+        handshake_client(f"{world['a'].url}/mcp/bridged", http) as client,
+    ):
+        assert client.protocol_version == "2025-11-25"
+        assert client.server_info is not None
+        assert client.server_info.name == "mcp-conformance-fixture"
+        assert client.server_capabilities.tools is not None
+        assert not client.server_capabilities.tools.list_changed  # no stream would carry the change
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+        assert "test_input_required_result_sampling" in offered  # the upstream's own names
+        sampled = await client.call_tool("test_input_required_result_sampling", {})
+        assert "The model said: Paris, said the client's model" in text(sampled)
+        listed = await client.call_tool("test_input_required_result_list_roots", {})
+        assert "Roots: file:///home/dev/project" in text(listed)
+        rounds = await client.call_tool("test_input_required_result_multi_round", {})
+        assert "Completed: color Ada" in text(rounds)
+        read = await client.read_resource("test://static-text")
+        assert "static" in text(read).lower()
+    assert set(transport.seen) == {world["a"].port, world["b"].port}
