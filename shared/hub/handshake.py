@@ -31,6 +31,7 @@ from shared.hub.aggregate import hub_initialize_result
 from shared.hub.pipeline import Call, Handler, Pipeline, Relayed
 from shared.hub.relay import RelayCodec, RelayTarget
 from shared.hub.relaying import Rewrite
+from shared.hub.upstream_eras import without_streams
 from shared.hub.upstream_sessions import SessionContext
 from shared.identity.access import stepped_up
 from shared.mcp import jsonrpc, sse
@@ -164,7 +165,7 @@ class HandshakeEra:
         version = negotiate_handshake(params.get("protocolVersion"))
         result: JsonObject = {
             "protocolVersion": version,
-            "capabilities": handshake_capabilities(cast(JsonObject, discovered.get("capabilities") or {})),
+            "capabilities": without_streams(cast(JsonObject, discovered.get("capabilities") or {})),
             "serverInfo": meta.get(SERVER_INFO_META_KEY) or {"name": server.name, "version": ""},
         }
         if isinstance(discovered.get("instructions"), str):
@@ -270,20 +271,6 @@ class HandshakeEra:
         await self._sessions.delete(ctx.record.session_id, request.user)
         await self._upstreams.close_all(ctx.record, self._servers)
         return HttpOut(200)
-
-
-def handshake_capabilities(modern: JsonObject) -> JsonObject:
-    """A 2026-07-28 server's capabilities as a handshake-era client may rely on them when the hub
-    reaches it statelessly: no list changes or resource updates (there is no stream to carry
-    them) and no logging level (the era removed logging/setLevel)."""
-    kept: JsonObject = {}
-    for name, value in modern.items():
-        if name == "logging":
-            continue
-        if name in ("tools", "prompts", "resources") and isinstance(value, dict):
-            value = {k: v for k, v in cast(JsonObject, value).items() if k not in ("listChanged", "subscribe")}
-        kept[name] = value
-    return kept
 
 
 def _unchanged(message: Message) -> Message:

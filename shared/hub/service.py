@@ -179,7 +179,7 @@ class HubService:
         if not wants_modern(request, message, decoded):
             return await self._handshake.post(request, message)
         if request.route:
-            return await self._stateless.passthrough(request, message)
+            return await self._stateless.route(request, message)
         return await self._stateless.post(request, message)
 
     async def plan_workflow(self, request: HttpIn, goal: str) -> JsonObject:

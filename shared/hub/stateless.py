@@ -16,14 +16,16 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import AsyncGenerator, Mapping
+from typing import cast
 
-from shared.errors import HubError, InvalidRequest, UpstreamError
+from shared.errors import HubError, InvalidRequest, MethodNotFound, UpstreamError
 from shared.http import HttpIn, HttpOut, error_reply, json_reply
 from shared.hub.aggregate import capability_shape
 from shared.hub.bridge import BRIDGED, Bridge, declared_back_channel
 from shared.hub.pipeline import LISTS, Answered, Call, Handler, Outcome, Pipeline, Relayed, Streamed
 from shared.hub.relaying import Rewrite
 from shared.hub.subscriptions import Subscriptions
+from shared.hub.upstream_eras import without_streams
 from shared.hub.upstream_sessions import HUB_INFO, SessionContext
 from shared.mcp import envelope
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
@@ -63,6 +65,10 @@ class StatelessEra:
             asks.key, asks.store, pipeline.upstreams, clock=asks.clock, timeout_seconds=asks.timeout_seconds
         )
         self._ids = itertools.count(1)
+        self._route_methods: Mapping[str, Handler] = {
+            "server/discover": self._route_discover,
+            "subscriptions/listen": self._route_unserved,
+        }
         self.methods: Mapping[str, Handler] = pipeline.methods(
             self,
             add={"server/discover": self._discover, "subscriptions/listen": self._listen},
@@ -86,6 +92,14 @@ class StatelessEra:
             self._calls.passed_through(request.principal, server, message, reply.status, time.perf_counter() - started)
         return HttpOut(reply.status, reply.headers, stream=reply.body)
 
+    async def route(self, request: HttpIn, message: Message) -> HttpOut:
+        """`/mcp/{server}`: passed through, unless the server bridges eras and speaks only the
+        handshake era: then its pooled session and the bridge serve the client, as on `/mcp`."""
+        server = self._servers[request.route]
+        if server.bridge_eras and not await self._upstreams.speaks_stateless(server):
+            return await self.post(request, message)
+        return await self.passthrough(request, message)
+
     async def post(self, request: HttpIn, message: Message) -> HttpOut:
         if isinstance(message, Notification):
             return HttpOut(202)  # the era defines no client notifications over HTTP; cancelling = closing
@@ -105,7 +119,29 @@ class StatelessEra:
         )
         if self.bridge.owns(message):
             return await self._pipeline.run(call, self, self._resume)
+        if request.route and message.method in self._route_methods:
+            return await self._pipeline.run(call, self, self._route_methods[message.method])
         return await self._pipeline.run(call, self)
+
+    async def _route_discover(self, call: Call) -> Outcome:
+        """server/discover on a bridged route: the handshake-era upstream's own initialize answer."""
+        server = self._servers[call.http.route]
+        await self._upstreams.ensure(call.ctx, server)
+        initialized = self._upstreams.initialized(server) or {}
+        result: JsonObject = {
+            "supportedVersions": list(MODERN_VERSIONS),
+            "capabilities": without_streams(cast(JsonObject, initialized.get("capabilities") or {})),
+            "_meta": {SERVER_INFO_META_KEY: initialized.get("serverInfo") or {"name": server.name, "version": ""}},
+        }
+        if isinstance(initialized.get("instructions"), str):
+            result["instructions"] = initialized["instructions"]
+        return Answered(result)
+
+    async def _route_unserved(self, call: Call) -> Outcome:
+        raise MethodNotFound(
+            f"{call.message.method} is not served on /mcp/{call.http.route}: the upstream speaks the handshake era, "
+            "and no stream carries its changes across; use /mcp"
+        )
 
     async def _resume(self, call: Call) -> Outcome:
         """A retry with the bridge's requestState: the rest of the held upstream exchange."""
@@ -167,7 +203,7 @@ class StatelessEra:
 
     def answer(self, call: Call, result: JsonObject) -> HttpOut:
         meta = dict(result.get("_meta") or {})
-        meta[SERVER_INFO_META_KEY] = HUB_INFO
+        meta.setdefault(SERVER_INFO_META_KEY, HUB_INFO)  # a bridged route names its upstream
         result = {**result, "resultType": "complete", "_meta": meta}
         if call.message.method in _CACHEABLE:
             result = {"ttlMs": self._ttl_ms, "cacheScope": "private", **result}
@@ -182,7 +218,6 @@ class StatelessEra:
         meta = call.message.params.get("_meta")
         wants_logs = isinstance(meta, dict) and LOG_LEVEL_META_KEY in meta
         cacheable = call.message.method in _CACHEABLE
-        ctx = call.ctx
 
         def rewrite(item: Message) -> Message | None:
             if isinstance(item, Request):
@@ -197,7 +232,7 @@ class StatelessEra:
                     if cacheable and result["resultType"] == "complete":
                         result = {"ttlMs": self._ttl_ms, "cacheScope": "private", **result}
                     item = Response(item.id, result)
-            return self._aggregator.outbound(server, item) if server is not None and not ctx.record.route else item
+            return self._aggregator.outbound(server, item) if server is not None and not call.http.route else item
 
         return rewrite
 
@@ -214,7 +249,9 @@ class StatelessEra:
         """A call that may make a handshake-era upstream ask the client goes through the bridge."""
         server = relayed.server
         declared = declared_back_channel(call.capabilities)
-        if server is None or not declared or call.message.method not in BRIDGED or call.http.route:
+        if server is None or not declared or call.message.method not in BRIDGED:
+            return relayed
+        if call.http.route and not server.bridge_eras:
             return relayed
         bridged = self.bridge.relay(call.ctx, server, relayed.sent, declared, relayed.upstream, asked_for=call.message)
         return Relayed(server, relayed.sent, bridged, relayed.mirror)

@@ -108,3 +108,17 @@ def supported_versions(body: bytes) -> list[object]:
     result = discover_result(body)
     supported = result.get("supportedVersions") if result is not None else None
     return cast(list[object], supported) if isinstance(supported, list) else []
+
+
+def without_streams(capabilities: JsonObject) -> JsonObject:
+    """A server's capabilities as a client of the other era may rely on them through the bridge
+    of `/mcp/{server}`: no list changes or resource updates (no stream carries them across) and no
+    logging level (2026-07-28 removed logging/setLevel)."""
+    kept: JsonObject = {}
+    for name, value in capabilities.items():
+        if name == "logging":
+            continue
+        if name in ("tools", "prompts", "resources") and isinstance(value, dict):
+            value = {k: v for k, v in cast(JsonObject, value).items() if k not in ("listChanged", "subscribe")}
+        kept[name] = value
+    return kept

@@ -88,6 +88,7 @@ class UpstreamSessions:
         # Servers that refused the handshake and serve 2026-07-28 (server -> when seen): a
         # handshake-era caller's requests reach them statelessly, with an envelope made from its session.
         self._modern_only: dict[str, float] = {}
+        self._initialized: dict[str, JsonObject] = {}  # server -> its last initialize result
 
     async def speaks_stateless(self, server: ServerSettings) -> bool:
         """Whether `server` serves 2026-07-28 (upstream_eras.py)."""
@@ -104,6 +105,10 @@ class UpstreamSessions:
             return False
         self._modern_only[server.name] = self._clock()
         return True
+
+    def initialized(self, server: ServerSettings) -> JsonObject | None:
+        """What a handshake-era server last answered to the hub's initialize."""
+        return self._initialized.get(server.name)
 
     def discovered(self, server: ServerSettings) -> JsonObject | None:
         """What a server of 2026-07-28 last answered to server/discover."""
@@ -230,6 +235,7 @@ class UpstreamSessions:
                 if await self.handshake_refused(server):
                     raise HandshakeRefused(server.name, f"upstream {server.name!r} serves 2026-07-28 only")
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} refused initialize: {message}")
+            self._initialized[server.name] = response.result or {}
             if ctx.persistent:
                 ctx.record = await self._sessions.put_upstream(ctx.record, server.name, upstream)
             else:

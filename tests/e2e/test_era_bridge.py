@@ -59,6 +59,8 @@ def world(bridge_processes: Processes, storage_connection_string: str) -> dict[s
         "MCPHUB_SERVER_NEW__URL": f"{modern.url}/mcp",
         "MCPHUB_SERVER_BRIDGED__URL": f"{modern.url}/mcp",
         "MCPHUB_SERVER_BRIDGED__BRIDGE_ERAS": "true",
+        "MCPHUB_SERVER_EVERYBRIDGED__URL": f"{everything.url}/mcp",
+        "MCPHUB_SERVER_EVERYBRIDGED__BRIDGE_ERAS": "true",
         "MCPHUB_HUB_TOOLS": "false",
         **AUTH_OFF,
     }
@@ -371,4 +373,55 @@ async def test_with_bridge_eras_its_route_serves_a_handshake_client_and_bridges_
         assert "Completed: color Ada" in text(rounds)
         read = await client.read_resource("test://static-text")
         assert "static" in text(read).lower()
+    assert set(transport.seen) == {world["a"].port, world["b"].port}
+
+
+async def modern_post(http: httpx.AsyncClient, url: str, method: str) -> httpx.Response:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {"_meta": ENVELOPE}}
+    return await http.post(url, json=body, headers={**MODERN_HEADERS, "Mcp-Method": method})
+
+
+async def test_on_its_own_route_a_handshake_only_server_refuses_a_modern_client_as_it_would_alone(
+    world: dict[str, Any],
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        refused = await modern_post(http, f"{world['a'].url}/mcp/everything", "tools/list")
+        alone = await modern_post(http, f"{world['everything'].url}/mcp", "tools/list")
+    assert refused.status_code == alone.status_code == 400
+    assert refused.json() == alone.json()
+
+
+async def test_with_bridge_eras_a_modern_client_discovers_the_upstream_itself_without_its_streams(
+    world: dict[str, Any],
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        discovered = (await modern_post(http, f"{world['b'].url}/mcp/everybridged", "server/discover")).json()
+        listen = (await modern_post(http, f"{world['b'].url}/mcp/everybridged", "subscriptions/listen")).json()
+    result = discovered["result"]
+    assert result["supportedVersions"] == [MODERN]
+    assert "everything" in result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"]
+    assert "tools" in result["capabilities"]
+    assert "listChanged" not in result["capabilities"]["tools"]
+    assert listen["error"]["code"] == -32601
+    assert "/mcp" in listen["error"]["message"]
+
+
+async def test_with_bridge_eras_its_route_serves_a_modern_client_and_bridges_what_it_asks(
+    world: dict[str, Any],
+) -> None:
+    transport = AlternatingTransport([world["a"].port, world["b"].port])
+    async with (
+        httpx2.AsyncClient(transport=transport, timeout=30) as http,
+        modern_client(f"{world['a'].url}/mcp/everybridged", http) as client,
+    ):
+        assert client.protocol_version == MODERN
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"echo", "trigger-sampling-request", "trigger-elicitation-request"} <= offered
+        echoed = await client.call_tool("echo", {"message": "hi"})
+        assert "hi" in text(echoed)
+        for _ in range(2):  # the call and its retry land on different instances, each way round
+            sampled = await client.call_tool("trigger-sampling-request", {"prompt": "capital?", "maxTokens": 10})
+            assert "Paris, said the client's model" in text(sampled)
+            elicited = await client.call_tool("trigger-elicitation-request", {})
+            assert "Ada" in text(elicited)
     assert set(transport.seen) == {world["a"].port, world["b"].port}
