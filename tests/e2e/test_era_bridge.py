@@ -93,14 +93,31 @@ async def roots(context: Any) -> types.ListRootsResult:
     return types.ListRootsResult(roots=[root])
 
 
-def modern_client(url: str, http: httpx2.AsyncClient) -> Client:
+def answering_client(url: str, http: httpx2.AsyncClient, mode: str = MODERN) -> Client:
+    """An SDK client in `mode` that answers sampling, elicitation and roots."""
     return Client(
         streamable_http_client(url, http_client=http),
-        mode=MODERN,
+        mode=mode,
         sampling_callback=sample,
         elicitation_callback=elicit,
         list_roots_callback=roots,
     )
+
+
+async def completes_the_fixtures_asking_tools(client: Client, prefix: str) -> None:
+    """The conformance fixture's tools and prompt that ask the client, each completed."""
+    sampled = await client.call_tool(f"{prefix}test_input_required_result_sampling", {})
+    assert "The model said: Paris, said the client's model" in text(sampled)
+    elicited = await client.call_tool(f"{prefix}test_input_required_result_elicitation", {})
+    assert "Hello, Ada!" in text(elicited)
+    listed = await client.call_tool(f"{prefix}test_input_required_result_list_roots", {})
+    assert "Roots: file:///home/dev/project" in text(listed)
+    rounds = await client.call_tool(f"{prefix}test_input_required_result_multi_round", {})
+    assert "Completed: color Ada" in text(rounds)
+    several = await client.call_tool(f"{prefix}test_input_required_result_multiple_inputs", {})
+    assert "All inputs received: Ada" in text(several)
+    prompt = await client.get_prompt(f"{prefix}test_input_required_result_prompt")
+    assert "Use this context: Ada" in text(prompt)
 
 
 def text(result: Any) -> str:
@@ -113,7 +130,7 @@ async def test_modern_client_is_offered_and_completes_everythings_sampling_and_e
     transport = AlternatingTransport([world["a"].port, world["b"].port])
     async with (
         httpx2.AsyncClient(transport=transport, timeout=30) as http,
-        modern_client(f"{world['a'].url}/mcp", http) as client,
+        answering_client(f"{world['a'].url}/mcp", http) as client,
     ):
         offered = {tool.name for tool in (await client.list_tools()).tools}
         assert {"everything__trigger-sampling-request", "everything__trigger-elicitation-request"} <= offered
@@ -135,20 +152,9 @@ async def test_sampling_elicitation_and_roots_of_a_handshake_era_server_complete
     ports = [world["a"].port] if spread == "one instance" else [world["a"].port, world["b"].port]
     async with (
         httpx2.AsyncClient(transport=AlternatingTransport(ports), timeout=30) as http,
-        modern_client(f"{world['a'].url}/mcp", http) as client,
+        answering_client(f"{world['a'].url}/mcp", http) as client,
     ):
-        sampled = await client.call_tool("old__test_input_required_result_sampling", {})
-        assert "The model said: Paris, said the client's model" in text(sampled)
-        elicited = await client.call_tool("old__test_input_required_result_elicitation", {})
-        assert "Hello, Ada!" in text(elicited)
-        listed = await client.call_tool("old__test_input_required_result_list_roots", {})
-        assert "Roots: file:///home/dev/project" in text(listed)
-        rounds = await client.call_tool("old__test_input_required_result_multi_round", {})
-        assert "Completed: color Ada" in text(rounds)
-        several = await client.call_tool("old__test_input_required_result_multiple_inputs", {})
-        assert "All inputs received: Ada" in text(several)
-        prompt = await client.get_prompt("old__test_input_required_result_prompt")
-        assert "Use this context: Ada" in json.dumps(prompt.model_dump(mode="json"))
+        await completes_the_fixtures_asking_tools(client, "old__")
 
 
 async def test_a_modern_client_without_sampling_is_not_offered_it_and_gets_32021_if_asked(
@@ -259,31 +265,14 @@ async def test_a_handshake_era_python_client_completes_a_modern_servers_sampling
     transport = AlternatingTransport(ports)
     async with (
         httpx2.AsyncClient(transport=transport, timeout=30) as http,
-        Client(
-            streamable_http_client(f"{world['a'].url}/mcp", http_client=http),
-            mode=HANDSHAKE,
-            sampling_callback=sample,
-            elicitation_callback=elicit,
-            list_roots_callback=roots,
-        ) as client,
+        answering_client(f"{world['a'].url}/mcp", http, HANDSHAKE) as client,
     ):
         assert client.protocol_version == "2025-11-25"
         offered = {tool.name for tool in (await client.list_tools()).tools}
         assert "new__test_input_required_result_sampling" in offered
-        sampled = await client.call_tool("new__test_input_required_result_sampling", {})
-        assert "The model said: Paris, said the client's model" in text(sampled)
-        elicited = await client.call_tool("new__test_input_required_result_elicitation", {})
-        assert "Hello, Ada!" in text(elicited)
-        listed = await client.call_tool("new__test_input_required_result_list_roots", {})
-        assert "Roots: file:///home/dev/project" in text(listed)
-        rounds = await client.call_tool("new__test_input_required_result_multi_round", {})
-        assert "Completed: color Ada" in text(rounds)
-        several = await client.call_tool("new__test_input_required_result_multiple_inputs", {})
-        assert "All inputs received: Ada" in text(several)
+        await completes_the_fixtures_asking_tools(client, "new__")
         state = await client.call_tool("new__test_input_required_result_request_state", {})
         assert "state-ok: confirmed" in text(state)
-        prompt = await client.get_prompt("new__test_input_required_result_prompt")
-        assert "Use this context: Ada" in text(prompt)
         plain = await client.call_tool("new__test_simple_text", {})
         assert not plain.is_error
     assert set(transport.seen) == set(ports)
@@ -328,16 +317,6 @@ async def test_a_client_that_cannot_sample_gets_32021_and_one_that_refuses_gets_
         assert not plain.is_error
 
 
-def handshake_client(url: str, http: httpx2.AsyncClient) -> Client:
-    return Client(
-        streamable_http_client(url, http_client=http),
-        mode=HANDSHAKE,
-        sampling_callback=sample,
-        elicitation_callback=elicit,
-        list_roots_callback=roots,
-    )
-
-
 async def test_on_its_own_route_a_modern_only_server_refuses_a_handshake_client_as_it_would_alone(
     world: dict[str, Any],
 ) -> None:
@@ -356,7 +335,7 @@ async def test_with_bridge_eras_its_route_serves_a_handshake_client_and_bridges_
     transport = AlternatingTransport([world["a"].port, world["b"].port])
     async with (
         httpx2.AsyncClient(transport=transport, timeout=30) as http,
-        handshake_client(f"{world['a'].url}/mcp/bridged", http) as client,
+        answering_client(f"{world['a'].url}/mcp/bridged", http, HANDSHAKE) as client,
     ):
         assert client.protocol_version == "2025-11-25"
         assert client.server_info is not None
@@ -412,7 +391,7 @@ async def test_with_bridge_eras_its_route_serves_a_modern_client_and_bridges_wha
     transport = AlternatingTransport([world["a"].port, world["b"].port])
     async with (
         httpx2.AsyncClient(transport=transport, timeout=30) as http,
-        modern_client(f"{world['a'].url}/mcp/everybridged", http) as client,
+        answering_client(f"{world['a'].url}/mcp/everybridged", http) as client,
     ):
         assert client.protocol_version == MODERN
         offered = {tool.name for tool in (await client.list_tools()).tools}
