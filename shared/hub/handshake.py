@@ -126,6 +126,7 @@ class HandshakeEra:
         if not isinstance(params.get("protocolVersion"), str):
             return error_reply(InvalidRequest("initialize needs params.protocolVersion"), message.id)
         session_id = new_session_id()
+        version = negotiate_handshake(params.get("protocolVersion"))
         if request.route:
             server = self._servers[request.route]
             try:
@@ -133,36 +134,42 @@ class HandshakeEra:
                     server, params, message.id, user=request.user, assertion=request.assertion
                 )
             except UpstreamRefused as error:
-                if server.bridge_eras and await self._upstreams.handshake_refused(server):
-                    return await self._bridged_initialize(request, message, session_id, server)
-                return error_reply(error, message.id)
+                if not await self._bridges(server):
+                    return error_reply(error, message.id)
             except UpstreamError as error:
                 return error_reply(error, message.id)
-            if response.error is not None:
-                if server.bridge_eras and await self._upstreams.handshake_refused(server):
-                    return await self._bridged_initialize(request, message, session_id, server)
-                return json_reply(response.to_wire())
-            upstreams = {server.name: upstream}
-            record = SessionRecord(
-                session_id, request.route, request.user, upstream.protocol_version, capabilities, client_info, upstreams
-            )
-            await self._sessions.create(record)
-            return json_reply(response.to_wire(), headers={"Mcp-Session-Id": session_id})
-        version = negotiate_handshake(params.get("protocolVersion"))
-        record = SessionRecord(session_id, "", request.user, version, capabilities, client_info)
+            else:
+                if response.error is None:
+                    upstreams = {server.name: upstream}
+                    record = SessionRecord(
+                        session_id,
+                        request.route,
+                        request.user,
+                        upstream.protocol_version,
+                        capabilities,
+                        client_info,
+                        upstreams,
+                    )
+                    await self._sessions.create(record)
+                    return json_reply(response.to_wire(), headers={"Mcp-Session-Id": session_id})
+                if not await self._bridges(server):
+                    return json_reply(response.to_wire())
+        # The hub answers: on /mcp, or on a route whose upstream serves 2026-07-28 only (BRIDGE_ERAS).
+        result = self._bridged_result(self._servers[request.route], version) if request.route else None
+        record = SessionRecord(session_id, request.route, request.user, version, capabilities, client_info)
         await self._sessions.create(record)
-        result = Response(message.id, hub_initialize_result(version))
-        return json_reply(result.to_wire(), headers={"Mcp-Session-Id": session_id})
+        answer = Response(message.id, result if result is not None else hub_initialize_result(version))
+        return json_reply(answer.to_wire(), headers={"Mcp-Session-Id": session_id})
 
-    async def _bridged_initialize(
-        self, request: HttpIn, message: Request, session_id: str, server: ServerSettings
-    ) -> HttpOut:
-        """`/mcp/{server}` with BRIDGE_ERAS, to an upstream of 2026-07-28 only: the hub answers the
-        handshake from the upstream's server/discover, and reaches it statelessly afterwards."""
-        params = message.params
+    async def _bridges(self, server: ServerSettings) -> bool:
+        """After `server` refused the handshake: whether the hub bridges it (BRIDGE_ERAS, 2026-07-28)."""
+        return server.bridge_eras and await self._upstreams.handshake_refused(server)
+
+    def _bridged_result(self, server: ServerSettings, version: str) -> JsonObject:
+        """`/mcp/{server}` with BRIDGE_ERAS, to an upstream of 2026-07-28 only: the initialize answer,
+        from the upstream's server/discover (the upstream is reached statelessly afterwards)."""
         discovered = self._upstreams.discovered(server) or {}
         meta = cast(dict[str, Any], discovered.get("_meta") or {})
-        version = negotiate_handshake(params.get("protocolVersion"))
         result: JsonObject = {
             "protocolVersion": version,
             "capabilities": without_streams(cast(JsonObject, discovered.get("capabilities") or {})),
@@ -170,11 +177,7 @@ class HandshakeEra:
         }
         if isinstance(discovered.get("instructions"), str):
             result["instructions"] = discovered["instructions"]
-        capabilities = cast(dict[str, Any], params.get("capabilities") or {})
-        client_info = cast(dict[str, Any], params.get("clientInfo") or {})
-        record = SessionRecord(session_id, request.route, request.user, version, capabilities, client_info)
-        await self._sessions.create(record)
-        return json_reply(Response(message.id, result).to_wire(), headers={"Mcp-Session-Id": session_id})
+        return result
 
     async def _client_notification(self, ctx: SessionContext, request: HttpIn, message: Notification) -> None:
         if message.method == "notifications/initialized":
