@@ -16,7 +16,12 @@ client's HTTP request has ended; the retry may reach any instance:
   delivers them upstream, reads the upstream's reply until its next request or its answer, and
   leaves that in the table for the retry to take;
 * if the holder is gone (scaled in, crashed), nobody takes the answers: the retry sees them still
-  there after `CLAIM_SECONDS` and fails clearly, so the client can start the call again.
+  there after `CLAIM_SECONDS`. Where the upstream numbers its stream's events (SSE `id`, for
+  resumability), the holder left each round's resumption point in the table (its upstream
+  session, the event that carried the round's last request, the requests): the retry's instance
+  takes that, posts the answers on the holder's upstream session itself, reads the rest of the
+  call's stream with `Last-Event-ID`, and holds the exchange from then on. Otherwise the retry
+  fails clearly, so the client can start the call again.
 
 `requestState` is `mcphub-bridge.<nonce>.<round>.<expiry>.<mac>`: signed for the user, the server
 and the request (method and tool, prompt or resource), so no one else's retry can use it.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -42,6 +48,7 @@ from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.grants import GrantStore
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response, parse_message
 from shared.settings import ServerSettings
+from shared.upstreams.client import Exchange as Heard
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ BACK_CHANNEL = {"sampling/createMessage": "sampling", "elicitation/create": "eli
 BRIDGED = ("tools/call", "prompts/get", "resources/read")  # the requests whose results may be input_required
 GATHER_SECONDS = 0.005  # further requests the upstream sends within this time join the same round
 CLAIM_SECONDS = 5.0  # a live holder takes the answers within its polling interval (0.5 s at most)
-_ANSWER, _OUTCOME = "bridge-answer", "bridge-outcome"
+_ANSWER, _OUTCOME, _RESUME = "bridge-answer", "bridge-outcome", "bridge-resume"
 _PART = 30_000  # characters of JSON per table row (a string property holds 32 K characters)
 # Both waits through the store poll as the hub's own asks do (`asks.next_poll`): the answer, and
 # the outcome that follows it, usually come within the first 0.5 s.
@@ -89,12 +96,16 @@ class _Exchange:
     ctx: SessionContext
     upstream: AsyncGenerator[Message]
     upstream_session: str | None
+    protocol_version: str | None
+    heard: Heard | None  # the event IDs of the upstream's stream, where it numbers them
     declared: JsonObject
     expires: float
     first: asyncio.Future[JsonObject]  # the first round's input_required, for the call that started it
     round: int = 0
     current: _Round | None = None
     asked: int = 0
+    point: str | None = None  # the event ID a resumption reads on after (the newest request asked)
+    kept: int = 0  # the last round whose resumption point is in the table
     notes: list[Message] = field(default_factory=lambda: list[Message]())  # sent meanwhile, for the retry
     pending: list[Message | HubError | None] = field(default_factory=lambda: list[Message | HubError | None]())
 
@@ -153,10 +164,12 @@ class Bridge:
         upstream: AsyncGenerator[Message],
         *,
         asked_for: Request,
+        heard: Heard | None = None,
     ) -> AsyncGenerator[Message]:
         """`upstream` as it comes, until it asks the client something the client declared it can
         answer: then the exchange is parked here and the call is answered with input_required.
-        `asked_for` is the client's own request (its retries name the same tool, prompt or URI)."""
+        `asked_for` is the client's own request (its retries name the same tool, prompt or URI);
+        `heard` fills in with the stream's event IDs as it is read."""
         parked = False
         try:
             while True:
@@ -166,7 +179,7 @@ class Bridge:
                     return
                 if isinstance(message, Request) and BACK_CHANNEL.get(message.method) in declared:
                     parked = True
-                    exchange = self._park(ctx, server, sent, declared, upstream, message, asked_for)
+                    exchange = self._park(ctx, server, sent, declared, upstream, message, asked_for, heard)
                     yield Response(sent.id, await exchange.first)
                     return
                 yield message
@@ -183,6 +196,7 @@ class Bridge:
         upstream: AsyncGenerator[Message],
         asked: Request,
         asked_for: Request,
+        heard: Heard | None,
     ) -> _Exchange:
         known = ctx.record.upstreams.get(server.name)
         exchange = _Exchange(
@@ -195,6 +209,8 @@ class Bridge:
             ctx=ctx,
             upstream=upstream,
             upstream_session=known.session_id if known is not None else None,
+            protocol_version=known.protocol_version if known is not None else None,
+            heard=heard,
             declared=declared,
             expires=self._clock() + self.timeout_seconds,
             first=asyncio.get_running_loop().create_future(),
@@ -218,13 +234,19 @@ class Bridge:
 
     # ---- the holder ---------------------------------------------------------------------------
 
-    async def _hold(self, exchange: _Exchange, asked: Request) -> None:
-        """Deliver each round's answers upstream and read on, until the upstream answers the call."""
+    async def _hold(self, exchange: _Exchange, asked: Request | None) -> None:
+        """Deliver each round's answers upstream and read on, until the upstream answers the call.
+        `asked` None: an exchange taken over from a lost holder, its round's answers in hand (the
+        resumed stream is read once they are delivered)."""
         server = exchange.server
         queue: asyncio.Queue[Message | HubError | None] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(exchange.upstream, queue))
+        pump: asyncio.Task[None] | None = None
         try:
-            exchange.first.set_result(self._ask(exchange, await self._gather(exchange, queue, [asked])))
+            if asked is not None:
+                pump = asyncio.create_task(_pump(exchange.upstream, queue))
+                asking = self._ask(exchange, await self._gather(exchange, queue, [asked]))
+                await self._keep_resumable(exchange)  # before the client hears: it may retry anywhere at once
+                exchange.first.set_result(asking)
             while True:
                 current = exchange.current
                 if current is None:
@@ -232,27 +254,22 @@ class Bridge:
                 try:
                     responses, remote = await self._answers(exchange, current)
                 except UpstreamTimeout:
-                    log.info(
-                        "no answer to upstream %r's request to the client within %g s: cancelled upstream",
-                        server.name,
-                        self.timeout_seconds,
-                    )
-                    reason = "the client did not answer"
-                    cancel = Notification("notifications/cancelled", {"requestId": exchange.sent.id, "reason": reason})
-                    await self._upstreams.deliver(exchange.ctx, server, cancel)
+                    await self._cancel(exchange, current)
                     return
                 missing = [ask for key, ask in current.asks.items() if key not in responses]
                 for key, ask in current.asks.items():
                     if key in responses:
-                        await self._upstreams.answer(
-                            exchange.ctx, server, _answer_to(ask, responses[key]), exchange.upstream_session
-                        )
+                        await self._send_upstream(exchange, _answer_to(ask, responses[key]))
+                if pump is None:
+                    pump = asyncio.create_task(_pump(exchange.upstream, queue))
                 outcome = (
                     await self._next_round(exchange, queue, missing)
                     if missing
                     else await self._read_on(exchange, queue)
                 )
                 final = exchange.current is current  # no new round was asked
+                if not final:
+                    await self._keep_resumable(exchange)
                 if remote:
                     await self._put(_OUTCOME, f"{exchange.nonce}.{current.number}", outcome)
                 if not current.outcome.done():
@@ -264,11 +281,69 @@ class Bridge:
             if not exchange.first.done():
                 failed = UpstreamUnavailable(server.name, f"the exchange with upstream {server.name!r} failed")
                 exchange.first.set_exception(error if isinstance(error, HubError) else failed)
+            current = exchange.current
+            if current is not None and not current.outcome.done():  # a retry waits for this round's outcome
+                failed = error if isinstance(error, HubError) else UpstreamUnavailable(server.name, _said(error))
+                outcome: list[Message] = [Response(exchange.sent.id, error=failed.to_error_object())]
+                current.outcome.set_result(outcome)
+                with contextlib.suppress(Exception):
+                    await self._put(_OUTCOME, f"{exchange.nonce}.{current.number}", outcome)
         finally:
             del self._held[exchange.nonce]
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+            if pump is not None:
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
             await exchange.upstream.aclose()
+
+    async def _send_upstream(self, exchange: _Exchange, message: Message) -> None:
+        """An answer, refusal or cancellation on the exchange's own upstream session."""
+        await self._upstreams.answer(
+            exchange.ctx, exchange.server, message, exchange.upstream_session, exchange.protocol_version
+        )
+
+    async def _cancel(self, exchange: _Exchange, current: _Round) -> None:
+        """The client did not answer in time: the call is cancelled upstream, unless another
+        instance took the exchange over (this one seemed lost to it)."""
+        server = exchange.server
+        if exchange.kept == current.number and await self._take(_RESUME, f"{exchange.nonce}.{current.number}") is None:
+            log.info("another instance resumed the exchange with upstream %r: this one lets it go", server.name)
+            return
+        log.info(
+            "no answer to upstream %r's request to the client within %g s: cancelled upstream",
+            server.name,
+            self.timeout_seconds,
+        )
+        reason = "the client did not answer"
+        await self._send_upstream(
+            exchange, Notification("notifications/cancelled", {"requestId": exchange.sent.id, "reason": reason})
+        )
+
+    async def _keep_resumable(self, exchange: _Exchange) -> None:
+        """Where the upstream numbers its stream's events, this round's resumption point goes in
+        the table (one row write), so another instance can go on if this one is lost."""
+        current, heard = exchange.current, exchange.heard
+        if current is None or heard is None or exchange.upstream_session is None:
+            return
+        for ask in current.asks.values():  # a request asked again was popped before: the point never goes back
+            exchange.point = heard.asked_in.pop(str(ask.id), exchange.point)
+        if exchange.point is None:
+            return
+        point: JsonObject = {
+            "session": exchange.upstream_session,
+            "version": exchange.protocol_version,
+            "event": exchange.point,
+            "sent": exchange.sent.to_wire(),
+            "asks": {key: ask.to_wire() for key, ask in current.asks.items()},
+            "asked": exchange.asked,
+            "declared": exchange.declared,
+            "expires": exchange.expires,
+        }
+        try:
+            await self._put(_RESUME, f"{exchange.nonce}.{current.number}", point)
+        except Exception as error:  # the exchange goes on here; only its resumption elsewhere is lost
+            log.info("could not record where upstream %r's stream resumes: %s", exchange.server.name, _said(error))
+            return
+        exchange.kept = current.number
 
     async def _next_round(
         self, exchange: _Exchange, queue: asyncio.Queue[Message | HubError | None], asks: list[Request]
@@ -307,7 +382,8 @@ class Bridge:
             if isinstance(item, Request):
                 if BACK_CHANNEL.get(item.method) in exchange.declared:
                     return await self._next_round(exchange, queue, [item])
-                refused = self.refuse(exchange.ctx, exchange.server, item, exchange.declared)
+                self._background.spawn(self._send_upstream(exchange, _refusal(item)))
+                refused = _refusal_error(exchange.server, item, exchange.declared)
                 return [*self._notes(exchange), Response(exchange.sent.id, error=refused)]
             if isinstance(item, Response) and item.id == exchange.sent.id:
                 return [*self._notes(exchange), item]
@@ -326,6 +402,8 @@ class Bridge:
         started = self._clock()
         interval = EAGER_POLL
         while True:
+            if current.answers.done():  # handed over (a taken-over exchange has them from the start)
+                return current.answers.result()
             remaining = exchange.expires - self._clock()
             if remaining <= 0:
                 raise UpstreamTimeout(exchange.server.name, "the client did not answer in time")
@@ -340,27 +418,14 @@ class Bridge:
 
     def refuse(self, ctx: SessionContext, server: ServerSettings, asked: Request, declared: JsonObject) -> JsonObject:
         """The upstream asked what cannot reach this client: refused upstream; the call's error."""
-        refusal = Response(asked.id, error={"code": -32601, "message": "the client cannot be asked this"})
-        self._background.spawn(self._upstreams.deliver(ctx, server, refusal))
-        needed = BACK_CHANNEL.get(asked.method)
-        error: HubError
-        if needed is not None and needed not in declared:
-            error = MissingClientCapability(
-                f"upstream {server.name!r} asked the client {asked.method}, which needs the client capability "
-                f"{needed!r}; the client did not declare it",
-                data={"requiredCapabilities": {needed: {}}},
-            )
-        else:
-            error = UpstreamUnavailable(
-                server.name, f"upstream {server.name!r} asked the client {asked.method}, which the hub cannot carry"
-            )
-        return error.to_error_object()
+        self._background.spawn(self._upstreams.deliver(ctx, server, _refusal(asked)))
+        return _refusal_error(server, asked, declared)
 
     # ---- the retry ----------------------------------------------------------------------------
 
     async def resume(
         self,
-        user: str,
+        ctx: SessionContext,
         servers: Mapping[str, ServerSettings],
         retry: Request,
         *,
@@ -369,7 +434,7 @@ class Bridge:
         """The answer to a retry: (its server, the request the messages answer, the messages).
         `admit` checks the caller may still use the server (access, rate limits) before anything
         is handed over."""
-        nonce, round_, server = self._verify(user, servers, retry)
+        nonce, round_, server = self._verify(ctx.user, servers, retry)
         await admit(server)
         responses = retry.params.get("inputResponses")
         if not isinstance(responses, dict):
@@ -386,7 +451,7 @@ class Bridge:
             return server, exchange.sent, messages
         key = f"{nonce}.{round_}"
         await self._put(_ANSWER, key, answers)
-        messages = await self._remote_outcome(server, key)
+        messages = await self._remote_outcome(ctx, server, retry, key)
         answered = next((m.id for m in reversed(messages) if isinstance(m, Response) and m.id is not None), "")
         return server, Request(answered, retry.method, retry.params), messages
 
@@ -399,7 +464,9 @@ class Bridge:
                 server.name, f"upstream {server.name!r} did not go on after the client's answers"
             ) from None
 
-    async def _remote_outcome(self, server: ServerSettings, key: str) -> list[Message]:
+    async def _remote_outcome(
+        self, ctx: SessionContext, server: ServerSettings, retry: Request, key: str
+    ) -> list[Message]:
         started = self._clock()
         deadline = started + self.timeout_seconds + server.timeout
         claimed = False
@@ -411,16 +478,69 @@ class Bridge:
                 return [parse_message(item) for item in cast(list[Any], stored["messages"])]
             now = self._clock()
             if not claimed and now - started >= self._claim_seconds:
-                if await self._take(_ANSWER, key) is not None:
-                    raise UpstreamUnavailable(
-                        server.name,
-                        f"the hub instance holding this call's exchange with upstream {server.name!r} stopped "
-                        "before the answers reached it: start the call again",
-                    )
+                answers = await self._take(_ANSWER, key)
+                if answers is not None:
+                    point = await self._take(_RESUME, key)
+                    if point is None:
+                        raise UpstreamUnavailable(
+                            server.name,
+                            f"the hub instance holding this call's exchange with upstream {server.name!r} stopped "
+                            "before the answers reached it (the upstream's stream cannot be resumed): "
+                            "start the call again",
+                        )
+                    return await self._take_over(ctx, server, retry, key, cast(JsonObject, answers), point)
                 claimed = True
             if now >= deadline:
                 raise UpstreamTimeout(server.name, f"upstream {server.name!r} did not go on after the client's answers")
             interval = next_poll(interval, now - started)
+
+    async def _take_over(
+        self, ctx: SessionContext, server: ServerSettings, retry: Request, key: str, answers: JsonObject, point: Any
+    ) -> list[Message]:
+        """The lost holder's exchange, from its resumption point: this instance delivers the
+        answers on the holder's upstream session, reads the rest of the call's stream after the
+        event that carried the round's last request, and holds the exchange from then on."""
+        nonce, _, number = key.rpartition(".")
+        sent = cast(Request, parse_message(point["sent"]))
+        asks = {name: cast(Request, parse_message(ask)) for name, ask in cast(dict[str, Any], point["asks"]).items()}
+        session, version, event = str(point["session"]), str(point["version"]), str(point["event"])
+        heard = Heard()
+        loop = asyncio.get_running_loop()
+        current = _Round(int(number), asks, loop.create_future(), loop.create_future())
+        current.answers.set_result((answers, False))
+        upstream = self._upstreams.resumed(
+            ctx,
+            server,
+            session_id=session,
+            protocol_version=version,
+            last_event_id=event,
+            answer_id=sent.id,
+            exchange=heard,
+        )
+        exchange = _Exchange(
+            nonce=nonce,
+            user=ctx.user,
+            server=server,
+            method=retry.method,
+            target=target_of(retry),
+            sent=sent,
+            ctx=ctx,
+            upstream=upstream,
+            upstream_session=session,
+            protocol_version=version,
+            heard=heard,
+            declared=cast(JsonObject, point["declared"]),
+            expires=float(point["expires"]),
+            first=loop.create_future(),
+            round=int(number),
+            current=current,
+            asked=int(point["asked"]),
+            point=event,
+        )
+        log.info("resuming upstream %r's stream for a call whose holding instance is gone", server.name)
+        self._held[nonce] = exchange
+        self._background.spawn(self._hold(exchange, None))
+        return await self._local_outcome(server, current, exchange.expires)
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -455,7 +575,9 @@ class Bridge:
 
     async def _put(self, kind: str, key: str, value: object) -> None:
         """`value` under `key`, in rows of `_PART` characters (a result may be megabytes)."""
-        text = json.dumps(value if kind == _ANSWER else {"messages": [m.to_wire() for m in cast(list[Message], value)]})
+        if kind == _OUTCOME:
+            value = {"messages": [message.to_wire() for message in cast(list[Message], value)]}
+        text = json.dumps(value)
         parts = [text[i : i + _PART] for i in range(0, len(text), _PART)] or [""]
         expires = self._clock() + self.timeout_seconds + self._claim_seconds + _KEEP_SECONDS
         for index in range(len(parts) - 1, 0, -1):
@@ -487,6 +609,26 @@ async def _pump(upstream: AsyncGenerator[Message], queue: asyncio.Queue[Message 
         await queue.put(error)
         return
     await queue.put(None)
+
+
+def _refusal(asked: Request) -> Response:
+    return Response(asked.id, error={"code": -32601, "message": "the client cannot be asked this"})
+
+
+def _refusal_error(server: ServerSettings, asked: Request, declared: JsonObject) -> JsonObject:
+    needed = BACK_CHANNEL.get(asked.method)
+    error: HubError
+    if needed is not None and needed not in declared:
+        error = MissingClientCapability(
+            f"upstream {server.name!r} asked the client {asked.method}, which needs the client capability "
+            f"{needed!r}; the client did not declare it",
+            data={"requiredCapabilities": {needed: {}}},
+        )
+    else:
+        error = UpstreamUnavailable(
+            server.name, f"upstream {server.name!r} asked the client {asked.method}, which the hub cannot carry"
+        )
+    return error.to_error_object()
 
 
 def _answer_to(ask: Request, answer: object) -> Response:

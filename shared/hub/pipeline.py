@@ -76,6 +76,7 @@ class Relayed:
     sent: Request  # the request as it went upstream (the era may give it its own ID)
     upstream: AsyncGenerator[Message]
     mirror: Exchange | None = None  # the transparent route keeps the upstream's own reply form
+    heard: Exchange | None = None  # what the HTTP layer said of a call that may ask the client (event IDs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,8 @@ class Pipeline:
                 self.calls.refused(principal, server, routed, refusal.plugin, call.session)
                 raise
         sent = era.outgoing(call, routed)
-        stream = self.upstreams.forward(call.ctx, server, sent, mirror)
+        heard = mirror if mirror is not None or sent.method not in BRIDGED else Exchange()
+        stream = self.upstreams.forward(call.ctx, server, sent, heard)
         if call.session and mirror is None and sent.method in BRIDGED:
             # A 2026-07-28 upstream's input_required reaches a handshake-era client as requests.
             ctx = call.ctx
@@ -239,7 +241,7 @@ class Pipeline:
             )
         if after and caller is not None:
             stream = self.plugins.after(after, caller, server.name, sent, stream)
-        return Relayed(server, sent, self.calls.watch(principal, server, routed, stream, call.session), mirror)
+        return Relayed(server, sent, self.calls.watch(principal, server, routed, stream, call.session), mirror, heard)
 
     # ---- steps -------------------------------------------------------------------------------
 

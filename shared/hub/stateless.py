@@ -146,7 +146,7 @@ class StatelessEra:
     async def _resume(self, call: Call) -> Outcome:
         """A retry with the bridge's requestState: the rest of the held upstream exchange."""
         server, sent, messages = await self.bridge.resume(
-            call.http.user, self._servers, call.message, admit=lambda server: self._admit_retry(call, server)
+            call.ctx, self._servers, call.message, admit=lambda server: self._admit_retry(call, server)
         )
         return Relayed(server, sent, _replay(messages))
 
@@ -253,7 +253,9 @@ class StatelessEra:
             return relayed
         if call.http.route and not server.bridge_eras:
             return relayed
-        bridged = self.bridge.relay(call.ctx, server, relayed.sent, declared, relayed.upstream, asked_for=call.message)
+        bridged = self.bridge.relay(
+            call.ctx, server, relayed.sent, declared, relayed.upstream, asked_for=call.message, heard=relayed.heard
+        )
         return Relayed(server, relayed.sent, bridged, relayed.mirror)
 
     def abandon(self, call: Call, server: ServerSettings, sent: Request) -> None:

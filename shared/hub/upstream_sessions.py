@@ -343,12 +343,18 @@ class UpstreamSessions:
         return response.result or {}
 
     async def answer(
-        self, ctx: SessionContext, server: ServerSettings, answer: Response, upstream_session: str | None
+        self,
+        ctx: SessionContext,
+        server: ServerSettings,
+        answer: Message,
+        upstream_session: str | None,
+        protocol_version: str | None = None,
     ) -> None:
-        """The client's answer to a request the upstream sent on `upstream_session` (relayed ID)."""
+        """The client's answer (or a cancellation) for a request the upstream sent on
+        `upstream_session`, which may be another instance's session (a resumed exchange)."""
         upstream = ctx.record.upstreams.get(server.name)
         session_id = upstream_session if upstream_session is not None else (upstream.session_id if upstream else None)
-        version = upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1]
+        version = protocol_version or (upstream.protocol_version if upstream else HANDSHAKE_VERSIONS[-1])
         credentials = await self.auth(server, ctx.user, ctx.assertion)
         try:
             async with self._refused_as(server, ctx.user):
@@ -358,6 +364,32 @@ class UpstreamSessions:
                     pass
         except UpstreamSessionExpired:
             log.info("dropped an answer for upstream %r: its session ended", server.name)
+
+    async def resumed(
+        self,
+        ctx: SessionContext,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        last_event_id: str,
+        answer_id: object,
+        exchange: Exchange,
+    ) -> AsyncGenerator[Message]:
+        """The rest of a request's stream on `session_id` (maybe another instance's), after
+        `last_event_id`, with this user's credentials."""
+        credentials = await self.auth(server, ctx.user, ctx.assertion)
+        async with self._refused_as(server, ctx.user):
+            async for message in self._client.resume(
+                server,
+                session_id=session_id,
+                protocol_version=protocol_version,
+                last_event_id=last_event_id,
+                answer_id=answer_id,
+                exchange=exchange,
+                credentials=credentials,
+            ):
+                yield message
 
     async def listen(self, ctx: SessionContext, server: ServerSettings) -> AsyncGenerator[Message]:
         """The standalone stream of our session with `server` (what it sends unasked)."""

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -61,6 +61,9 @@ class Exchange:
 
     session_id: str | None = None  # the Mcp-Session-Id the upstream assigned (initialize)
     streamed: bool = False  # the upstream answered with text/event-stream
+    # The SSE event ID that carried each request the upstream sent (by request ID), where the
+    # upstream numbers its events: a stream can be resumed after it (`UpstreamClient.resume`).
+    asked_in: dict[str, str] = field(default_factory=lambda: dict[str, str]())
 
 
 @dataclass(slots=True)
@@ -98,6 +101,21 @@ class UpstreamClient(Protocol):
         credentials: Mapping[str, str] | None = None,
     ) -> AsyncGenerator[Message]:
         """GET the upstream session's standalone stream; yields until it ends. Empty if unsupported."""
+        ...
+
+    def resume(
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        last_event_id: str,
+        answer_id: object,
+        exchange: Exchange | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[Message]:
+        """The rest of a request's stream after `last_event_id` (a GET with Last-Event-ID), until
+        the Response to `answer_id`. UpstreamRefused if the upstream does not resume streams."""
         ...
 
     async def terminate(
@@ -295,7 +313,7 @@ class HttpUpstreamClient:
                 if exchange is not None:
                     exchange.session_id = response.headers.get("mcp-session-id") or exchange.session_id
                     exchange.streamed = response.headers.get("content-type", "").startswith("text/event-stream")
-                async for item in self._read_reply(server, message, response, session_id):
+                async for item in self._read_reply(server, message, response, session_id, exchange):
                     if isinstance(item, _HandedOff):
                         handed_off = True
                     else:
@@ -319,7 +337,12 @@ class HttpUpstreamClient:
             ) from exc
 
     async def _read_reply(
-        self, server: ServerSettings, message: Message, response: httpx.Response, session_id: str | None
+        self,
+        server: ServerSettings,
+        message: Message,
+        response: httpx.Response,
+        session_id: str | None,
+        exchange: Exchange | None,
     ) -> AsyncGenerator[Message | _HandedOff]:
         status = response.status_code
         if status == 401:
@@ -338,7 +361,7 @@ class HttpUpstreamClient:
         if content_type == "text/event-stream" and status < 300:
             answer_id = message.id if isinstance(message, Request) else None
             answered = False
-            async for item in self._read_sse(server, response, answer_id):
+            async for item in self._read_sse(server, response, answer_id, exchange):
                 answered = answered or isinstance(item, _HandedOff)
                 yield item
             if isinstance(message, Request) and not answered:
@@ -362,7 +385,11 @@ class HttpUpstreamClient:
         )
 
     async def _read_sse(
-        self, server: ServerSettings, response: httpx.Response, answer_id: object = None
+        self,
+        server: ServerSettings,
+        response: httpx.Response,
+        answer_id: object = None,
+        exchange: Exchange | None = None,
     ) -> AsyncGenerator[Message | _HandedOff]:
         """Messages from an event stream, until the one answering `answer_id`.
 
@@ -377,6 +404,8 @@ class HttpUpstreamClient:
                 if event.event != "message" or not event.data:
                     continue
                 message = _parse(server, event.data)
+                if exchange is not None and event.id and isinstance(message, Request):
+                    exchange.asked_in[str(message.id)] = event.id
                 if answer_id is not None and isinstance(message, Response) and message.id == answer_id:
                     self._background.spawn(_drain_and_close(chunks, response))
                     yield _HANDED_OFF
@@ -410,6 +439,69 @@ class HttpUpstreamClient:
                 await response.aclose()
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
+
+    async def resume(
+        self,
+        server: ServerSettings,
+        *,
+        session_id: str,
+        protocol_version: str,
+        last_event_id: str,
+        answer_id: object,
+        exchange: Exchange | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> AsyncGenerator[Message]:
+        """GET with Last-Event-ID, and again from the newest event ID whenever the stream ends or
+        stays quiet (2025-11-25 "Resumability and Redelivery"; some servers' event stores replay
+        what is stored and send nothing live), until the Response to `answer_id`. UpstreamTimeout
+        after `server.timeout` without an event."""
+        target = self._target(server)
+        last = last_event_id
+        progress = time.monotonic()
+        quiet, pause = _RESUME_QUIET_SECONDS, 0.0  # pause: the server's `retry` time, if it gives one
+        while True:
+            headers = _headers(target, session_id, protocol_version, credentials)
+            headers["Accept"] = "text/event-stream"
+            headers["Last-Event-ID"] = last
+            unbounded = httpx.Timeout(None, connect=server.connect_timeout)
+            try:
+                response = await self._open("GET", target.url, headers, unbounded)
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} did not take the resumption") from exc
+            try:
+                _check_resumed(server, response)
+                parser = EventParser()
+                chunks = response.aiter_bytes()
+                while True:
+                    wait = min(quiet, progress + server.timeout - time.monotonic())
+                    if wait <= 0:
+                        said = f"upstream {server.name!r} sent nothing for {server.timeout:g} s"
+                        raise UpstreamTimeout(server.name, said)
+                    try:
+                        chunk = await asyncio.wait_for(anext(chunks), wait)
+                    except TimeoutError:
+                        break  # quiet: ask again from the newest event
+                    except StopAsyncIteration:
+                        await asyncio.sleep(min(max(pause, quiet), wait))  # ended: ask again after a while
+                        break
+                    for event in parser.feed(chunk):
+                        if event.retry is not None:
+                            pause = event.retry / 1000
+                        if event.id:
+                            last, progress, quiet = event.id, time.monotonic(), _RESUME_QUIET_SECONDS
+                        if event.event != "message" or not event.data:
+                            continue
+                        message = _parse(server, event.data)
+                        if exchange is not None and event.id and isinstance(message, Request):
+                            exchange.asked_in[str(message.id)] = event.id
+                        yield message
+                        if isinstance(message, Response) and message.id == answer_id:
+                            return
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(server.name, f"upstream {server.name!r} stream failed") from exc
+            finally:
+                await response.aclose()
+            quiet = min(quiet * 2, _RESUME_QUIET_MAX_SECONDS)
 
     async def passthrough(
         self,
@@ -468,6 +560,17 @@ class HttpUpstreamClient:
             log.info("could not end session on upstream %r", server.name)
 
 
+def _check_resumed(server: ServerSettings, response: httpx.Response) -> None:
+    """A resumption GET's status: the stream, or why not."""
+    status = response.status_code
+    if status == 401:
+        raise UpstreamUnauthorized(server.name, f"upstream {server.name!r} refused the credentials (HTTP 401)")
+    if status == 404:
+        raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
+    if status != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
+        raise UpstreamRefused(server.name, f"upstream {server.name!r} did not resume the stream (HTTP {status})")
+
+
 # Request headers a transparent passthrough forwards. Never Authorization or cookies: the
 # client's credentials are for the hub, not for the upstream.
 _PASSTHROUGH_HEADERS = ("content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id")
@@ -488,6 +591,9 @@ class _Retryable(Exception):
 
 
 _DRAIN_SECONDS = 0.25
+# A resumed stream quiet this long is asked again from its newest event (doubling to the most).
+_RESUME_QUIET_SECONDS = 0.1
+_RESUME_QUIET_MAX_SECONDS = 2.0
 
 
 async def _drain_and_close(chunks: AsyncIterator[bytes], response: httpx.Response) -> None:

@@ -183,11 +183,14 @@ ENVELOPE = {
 TOOL = "old__test_input_required_result_elicitation"
 
 
-async def raw_call(http: httpx.AsyncClient, url: str, request_id: int, **retry: Any) -> dict[str, Any]:
+async def raw_call(
+    http: httpx.AsyncClient, url: str, request_id: int, tool: str = TOOL, arguments: Any = None, **retry: Any
+) -> dict[str, Any]:
     """One tools/call as a 2026-07-28 client sends it, on the wire; the JSON-RPC answer."""
-    params = {"name": TOOL, "arguments": {}, "_meta": ENVELOPE, **retry}
+    meta = ENVELOPE if tool == TOOL else {**ENVELOPE, "io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}
+    params = {"name": tool, "arguments": arguments or {}, "_meta": meta, **retry}
     body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
-    response = await http.post(f"{url}/mcp", json=body, headers={**MODERN_HEADERS, "Mcp-Name": TOOL})
+    response = await http.post(f"{url}/mcp", json=body, headers={**MODERN_HEADERS, "Mcp-Name": tool})
     text = response.text
     if text.startswith("{"):
         return json.loads(text)
@@ -215,6 +218,7 @@ async def test_a_retry_whose_holding_instance_was_killed_fails_clearly_and_a_new
         waited = time.monotonic() - started
         assert "error" in failed, failed
         assert "start the call again" in failed["error"]["message"]
+        assert "cannot be resumed" in failed["error"]["message"]  # the fixture numbers no events
         assert "'old'" in failed["error"]["message"]
         assert waited < 15, waited  # bounded: the answer was not taken within CLAIM_SECONDS (5 s)
         # The client starts the call again, and it completes on the instances still running.
@@ -227,6 +231,31 @@ async def test_a_retry_whose_holding_instance_was_killed_fails_clearly_and_a_new
             requestState=again["requestState"],
         )
     assert done["result"]["content"][0]["text"] == "Hello, Grace!"
+
+
+async def test_a_retry_whose_holder_was_killed_resumes_server_everythings_stream_and_completes(
+    world: dict[str, Any], bridge_processes: Processes
+) -> None:
+    """server-everything keeps its streams' events (an InMemoryEventStore): the retry's instance
+    resumes the call's stream from the killed holder's last event, on the holder's upstream session."""
+    holder = bridge_processes.hub("hub-bridge-resumed", world["env"])
+    tool, arguments = "everything__trigger-sampling-request", {"prompt": "capital of France?", "maxTokens": 10}
+    sampled = {"role": "assistant", "content": {"type": "text", "text": "Paris, resumed"}, "model": "stand-in"}
+    async with httpx.AsyncClient(timeout=60) as http:
+        asked = (await raw_call(http, holder.url, 1, tool, arguments))["result"]
+        assert asked["resultType"] == "input_required", asked
+        (key,) = asked["inputRequests"]
+        holder.process.kill()  # scaled in, or crashed, while it waits for the client
+        holder.process.wait(10)
+        started = time.monotonic()
+        done = await raw_call(
+            http, world["a"].url, 2, tool, arguments, inputResponses={key: sampled}, requestState=asked["requestState"]
+        )
+        waited = time.monotonic() - started
+    assert "result" in done, done
+    assert done["result"]["resultType"] == "complete"
+    assert "Paris, resumed" in json.dumps(done["result"]["content"])
+    assert waited < 15, waited  # CLAIM_SECONDS (5 s) to conclude the holder is gone, then the resumption
 
 
 async def test_a_tampered_or_replayed_request_state_is_refused(world: dict[str, Any]) -> None:

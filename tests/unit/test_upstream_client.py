@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
@@ -13,12 +13,13 @@ from shared.errors import (
     UpstreamRefused,
     UpstreamSessionExpired,
     UpstreamTimeout,
+    UpstreamUnauthorized,
     UpstreamUnavailable,
 )
 from shared.mcp.jsonrpc import Message, Notification, Request, Response
 from shared.settings import ServerSettings
 from shared.upstreams.breaker import CircuitBreaker
-from shared.upstreams.client import HttpUpstreamClient
+from shared.upstreams.client import Exchange, HttpUpstreamClient
 
 pytestmark = pytest.mark.anyio
 SERVER = ServerSettings.model_validate(
@@ -247,3 +248,88 @@ async def test_a_4xx_without_an_answer_is_a_refusal_that_never_opens_the_breaker
         with pytest.raises(UpstreamRefused, match="HTTP 400"):
             await collect(client, Request(1, "initialize"))
     assert breaker.state == "closed"
+
+
+def sse(*events: tuple[str, Mapping[str, object]]) -> bytes:
+    return b"".join(f"id: {event}\ndata: {json.dumps(message)}\n\n".encode() for event, message in events)
+
+
+ASK = {"jsonrpc": "2.0", "id": "q1", "method": "roots/list"}
+NOTE = {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}}
+DONE = {"jsonrpc": "2.0", "id": 7, "result": {"content": []}}
+
+
+async def resumed(client: HttpUpstreamClient, exchange: Exchange | None = None) -> list[Message]:
+    stream = client.resume(
+        SERVER, session_id="s1", protocol_version="2025-11-25", last_event_id="e1", answer_id=7, exchange=exchange
+    )
+    return [message async for message in stream]
+
+
+async def test_a_posts_stream_records_the_event_that_carried_each_request_the_upstream_sent() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = b": priming\nid: e0\ndata: \n\n" + sse(("e1", NOTE), ("e2", ASK), ("e3", DONE))
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    exchange = Exchange()
+    messages = [
+        m
+        async for m in client_for(handler).send(
+            SERVER, Request(7, "tools/call"), session_id="s1", protocol_version="2025-11-25", exchange=exchange
+        )
+    ]
+    assert len(messages) == 3
+    assert exchange.asked_in == {"q1": "e2"}  # only requests: what a resumption starts after
+
+
+async def test_a_resumption_gets_from_the_last_event_and_asks_again_from_the_newest_until_the_answer() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        # As server-everything's event store: what is stored is replayed, nothing comes live.
+        body = sse(("e2", NOTE), ("e3", ASK)) if len(seen) == 1 else sse(("e4", DONE))
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    exchange = Exchange()
+    messages = await resumed(client_for(handler), exchange)
+    assert messages == [
+        Notification("notifications/progress", {"progress": 1}),
+        Request("q1", "roots/list"),
+        Response(7, {"content": []}),
+    ]
+    assert [(r.method, r.headers["last-event-id"], r.headers["mcp-session-id"]) for r in seen] == [
+        ("GET", "e1", "s1"),
+        ("GET", "e3", "s1"),
+    ]
+    assert "authorization" not in seen[0].headers
+    assert exchange.asked_in == {"q1": "e3"}
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(404, UpstreamSessionExpired), (405, UpstreamRefused), (400, UpstreamRefused), (401, UpstreamUnauthorized)],
+)
+async def test_an_upstream_that_cannot_resume_says_so_with_a_clear_error(status: int, error: type[Exception]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "no"}})
+
+    with pytest.raises(error):
+        await resumed(client_for(handler))
+
+
+async def test_a_resumption_that_hears_nothing_for_the_servers_timeout_times_out_without_hammering() -> None:
+    quiet = ServerSettings.model_validate({"name": "up", "url": "http://upstream.test/mcp", "timeout": 0.5})
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)  # every stream ends at once, with nothing in it
+        return httpx.Response(200, content=b"", headers={"content-type": "text/event-stream"})
+
+    stream = HttpUpstreamClient(httpx.MockTransport(handler)).resume(
+        quiet, session_id="s1", protocol_version="2025-11-25", last_event_id="e1", answer_id=7
+    )
+    with pytest.raises(UpstreamTimeout):
+        async for _ in stream:
+            pass
+    assert 2 <= len(seen) <= 5  # asked again after 0.1, 0.2, 0.4 s: backing off, never in a loop
