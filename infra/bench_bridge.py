@@ -22,6 +22,13 @@ which answers the call with input_required:
   sampling request on the call's stream and retries upstream with the answer;
 - `... other instance`: the client's answer lands on the other instance (through the store).
 
+And to npm server-everything, whose streams are resumable (its SDK event store numbers every
+event), with its `trigger-sampling-request`: the holder writes each round's resumption point to
+the table before it answers, so another instance can resume the stream if the holder is lost:
+
+- `direct, 2025 client -> server-everything` (the floor);
+- `hub /mcp, 2026 client -> server-everything, same instance` and `..., other instance`.
+
 Prints p50/p95 per call (one round trip each) and the added p50 over its floor.
 """
 
@@ -45,6 +52,8 @@ from infra.bench_stdio import Opener, measure, pct
 from infra.processes import AUTH_OFF, ROOT, Processes, azurite_connection_string
 
 TOOL = "test_input_required_result_sampling"
+EVERYTHING_TOOL = "trigger-sampling-request"
+ARGUMENTS: dict[str, dict[str, Any]] = {EVERYTHING_TOOL: {"prompt": "capital of France?", "maxTokens": 10}}
 ANSWER = "Paris"
 
 
@@ -68,7 +77,7 @@ async def timed(session: Client, tool: str, calls: int) -> list[float]:
     taken: list[float] = []
     for _ in range(calls):
         started = time.perf_counter()
-        result = await session.call_tool(tool, {})
+        result = await session.call_tool(tool, ARGUMENTS.get(tool.rpartition("__")[2], {}))
         taken.append((time.perf_counter() - started) * 1000)
         block = result.content[0] if result.content else None
         if result.is_error or not isinstance(block, types.TextContent) or ANSWER not in block.text:
@@ -99,7 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         azurite = processes.azurite()
         upstream = processes.demo("conformance-2025")
         modern = processes.demo("conformance-2026")
+        everything = processes.everything()
         env = {
+            "MCPHUB_SERVER_EVERYTHING__URL": f"{everything.url}/mcp",
             "AzureWebJobsStorage": azurite_connection_string(azurite.port),
             "MCPHUB_SERVER_OLD__URL": f"{upstream.url}/mcp",
             "MCPHUB_SERVER_NEW__URL": f"{modern.url}/mcp",
@@ -124,6 +135,18 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             "hub /mcp, 2025 client -> 2026 upstream, other instance": (
                 lambda: client(f"{a.url}/mcp", "legacy", [a.port, b.port]),
                 f"new__{TOOL}",
+            ),
+            "direct, 2025 client -> server-everything": (
+                lambda: client(f"{everything.url}/mcp", "legacy"),
+                EVERYTHING_TOOL,
+            ),
+            "hub /mcp, 2026 client -> server-everything, same instance": (
+                lambda: client(f"{a.url}/mcp", "2026-07-28"),
+                f"everything__{EVERYTHING_TOOL}",
+            ),
+            "hub /mcp, 2026 client -> server-everything, other instance": (
+                lambda: client(f"{a.url}/mcp", "2026-07-28", [a.port, b.port]),
+                f"everything__{EVERYTHING_TOOL}",
             ),
         }
         seen = anyio.run(measure, targets, options.calls, options.rounds, timed)

@@ -417,6 +417,9 @@ async def test_a_live_holder_keeps_its_exchange_and_cancels_it_when_the_client_n
     done = await call(other, {}, inputResponses=answers_for(asked, reply), requestState=asked["requestState"])
     assert done["result"]["resultType"] == "complete"
     assert resumable.resumed == []  # the holder took the answers: nothing was resumed
+    operations = first.service.bridge_store_operations() + other.service.bridge_store_operations()
+    print(f"store operations for one bridged round, resumable upstream, retry remote: {operations}")  # noqa: T201
+    assert first.service.bridge_store_operations() >= 1  # the resumption point, written before answering
     await call(first, {"asks": ["roots"]})
     deadline = time.monotonic() + 10
     while not resumable.cancelled or first.service.bridge_held():
