@@ -36,11 +36,12 @@ def test_stdio_bridge_benchmark_runs_and_reports_every_target(capsys: pytest.Cap
 @pytest.mark.timeout(180)
 def test_era_bridge_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[str]) -> None:
     results = bench_bridge.main(["--calls", "5", "--rounds", "1"])
-    assert len(results) == 7
+    assert len(results) == 10
     assert all(figures["p50_ms"] > 0 for figures in results.values())
     out = capsys.readouterr().out
     assert "other instance" in out
     assert "2025 client -> 2026 upstream, other instance" in out
+    assert "2026 client -> server-everything, other instance" in out
 
 
 @pytest.mark.timeout(180)
