@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,34 @@ async def test_waiting_for_an_answer_that_never_comes_ends_at_the_deadline() -> 
         await asks.wait(ask_id)
     with pytest.raises(InvalidRequest):  # nobody waits any more, and the late answer is still checked
         await asks.deliver("session-2", Response(ask_id, {}))
+
+
+class AnswerDuringALook(MemoryGrantStore):
+    """A store whose first empty `take` lasts until the answer comes and the deadline has passed
+    (Table Storage answers in milliseconds: the answer can come while the waiter looks)."""
+
+    def __init__(self, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.meanwhile = meanwhile
+        self.now = 0.0
+
+    async def take(self, kind: str, key: str, *, now: float) -> Any:
+        found = await super().take(kind, key, now=now)
+        if found is None and self.now == 0.0:
+            self.now = 1.9  # the answer comes just before the 2 s deadline...
+            await self.meanwhile()
+            self.now = 2.5  # ...and the waiter looks again just after it
+        return found
+
+
+@pytest.mark.parametrize("where", ["waiting instance", "other instance"])
+async def test_an_answer_that_comes_while_the_waiter_looks_at_the_deadline_is_taken_not_dropped(where: str) -> None:
+    asks: list[Asks] = []
+
+    async def answer() -> None:
+        await asks[0 if where == "waiting instance" else 1].deliver("session-1", Response(ask_id, {"ok": True}))
+
+    store = AnswerDuringALook(answer)
+    asks += [Asks(KEY, store, clock=lambda: store.now, timeout_seconds=2) for _ in range(2)]
+    ask_id = asks[0].new("session-1")
+    assert (await asyncio.wait_for(asks[0].wait(ask_id), 5)).result == {"ok": True}
