@@ -322,7 +322,7 @@ class Bridge:
         """Where the upstream numbers its stream's events, this round's resumption point goes in
         the table (one row write), so another instance can go on if this one is lost."""
         current, heard = exchange.current, exchange.heard
-        if current is None or heard is None or exchange.upstream_session is None:
+        if current is None or heard is None or exchange.upstream_session is None or exchange.protocol_version is None:
             return
         for ask in current.asks.values():  # a request asked again was popped before: the point never goes back
             exchange.point = heard.asked_in.pop(str(ask.id), exchange.point)

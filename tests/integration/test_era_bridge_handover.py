@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -177,8 +178,17 @@ def upstream() -> AskingUpstream:
 
 @pytest.fixture
 async def hubs(storage_connection_string: str, upstream: AskingUpstream) -> AsyncIterator[list[Hub]]:
+    async with two_hubs(storage_connection_string, upstream) as built:
+        yield built
+
+
+@asynccontextmanager
+async def two_hubs(
+    storage_connection_string: str, upstream: AskingUpstream, settings: HubSettings = SETTINGS
+) -> AsyncIterator[list[Hub]]:
+    """Two hub instances on one Azurite, as two Function App instances, in front of `upstream`."""
     transport = httpx.MockTransport(upstream.handle)
-    built = [build_hub(config(storage_connection_string, settings=SETTINGS), transport=transport) for _ in range(2)]
+    built = [build_hub(config(storage_connection_string, settings=settings), transport=transport) for _ in range(2)]
     try:
         yield built
     finally:
@@ -338,13 +348,8 @@ def resumable() -> ResumableUpstream:
 async def resuming_hubs(storage_connection_string: str, resumable: ResumableUpstream) -> AsyncIterator[list[Hub]]:
     # An exchange's rounds all end by the ask timeout, and a resumption starts CLAIM_SECONDS (5 s) in.
     settings = HubSettings(ask_timeout_seconds=30.0, hub_tools=False)
-    transport = httpx.MockTransport(resumable.handle)
-    built = [build_hub(config(storage_connection_string, settings=settings), transport=transport) for _ in range(2)]
-    try:
+    async with two_hubs(storage_connection_string, resumable, settings) as built:
         yield built
-    finally:
-        for hub in built:
-            await hub.aclose()
 
 
 async def lose_holder(hub: Hub) -> None:
@@ -411,23 +416,20 @@ async def test_a_lost_holders_exchange_resumes_again_if_the_resuming_instance_is
 async def test_a_live_holder_keeps_its_exchange_and_cancels_it_when_the_client_never_answers(
     storage_connection_string: str, resumable: ResumableUpstream
 ) -> None:
-    transport = httpx.MockTransport(resumable.handle)
-    first, other = [build_hub(config(storage_connection_string, settings=SETTINGS), transport=transport) for _ in "ab"]
-    asked = (await call(first, {"asks": ["elicitation"]}))["result"]
-    done = await call(other, {}, inputResponses=answers_for(asked, reply), requestState=asked["requestState"])
-    assert done["result"]["resultType"] == "complete"
-    assert resumable.resumed == []  # the holder took the answers: nothing was resumed
-    operations = first.service.bridge_store_operations() + other.service.bridge_store_operations()
-    print(f"store operations for one bridged round, resumable upstream, retry remote: {operations}")  # noqa: T201
-    assert first.service.bridge_store_operations() >= 1  # the resumption point, written before answering
-    await call(first, {"asks": ["roots"]})
-    deadline = time.monotonic() + 10
-    while not resumable.cancelled or first.service.bridge_held():
-        assert time.monotonic() < deadline, "the held exchange outlived the ask timeout"
-        await asyncio.sleep(0.05)
-    assert len(resumable.cancelled) == 1
-    await first.aclose()
-    await other.aclose()
+    async with two_hubs(storage_connection_string, resumable) as (first, other):
+        asked = (await call(first, {"asks": ["elicitation"]}))["result"]
+        done = await call(other, {}, inputResponses=answers_for(asked, reply), requestState=asked["requestState"])
+        assert done["result"]["resultType"] == "complete"
+        assert resumable.resumed == []  # the holder took the answers: nothing was resumed
+        operations = first.service.bridge_store_operations() + other.service.bridge_store_operations()
+        print(f"store operations for one bridged round, resumable upstream, retry remote: {operations}")  # noqa: T201
+        assert first.service.bridge_store_operations() >= 1  # the resumption point, written before answering
+        await call(first, {"asks": ["roots"]})
+        deadline = time.monotonic() + 10
+        while not resumable.cancelled or first.service.bridge_held():
+            assert time.monotonic() < deadline, "the held exchange outlived the ask timeout"
+            await asyncio.sleep(0.05)
+        assert len(resumable.cancelled) == 1
 
 
 async def test_a_lost_holder_of_an_upstream_without_event_ids_gets_a_clear_error(hubs: list[Hub]) -> None:
