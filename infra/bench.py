@@ -1,9 +1,13 @@
 """`make bench`: what the hub costs on an echo tool, against the same upstream called directly.
 
 Every target is measured in the same run with the same raw HTTP client (aiohttp, handshake era,
-one session per worker): the upstream directly, the hub's transparent `/mcp/notes`, the
-aggregated `/mcp` (`notes__echo`), and `/mcp` of a second hub with the three built-in plugins on
-(schema, deny, redact: `hub+plugins`), whose CPU per call less the plain hub's is what they add.
+one session per worker): the upstream directly; the pass-through floor in front of it (`floor`:
+`infra/floor.py`, the least a Python gateway on this stack costs, forwarding bytes unparsed); the
+hub's transparent `/mcp/notes`, the aggregated `/mcp` (`notes__echo`); `/mcp` of a hub with
+sign-in on (`hub signed`: a real token from the local OIDC authority, checked on every call); and
+`/mcp` of a hub with the three built-in plugins on (schema, deny, redact: `hub+plugins`), whose
+CPU per call less the plain hub's is what they add. Each gateway's CPU and added latency are also
+printed over the floor's, from the same rounds.
 The client must be cheap, or it, not the target, sets the pace: httpx topped out near 560
 calls/s against the upstream alone on this machine, which flattered the hub's throughput ratio;
 aiohttp (the load test's client) leaves the targets the CPU. Prints p50/p95 latency at
@@ -18,6 +22,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,9 +31,11 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from infra.processes import AUTH_OFF, ROOT, Processes
+from infra.oidc import LocalAuthority
+from infra.processes import AUTH_OFF, ROOT, Processes, free_port
 from shared.mcp.sse import EventParser
 
+FLOOR = Path(__file__).with_name("floor.py")
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 # The three built-ins as an operator would set them: every call validated, searched by a rule, redacted.
 PLUGINS = {
@@ -45,7 +52,8 @@ class Target:
     name: str
     url: str
     tool: str
-    pid: int | None = None  # the hub's process, for CPU accounting
+    pid: int | None = None  # the gateway's process, for CPU accounting
+    token: str | None = None  # sent as a bearer token on every request
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,8 +95,10 @@ def _answer(headers: Mapping[str, str], content: bytes) -> dict[str, object]:
 class Session:
     """A minimal handshake-era client: one session, then tools/call as fast as it can."""
 
-    def __init__(self, post: Post, url: str) -> None:
+    def __init__(self, post: Post, url: str, token: str | None = None) -> None:
         self.post, self.url, self.headers = post, url, dict(HEADERS)
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
         self.next_id = 1
 
     async def send(self, message: dict[str, object]) -> tuple[int, Mapping[str, str], bytes]:
@@ -97,12 +107,16 @@ class Session:
             raise RuntimeError(f"HTTP {status} from {self.url}: {content[:200]!r}")
         return status, headers, content
 
-    async def open(self) -> None:
+    async def open(self) -> float:
+        """The handshake; returns how long `initialize` took."""
         init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+        started = time.perf_counter()
         _, headers, _ = await self.send(self.message("initialize", init))
+        elapsed = time.perf_counter() - started
         self.headers["Mcp-Session-Id"] = headers["mcp-session-id"]
         self.headers["MCP-Protocol-Version"] = "2025-11-25"
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return elapsed
 
     def message(self, method: str, params: dict[str, object]) -> dict[str, object]:
         self.next_id += 1
@@ -119,9 +133,18 @@ class Session:
         return elapsed
 
 
+async def initialize(http: Post, target: Target, sessions: int) -> list[float]:
+    """Sequential `initialize` latencies of new sessions (each closed after, as an IDE's reconnect)."""
+    taken: list[float] = []
+    for _ in range(sessions):
+        session = Session(http, target.url, target.token)
+        taken.append(await session.open())
+    return taken
+
+
 async def latency(http: Post, target: Target, calls: int) -> tuple[list[float], float]:
     """Sequential call latencies, and the hub's CPU seconds spent on them (steady state)."""
-    session = Session(http, target.url)
+    session = Session(http, target.url, target.token)
     await session.open()
     for _ in range(max(5, calls // 10)):  # warm-up: connections, caches, upstream session, lazy imports
         await session.call(target.tool)
@@ -132,7 +155,7 @@ async def latency(http: Post, target: Target, calls: int) -> tuple[list[float], 
 
 async def throughput(http: Post, target: Target, calls: int, concurrency: int) -> tuple[float, float]:
     """Calls per second with `concurrency` sessions calling back to back, and the hub's CPU seconds."""
-    sessions = [Session(http, target.url) for _ in range(concurrency)]
+    sessions = [Session(http, target.url, target.token) for _ in range(concurrency)]
     await asyncio.gather(*(s.open() for s in sessions))
     await asyncio.gather(*(s.call(target.tool) for s in sessions))
     remaining = calls
@@ -168,10 +191,12 @@ async def measure(
         http = aiohttp_post(client)
         for _ in range(rounds):
             for target in targets:
+                opened = await initialize(http, target, max(20, calls // 10))
                 samples, cpu = await latency(http, target, calls)
                 rate, busy_cpu = await throughput(http, target, concurrent_calls, concurrency)
                 per_round[target.name].append(
                     {
+                        "init_p50_ms": pct(opened, 50),
                         "p50_ms": pct(samples, 50),
                         "p95_ms": pct(samples, 95),
                         "rps_c1": 1 / statistics.fmean(samples),
@@ -184,6 +209,7 @@ async def measure(
     for rows in per_round.values():
         for row, base in zip(rows, direct, strict=True):
             row["added_p50_ms"] = row["p50_ms"] - base["p50_ms"]
+            row["added_init_p50_ms"] = row["init_p50_ms"] - base["init_p50_ms"]
             row["added_p95_ms"] = row["p95_ms"] - base["p95_ms"]
             row["ratio"] = row[f"rps_c{concurrency}"] / base[f"rps_c{concurrency}"]
     return {
@@ -205,6 +231,21 @@ def report(results: dict[str, dict[str, float]], concurrency: int, rounds: int) 
             f"{row['added_p95_ms']:>8.2f} {row['rps_c1']:>8.0f} {row[f'rps_c{concurrency}']:>9.0f} "
             f"{row['ratio']:>6.2f} {cpu:>16} {busy:>9}"
         )
+    floor = results.get("floor")
+    if floor is not None:
+        lines += [
+            "",
+            f"over the floor (same rounds)  {'CPU ms/call c=1':>16} {f'c={concurrency}':>7} {'+p50 ms':>8} "
+            f"{'+initialize p50 ms (over direct)':>33}",
+        ]
+        for name, row in results.items():
+            if name in ("direct", "floor"):
+                continue
+            lines.append(
+                f"{name:<29} {row['cpu_ms_per_call'] - floor['cpu_ms_per_call']:>16.2f} "
+                f"{row['cpu_ms_per_call_busy'] - floor['cpu_ms_per_call_busy']:>7.2f} "
+                f"{row['added_p50_ms'] - floor['added_p50_ms']:>8.2f} {row['added_init_p50_ms']:>33.2f}"
+            )
     if "hub+plugins" in results and "hub" in results:
         plugged, plain = results["hub+plugins"], results["hub"]
         lines.append(
@@ -227,12 +268,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         azurite = processes.azurite()
         notes = processes.demo("notes")
+        port = free_port()
+        floor_argv = [sys.executable, str(FLOOR), "--upstream", f"{notes.url}/mcp", "--port", str(port)]
+        floor = processes.start("floor", floor_argv, port)
         hub = processes.hub_over("hub-bench", azurite, {"notes": notes}, AUTH_OFF)
+        authority = LocalAuthority.start(processes, processes.log_dir)
+        signed = processes.hub_over("hub-bench-signed", azurite, {"notes": notes}, authority.hub_settings("tenant-a"))
+        token = authority.mint(tenant="tenant-a", user="bench")
         plugged = processes.hub_over("hub-bench-plugins", azurite, {"notes": notes}, {**AUTH_OFF, **PLUGINS})
         targets = [
             Target("direct", f"{notes.url}/mcp", "echo"),
+            Target("floor", f"{floor.url}/mcp", "echo", floor.process.pid),
             Target("hub/notes", f"{hub.url}/mcp/notes", "echo", hub.process.pid),
             Target("hub", f"{hub.url}/mcp", "notes__echo", hub.process.pid),
+            Target("hub signed", f"{signed.url}/mcp", "notes__echo", signed.process.pid, token),
             Target("hub+plugins", f"{plugged.url}/mcp", "notes__echo", plugged.process.pid),
         ]
         results = asyncio.run(measure(targets, args.calls, args.concurrent_calls, args.concurrency, args.rounds))

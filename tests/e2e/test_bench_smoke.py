@@ -17,10 +17,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.mark.timeout(180)
 def test_benchmark_runs_and_reports_every_target(capsys: pytest.CaptureFixture[str]) -> None:
     results = bench.main(["--calls", "20", "--concurrent-calls", "40", "--concurrency", "4", "--rounds", "1"])
-    assert set(results) == {"direct", "hub/notes", "hub", "hub+plugins"}
-    assert all(row["p50_ms"] > 0 and row["rps_c4"] > 0 for row in results.values())
+    assert set(results) == {"direct", "floor", "hub/notes", "hub", "hub signed", "hub+plugins"}
+    assert all(row["p50_ms"] > 0 and row["rps_c4"] > 0 and row["init_p50_ms"] > 0 for row in results.values())
     out = capsys.readouterr().out
     assert "hub CPU ms/call" in out
+    assert "over the floor (same rounds)" in out
     assert "the three built-in plugins add" in out
 
 
