@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, cast
 
@@ -27,6 +28,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables.aio import TableClient
 
 from shared.errors import StorageUnavailable
@@ -37,6 +39,20 @@ DEFAULT_TIMEOUT_SECONDS = 3.0
 def storage_timeout() -> float:
     """MCPHUB_STORAGE_TIMEOUT_SECONDS, read where clients are built (the stores take it as a parameter)."""
     return float(os.environ.get("MCPHUB_STORAGE_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+
+
+def transport_options() -> dict[str, Any]:
+    """The Table clients' transport: without proxy variables in the environment, one that does not
+    look for them on every request.
+
+    azure-core's aiohttp transport asks aiohttp to trust the environment (`trust_env`), and aiohttp
+    then reads the proxy variables in a worker thread for every request: 1.6-1.9 ms CPU per insert
+    on Azurite against 1.1-1.3 without, three alternating runs of 300 (a session's `initialize` is
+    one insert). Where a proxy is configured (HTTP_PROXY, HTTPS_PROXY...), the default stays and
+    the proxy is used as before."""
+    if any(scheme != "no" for scheme in urllib.request.getproxies()):
+        return {}
+    return {"transport": AioHttpTransport(use_env_settings=False)}
 
 
 class DeadlineTable:
@@ -124,7 +140,7 @@ class TableBacked:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, table: str) -> Self:
-        return cls(TableClient.from_connection_string(connection_string, table_name=table))
+        return cls(TableClient.from_connection_string(connection_string, table_name=table, **transport_options()))
 
     async def _table(self) -> Any:
         """The client (under deadlines), after creating its table once per instance (a no-op when it exists)."""

@@ -355,6 +355,7 @@ async def resuming_hubs(storage_connection_string: str, resumable: ResumableUpst
 async def lose_holder(hub: Hub) -> None:
     """As if the instance were killed mid-wait: its held exchanges end without a word to anyone
     (their upstream connections drop), and nothing it kept in memory is handed on."""
+    # Private on purpose: nothing public may end a held exchange without a word (the stand-in for SIGKILL).
     bridge = hub.service._stateless.bridge
     for task in list(bridge._background._tasks):
         task.cancel()
