@@ -30,7 +30,7 @@ from shared.errors import (
 )
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import Message, Request, Response
-from shared.mcp.sse import EventParser
+from shared.mcp.sse import Event, EventParser
 from shared.settings import ServerSettings
 from shared.telemetry import inject
 from shared.upstreams.breaker import CircuitBreaker
@@ -401,11 +401,9 @@ class HttpUpstreamClient:
         chunks = response.aiter_bytes()
         async for chunk in chunks:
             for event in parser.feed(chunk):
-                if event.event != "message" or not event.data:
+                message = _message_of(server, event, exchange)
+                if message is None:
                     continue
-                message = _parse(server, event.data)
-                if exchange is not None and event.id and isinstance(message, Request):
-                    exchange.asked_in[str(message.id)] = event.id
                 if answer_id is not None and isinstance(message, Response) and message.id == answer_id:
                     self._background.spawn(_drain_and_close(chunks, response))
                     yield _HANDED_OFF
@@ -489,11 +487,9 @@ class HttpUpstreamClient:
                             pause = event.retry / 1000
                         if event.id:
                             last, progress, quiet = event.id, time.monotonic(), _RESUME_QUIET_SECONDS
-                        if event.event != "message" or not event.data:
+                        message = _message_of(server, event, exchange)
+                        if message is None:
                             continue
-                        message = _parse(server, event.data)
-                        if exchange is not None and event.id and isinstance(message, Request):
-                            exchange.asked_in[str(message.id)] = event.id
                         yield message
                         if isinstance(message, Response) and message.id == answer_id:
                             return
@@ -558,6 +554,17 @@ class HttpUpstreamClient:
                 await response.aclose()
         except httpx.HTTPError:
             log.info("could not end session on upstream %r", server.name)
+
+
+def _message_of(server: ServerSettings, event: Event, exchange: Exchange | None) -> Message | None:
+    """The JSON-RPC message an SSE event carries (None for priming events and other kinds); notes
+    in `exchange` which event carried each request the upstream sent (a resumption point)."""
+    if event.event != "message" or not event.data:
+        return None
+    message = _parse(server, event.data)
+    if exchange is not None and event.id and isinstance(message, Request):
+        exchange.asked_in[str(message.id)] = event.id
+    return message
 
 
 def _check_resumed(server: ServerSettings, response: httpx.Response) -> None:
