@@ -225,7 +225,8 @@ class Pipeline:
                 self.calls.refused(principal, server, routed, refusal.plugin, call.session)
                 raise
         sent = era.outgoing(call, routed)
-        heard = mirror if mirror is not None or sent.method not in BRIDGED else Exchange()
+        # Event IDs matter only to the bridge, which serves 2026-07-28 callers only.
+        heard = Exchange() if mirror is None and era.modern and sent.method in BRIDGED else mirror
         stream = self.upstreams.forward(call.ctx, server, sent, heard)
         if call.session and mirror is None and sent.method in BRIDGED:
             # A 2026-07-28 upstream's input_required reaches a handshake-era client as requests.
