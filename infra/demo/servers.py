@@ -8,8 +8,12 @@ import datetime as dt
 import hashlib
 import random
 import warnings
+import weakref
+from typing import Any
 
 import mcp_types as types
+from mcp.server.connection import Connection
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel
@@ -27,6 +31,17 @@ class Confirmation(BaseModel):
 def build_notes() -> MCPServer:
     server = MCPServer("notes", instructions="A tiny note store.")
     notes: dict[str, str] = {"welcome": "Welcome to MCPHub's demo notes server."}
+    connections = _track_sessions(server)
+
+    async def tell_everyone(ctx: Context) -> None:
+        """The tool list changed for every client, not only the caller: each 2025-11-25 session
+        hears it on its standalone stream, each 2026-07-28 listener on its `subscriptions/listen`."""
+        for connection in list(connections):
+            try:
+                await connection.send_tool_list_changed()
+            except Exception:  # a connection whose client went away: nobody left to tell
+                connections.discard(connection)
+        await ctx.notify_tools_changed()
 
     @server.tool()
     def add_note(name: str, text: str) -> str:
@@ -86,7 +101,7 @@ def build_notes() -> MCPServer:
             return len(notes.get(name, "").split())
 
         server.add_tool(word_count)
-        await ctx.session.send_tool_list_changed()
+        await tell_everyone(ctx)
         return "word_count is available"
 
     @server.resource("note://{name}")
@@ -105,6 +120,24 @@ def build_notes() -> MCPServer:
         return f"Summarize this note:\n\n{notes.get(name, '')}"
 
     return server
+
+
+def _track_sessions(server: MCPServer) -> weakref.WeakSet[Connection]:
+    """The 2025-11-25 connections of `server` that finished their handshake (ended ones drop out).
+
+    The SDK builds a `ServerSession` per request; the connection behind it is what lasts. Middleware
+    sees only the per-request session, so this reads its connection (the SDK has no public seam).
+    """
+    connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    async def note_initialized(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method == "notifications/initialized":
+            connections.add(ctx.session._connection)  # pyright: ignore[reportPrivateUsage]
+        return result
+
+    server.middleware.append(note_initialized)
+    return connections
 
 
 def build_clock() -> MCPServer:

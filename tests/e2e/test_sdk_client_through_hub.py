@@ -149,3 +149,35 @@ async def test_upstream_tool_list_change_reaches_the_client_and_refreshes_the_li
         after = {tool.name for tool in (await client.list_tools()).tools}
     assert "notes__word_count" not in before
     assert after - before == {"notes__word_count"}
+
+
+async def test_upstream_tool_list_change_reaches_every_connected_client_of_both_eras(
+    processes: Processes, storage_connection_string: str
+) -> None:
+    """A change made by one client reaches the others: a 2025-11-25 session on its GET stream and a
+    2026-07-28 client through `subscriptions/listen` (what `make loadtest` relies on at scale)."""
+    notes = processes.demo("notes")
+    hub = processes.hub(
+        "hub-list-changed-all",
+        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp", **AUTH_OFF},
+    )
+    legacy_heard = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            legacy_heard.set()
+
+    async with (
+        Client(f"{hub.url}/mcp", mode=LEGACY, message_handler=on_message) as legacy,
+        Client(f"{hub.url}/mcp", mode=MODERN) as modern,
+        modern.listen(tools_list_changed=True) as subscription,
+    ):
+        await legacy.list_tools()  # the hub opens this session's upstream session (and its stream)
+        async with Client(f"{hub.url}/mcp", mode=LEGACY) as changer:
+            await changer.call_tool("notes__enable_word_count", {})
+        with anyio.fail_after(10):
+            await legacy_heard.wait()
+            event = await anext(aiter(subscription))
+        assert "notes__word_count" in {tool.name for tool in (await modern.list_tools()).tools}
+        assert "notes__word_count" in {tool.name for tool in (await legacy.list_tools()).tools}
+    assert type(event).__name__ == "ToolsListChanged"
