@@ -229,6 +229,7 @@ def build_hub(
         check_storage=lambda: store.get("health-probe".ljust(43, "0"), now=clock(), ttl_seconds=1.0),
         breakers=breakers,
         audit_dropped=lambda: ops.audit.dropped,
+        streams=service.streams,
         region=settings.region,
         instance=settings.instance_name,
         version=HUB_INFO["version"],

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from shared.mcp.sse import OpenStreams
 from shared.upstreams.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class HealthProbe:
         cache_seconds: float = 5.0,
         timeout_seconds: float = 2.0,
         audit_dropped: Callable[[], int] = lambda: 0,
+        streams: OpenStreams | None = None,
     ) -> None:
+        self._streams = streams
         self._audit_dropped = audit_dropped
         self._check_storage = check_storage
         self._breakers = breakers
@@ -74,4 +77,6 @@ class HealthProbe:
             "servers": {name: {"breaker": state} for name, state in breakers.items()},
             "audit": {"dropped": dropped},
         }
+        if self._streams is not None:  # what this instance holds open: GET streams and listens
+            body["streams"] = {"open": self._streams.now, "peak": self._streams.peak}
         return healthy, body

@@ -67,6 +67,7 @@ class HandshakeEra:
         self._calls = pipeline.calls
         self._asks = pipeline.asks
         self._keepalive = pipeline.keepalive_seconds
+        self._streams = pipeline.streams
         self._refused = refused  # counts refusals worth watching (health samples, scope "refused:<kind>")
         self._background = pipeline.background
         self.methods: Mapping[str, Handler] = pipeline.methods(self)
@@ -267,7 +268,7 @@ class HandshakeEra:
 
             return run
 
-        return sse.merged([pump(server) for server in servers], self._keepalive)
+        return sse.merged([pump(server) for server in servers], self._keepalive, self._streams)
 
     async def delete(self, request: HttpIn) -> HttpOut:
         ctx = await self.session(request)

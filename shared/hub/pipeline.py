@@ -34,6 +34,7 @@ from shared.hub.rounds import rounds
 from shared.hub.tool_search import SEARCH, Mode, ToolSearch, mode_for
 from shared.hub.upstream_sessions import SessionContext, UpstreamSessions
 from shared.identity.access import is_operator
+from shared.mcp import sse
 from shared.mcp.jsonrpc import JsonObject, Message, Request
 from shared.plugins.api import Caller
 from shared.plugins.chain import NO_PLUGINS, PluginChain
@@ -141,6 +142,7 @@ class Pipeline:
         self.calls = calls
         self.asks = asks
         self.keepalive_seconds = keepalive_seconds
+        self.streams = sse.OpenStreams()
         self.background = BackgroundTasks()  # what eras send upstream after answering (cancels, refusals)
         self._search = search
         self._assistant = assistant

@@ -38,6 +38,7 @@ from shared.identity.resource import MISSING, challenge
 from shared.identity.tokens import TokenVerifier, bearer_token
 from shared.mcp import jsonrpc
 from shared.mcp.jsonrpc import JsonObject, Request
+from shared.mcp.sse import OpenStreams
 from shared.mcp.versions import MODERN_VERSIONS
 from shared.plugins.chain import NO_PLUGINS, PluginChain
 from shared.principal import ANONYMOUS
@@ -88,6 +89,11 @@ class HubService:
         )
         self._handshake = HandshakeEra(self._pipeline, sessions=sessions, relay=relay, refused=refused)
         self._stateless = StatelessEra(self._pipeline, list_ttl_seconds=settings.list_ttl_seconds)
+
+    @property
+    def streams(self) -> OpenStreams:
+        """The long-lived streams this instance serves now (and the most at once)."""
+        return self._pipeline.streams
 
     async def handle(self, request: HttpIn) -> HttpOut:
         try:

@@ -56,7 +56,10 @@ class StatelessEra:
         self._calls = pipeline.calls
         self._background = pipeline.background
         self._subscriptions = Subscriptions(
-            pipeline.upstreams, pipeline.aggregator, keepalive_seconds=pipeline.keepalive_seconds
+            pipeline.upstreams,
+            pipeline.aggregator,
+            keepalive_seconds=pipeline.keepalive_seconds,
+            streams=pipeline.streams,
         )
         self._ttl_ms = int(list_ttl_seconds * 1000)
         self._pools: dict[tuple[str, frozenset[str] | None, str], SessionContext] = {}

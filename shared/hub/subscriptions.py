@@ -63,10 +63,18 @@ class Wanted:
 
 
 class Subscriptions:
-    def __init__(self, upstreams: UpstreamSessions, aggregator: Aggregator, *, keepalive_seconds: float) -> None:
+    def __init__(
+        self,
+        upstreams: UpstreamSessions,
+        aggregator: Aggregator,
+        *,
+        keepalive_seconds: float,
+        streams: sse.OpenStreams | None = None,
+    ) -> None:
         self._upstreams = upstreams
         self._aggregator = aggregator
         self._keepalive = keepalive_seconds
+        self._streams = streams
 
     async def open(self, ctx: SessionContext, request: Request) -> AsyncIterator[bytes]:
         """The listen stream's events: checked and acknowledged before the first byte goes out."""
@@ -103,7 +111,7 @@ class Subscriptions:
             uris = sorted(resources.get(server.name, ()))
             return lambda queue: self._pump(ctx, server, wanted, uris, subscription, queue)
 
-        async for chunk in sse.merged([pump(server) for server in servers], self._keepalive):
+        async for chunk in sse.merged([pump(server) for server in servers], self._keepalive, self._streams):
             yield chunk
 
     async def _pump(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +11,34 @@ KEEPALIVE = b": keepalive\n\n"
 Pump = Callable[["asyncio.Queue[bytes]"], Coroutine[Any, Any, None]]
 
 
-async def merged(pumps: Sequence[Pump], keepalive_seconds: float) -> AsyncIterator[bytes]:
+class OpenStreams:
+    """The long-lived streams this process serves (GET streams, `subscriptions/listen`): how many
+    now, and the most at once. Each holds one of an instance's concurrent requests, so this is
+    what sizes instances when IDEs hold streams (the README's capacity model)."""
+
+    __slots__ = ("now", "peak")
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    def opened(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+
+    def closed(self) -> None:
+        self.now -= 1
+
+
+async def merged(
+    pumps: Sequence[Pump], keepalive_seconds: float, streams: OpenStreams | None = None
+) -> AsyncGenerator[bytes]:
     """A long-lived stream fed by several sources: what each pump puts on the queue as it comes, a
     keep-alive comment whenever nothing came for `keepalive_seconds`; the pumps stop with the reader."""
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
     tasks = [asyncio.ensure_future(pump(queue)) for pump in pumps]
+    if streams is not None:
+        streams.opened()
     try:
         while True:
             try:
@@ -23,6 +46,8 @@ async def merged(pumps: Sequence[Pump], keepalive_seconds: float) -> AsyncIterat
             except TimeoutError:
                 yield KEEPALIVE
     finally:
+        if streams is not None:
+            streams.closed()
         for task in tasks:
             task.cancel()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.health.probe import HealthProbe
+from shared.mcp.sse import OpenStreams, merged
 from shared.upstreams.breaker import CircuitBreaker
 
 pytestmark = pytest.mark.anyio
@@ -72,3 +75,31 @@ async def test_dropped_audit_records_make_the_instance_degraded_but_still_servin
     healthy, body = await health.report()
     assert healthy
     assert (body["status"], body["audit"]) == ("degraded", {"dropped": 7})
+
+
+async def test_the_report_counts_the_streams_this_instance_holds_open_and_the_most_at_once() -> None:
+    streams, now = OpenStreams(), [100.0]
+    health = HealthProbe(
+        check_storage=Storage().check,
+        breakers={},
+        region="westeurope",
+        instance="i1",
+        version="0.1.0",
+        clock=lambda: now[0],
+        streams=streams,
+    )
+
+    async def quiet(queue: asyncio.Queue[bytes]) -> None:
+        await asyncio.Event().wait()
+
+    first, second = merged([quiet], 60, streams), merged([quiet], 60, streams)
+    readers = [asyncio.ensure_future(anext(first)), asyncio.ensure_future(anext(second))]
+    await asyncio.sleep(0)  # both streams start: each waits for its first event
+    assert (streams.now, streams.peak) == (2, 2)
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    await first.aclose()
+    await second.aclose()
+    _, body = await health.report()
+    assert body["streams"] == {"open": 0, "peak": 2}
