@@ -133,7 +133,7 @@ def _track_sessions(server: MCPServer) -> weakref.WeakSet[Connection]:
     async def note_initialized(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
         if ctx.method == "notifications/initialized":
-            connections.add(ctx.session._connection)  # pyright: ignore[reportPrivateUsage]
+            connections.add(ctx.session._connection)  # pyright: ignore[reportPrivateUsage]  # no public way from middleware to the connection
         return result
 
     server.middleware.append(note_initialized)
