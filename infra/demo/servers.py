@@ -31,7 +31,7 @@ class Confirmation(BaseModel):
 def build_notes() -> MCPServer:
     server = MCPServer("notes", instructions="A tiny note store.")
     notes: dict[str, str] = {"welcome": "Welcome to MCPHub's demo notes server."}
-    connections = _track_sessions(server)
+    connections = _track_connections(server)
 
     async def tell_everyone(ctx: Context) -> None:
         """The tool list changed for every client, not only the caller: each 2025-11-25 session
@@ -122,7 +122,7 @@ def build_notes() -> MCPServer:
     return server
 
 
-def _track_sessions(server: MCPServer) -> weakref.WeakSet[Connection]:
+def _track_connections(server: MCPServer) -> weakref.WeakSet[Connection]:
     """The 2025-11-25 connections of `server` that finished their handshake (ended ones drop out).
 
     The SDK builds a `ServerSession` per request; the connection behind it is what lasts. Middleware

@@ -69,7 +69,7 @@ class Subscriptions:
         aggregator: Aggregator,
         *,
         keepalive_seconds: float,
-        streams: sse.OpenStreams | None = None,
+        streams: sse.OpenStreams,
     ) -> None:
         self._upstreams = upstreams
         self._aggregator = aggregator

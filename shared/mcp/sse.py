@@ -30,15 +30,12 @@ class OpenStreams:
         self.now -= 1
 
 
-async def merged(
-    pumps: Sequence[Pump], keepalive_seconds: float, streams: OpenStreams | None = None
-) -> AsyncGenerator[bytes]:
+async def merged(pumps: Sequence[Pump], keepalive_seconds: float, streams: OpenStreams) -> AsyncGenerator[bytes]:
     """A long-lived stream fed by several sources: what each pump puts on the queue as it comes, a
     keep-alive comment whenever nothing came for `keepalive_seconds`; the pumps stop with the reader."""
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
     tasks = [asyncio.ensure_future(pump(queue)) for pump in pumps]
-    if streams is not None:
-        streams.opened()
+    streams.opened()
     try:
         while True:
             try:
@@ -46,8 +43,7 @@ async def merged(
             except TimeoutError:
                 yield KEEPALIVE
     finally:
-        if streams is not None:
-            streams.closed()
+        streams.closed()
         for task in tasks:
             task.cancel()
 
