@@ -8,6 +8,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.session import MessageHandlerFnT
 from mcp.shared.exceptions import MCPError
 
 from infra.processes import AUTH_OFF, Child, Processes
@@ -127,20 +128,29 @@ async def test_cancelling_a_call_stops_it_and_the_session_keeps_working(hub: Chi
         assert text(await client.call_tool("notes__echo", {"text": "still here"})) == "still here"
 
 
-async def test_upstream_tool_list_change_reaches_the_client_and_refreshes_the_list(
-    processes: Processes, storage_connection_string: str
-) -> None:
-    notes = processes.demo("notes")  # its own upstream: this test changes the tool list
-    hub = processes.hub(
-        "hub-list-changed",
-        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp", **AUTH_OFF},
-    )
-    changed = anyio.Event()
+def hub_over_own_notes(processes: Processes, storage_connection_string: str, name: str) -> Child:
+    """A hub over a `notes` upstream of its own: for tests that change its tool list."""
+    notes = processes.demo("notes")
+    settings = {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp"}
+    return processes.hub(name, {**settings, **AUTH_OFF})
+
+
+def tool_list_change_heard() -> tuple[anyio.Event, MessageHandlerFnT]:
+    """An event set when a client's message handler hears `notifications/tools/list_changed`."""
+    heard = anyio.Event()
 
     async def on_message(message: Any) -> None:
         if isinstance(message, types.ToolListChangedNotification):
-            changed.set()
+            heard.set()
 
+    return heard, on_message
+
+
+async def test_upstream_tool_list_change_reaches_the_client_and_refreshes_the_list(
+    processes: Processes, storage_connection_string: str
+) -> None:
+    hub = hub_over_own_notes(processes, storage_connection_string, "hub-list-changed")
+    changed, on_message = tool_list_change_heard()
     async with Client(f"{hub.url}/mcp", mode=LEGACY, message_handler=on_message) as client:
         before = {tool.name for tool in (await client.list_tools()).tools}
         await client.call_tool("notes__enable_word_count", {})
@@ -156,17 +166,8 @@ async def test_upstream_tool_list_change_reaches_every_connected_client_of_both_
 ) -> None:
     """A change made by one client reaches the others: a 2025-11-25 session on its GET stream and a
     2026-07-28 client through `subscriptions/listen` (what `make loadtest` relies on at scale)."""
-    notes = processes.demo("notes")
-    hub = processes.hub(
-        "hub-list-changed-all",
-        {"AzureWebJobsStorage": storage_connection_string, "MCPHUB_SERVER_NOTES__URL": f"{notes.url}/mcp", **AUTH_OFF},
-    )
-    legacy_heard = anyio.Event()
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, types.ToolListChangedNotification):
-            legacy_heard.set()
-
+    hub = hub_over_own_notes(processes, storage_connection_string, "hub-list-changed-all")
+    legacy_heard, on_message = tool_list_change_heard()
     async with (
         Client(f"{hub.url}/mcp", mode=LEGACY, message_handler=on_message) as legacy,
         Client(f"{hub.url}/mcp", mode=MODERN) as modern,
