@@ -21,13 +21,15 @@ class LocalProxy:
         return self.child.url
 
 
-def config(port: int, admin_port: int, regions: Mapping[str, int], *, check_interval_ms: int = 500) -> str:
+def config(
+    port: int, admin_port: int, regions: Mapping[str, int], *, check_interval_ms: int = 500, maxconn: int = 2000
+) -> str:
     servers = "\n".join(
         f"  server {name} 127.0.0.1:{region_port} check weight 100" for name, region_port in regions.items()
     )
     return f"""global
   stats socket ipv4@127.0.0.1:{admin_port} level admin
-  maxconn 2000
+  maxconn {maxconn}
 
 defaults
   mode http
@@ -51,16 +53,23 @@ backend hub
 
 
 def start_proxy(
-    processes: Processes, regions: Mapping[str, int], *, port: int | None = None, admin_port: int | None = None
+    processes: Processes,
+    regions: Mapping[str, int],
+    *,
+    port: int | None = None,
+    admin_port: int | None = None,
+    maxconn: int = 2000,
 ) -> LocalProxy:
-    """HAProxy balancing over `regions` (name -> local hub port); stopped with the other children."""
+    """HAProxy balancing over `regions` (name -> local hub port); stopped with the other children.
+
+    `maxconn` bounds the connections it holds at once, front and back: a client's open stream holds one."""
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
         raise RuntimeError("HAProxy is not installed: `make deps` installs Debian's haproxy package")
     port, admin_port = port or free_port(), admin_port or free_port()
     path = processes.log_dir / "haproxy.cfg"
     processes.log_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(config(port, admin_port, regions))
+    path.write_text(config(port, admin_port, regions, maxconn=maxconn))
     child = processes.start("haproxy", [binary, "-db", "-f", str(path)], port)
     wait_for_port(admin_port, process=child.process)
     return LocalProxy(child, admin_port)

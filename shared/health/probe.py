@@ -48,11 +48,13 @@ class HealthProbe:
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         async with self._lock:
-            if self._cached is not None and self._clock() - self._cached[0] < self._cache_seconds:
-                return self._cached[1], self._cached[2]
-            healthy, body = await self._measure()
-            self._cached = (self._clock(), healthy, body)
-            return healthy, body
+            if self._cached is None or self._clock() - self._cached[0] >= self._cache_seconds:
+                healthy, body = await self._measure()
+                self._cached = (self._clock(), healthy, body)
+            _, healthy, body = self._cached
+        if self._streams is not None:  # counted live (two integers): only the storage check is cached
+            body = {**body, "streams": {"open": self._streams.now, "peak": self._streams.peak}}
+        return healthy, body
 
     async def _measure(self) -> tuple[bool, dict[str, Any]]:
         started = self._clock()
@@ -77,6 +79,4 @@ class HealthProbe:
             "servers": {name: {"breaker": state} for name, state in breakers.items()},
             "audit": {"dropped": dropped},
         }
-        if self._streams is not None:  # what this instance holds open: GET streams and listens
-            body["streams"] = {"open": self._streams.now, "peak": self._streams.peak}
         return healthy, body

@@ -77,7 +77,8 @@ async def test_dropped_audit_records_make_the_instance_degraded_but_still_servin
     assert (body["status"], body["audit"]) == ("degraded", {"dropped": 7})
 
 
-async def test_the_report_counts_the_streams_this_instance_holds_open_and_the_most_at_once() -> None:
+async def test_the_report_counts_the_streams_this_instance_holds_open_and_the_most_at_once_live() -> None:
+    """The counts are read at each report, not cached with the storage check (the load test reads them)."""
     streams, now = OpenStreams(), [100.0]
     health = HealthProbe(
         check_storage=Storage().check,
@@ -96,6 +97,8 @@ async def test_the_report_counts_the_streams_this_instance_holds_open_and_the_mo
     readers = [asyncio.ensure_future(anext(first)), asyncio.ensure_future(anext(second))]
     await asyncio.sleep(0)  # both streams start: each waits for its first event
     assert (streams.now, streams.peak) == (2, 2)
+    _, body = await health.report()
+    assert body["streams"] == {"open": 2, "peak": 2}
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
