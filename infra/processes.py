@@ -134,9 +134,10 @@ class Processes:
         argv += ["--skipApiVersionCheck", "--loose", "--disableTelemetry"]  # loopback only: no usage reports
         return self.start("azurite", argv if access_log else [*argv, "--silent"], port)
 
-    def demo(self, name: str, port: int | None = None) -> Child:
+    def demo(self, name: str, port: int | None = None, *, label: str | None = None) -> Child:
+        """Demo upstream `name`; `label` names the process (and its log) when several of one run."""
         port = port or free_port()
-        return self.start(name, [sys.executable, "-m", "infra.demo", name, "--port", str(port)], port)
+        return self.start(label or name, [sys.executable, "-m", "infra.demo", name, "--port", str(port)], port)
 
     def everything(self, port: int | None = None) -> Child:
         """The official reference server (npm @modelcontextprotocol/server-everything) over Streamable HTTP.
