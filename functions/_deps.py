@@ -45,7 +45,7 @@ from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
 from shared.settings import AuthSettings, HubSettings, RoutingSettings, ServerSettings, load_auth, load_servers
 from shared.tenants import Tenants, load_tenants
-from shared.upstreams.aiohttp_transport import upstream_transport
+from shared.upstreams.aiohttp_transport import stream_transport, upstream_transport
 from shared.upstreams.breaker import CircuitBreaker
 from shared.upstreams.catalog import Catalog
 from shared.upstreams.client import HttpUpstreamClient
@@ -164,6 +164,7 @@ def build_hub(
         max_entries=settings.session_cache_size,
     )
     http = closing.add(transport or upstream_transport())
+    streams = transport or closing.add(stream_transport())  # a given transport carries both
     breakers = {
         name: CircuitBreaker(
             failures=settings.breaker_failures, reset_seconds=settings.breaker_reset_seconds, clock=monotonic
@@ -190,6 +191,7 @@ def build_hub(
     health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock)
     client = HttpUpstreamClient(
         http,
+        streams=streams,
         breakers=breakers,
         observer=lambda server, seconds, outcome: health.record(f"up:{server}", seconds, outcome),
     )

@@ -138,3 +138,15 @@ def upstream_transport(*, max_connections: int = 200, keepalive_seconds: float =
     error to report, not to chase with the request body.
     """
     return AiohttpTransport(limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_seconds))
+
+
+def stream_transport(*, keepalive_seconds: float = 4.0) -> AiohttpTransport:
+    """The worker's pool for long-lived streams to upstreams: GET streams and `subscriptions/listen`.
+
+    Kept apart from `upstream_transport`'s, so open streams never take the connections calls need:
+    in one shared pool of 200, a load test's 250 streams per instance left calls waiting for a
+    connection until they timed out (p95 17 s, and the breaker opened on a healthy upstream). It has
+    no limit of its own: each connection is one client's open stream, and an instance's request
+    concurrency (the host's `perInstanceConcurrency`) already bounds those.
+    """
+    return AiohttpTransport(limits=httpx.Limits(max_connections=None, keepalive_expiry=keepalive_seconds))

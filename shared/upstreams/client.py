@@ -38,6 +38,7 @@ from shared.upstreams.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
+LISTEN = "subscriptions/listen"  # 2026-07-28: a request whose answer is a long-lived stream
 # Methods a retry cannot double-apply: they read, or (initialize) create a session nobody uses yet.
 IDEMPOTENT_METHODS = frozenset(
     {
@@ -188,30 +189,42 @@ class HttpUpstreamClient:
 
     No `httpx.AsyncClient` in between: the hub needs none of its request merging, cookie handling
     or redirects, and skipping them saves about a third of a millisecond of CPU per call (`make
-    profile`). The transport is the worker's one connection pool.
+    profile`). `transport` is the worker's connection pool for calls; `streams` the one for
+    long-lived streams (a GET stream, `subscriptions/listen`), so that open streams never hold the
+    connections calls wait for. Without `streams`, both go through `transport`.
     """
 
     def __init__(
         self,
         transport: httpx.AsyncBaseTransport,
         *,
+        streams: httpx.AsyncBaseTransport | None = None,
         breakers: dict[str, CircuitBreaker] | None = None,
         observer: Callable[[str, float, Outcome], None] | None = None,
     ) -> None:
         """`observer(server, seconds, outcome)` hears of every call, for health samples."""
         self._transport = transport
+        self._streams = streams if streams is not None else transport
         self._observer = observer
         self._background = BackgroundTasks()
         self._breakers = breakers if breakers is not None else {}
         self._targets: dict[str, _Target] = {}
 
     async def _open(
-        self, method: str, url: httpx.URL, headers: Mapping[str, str], limits: httpx.Timeout, body: bytes = b""
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        limits: httpx.Timeout,
+        body: bytes = b"",
+        *,
+        long_lived: bool = False,
     ) -> httpx.Response:
-        """The upstream's response, its body still to be read (and closed by the caller)."""
+        """The upstream's response, its body still to be read (and closed by the caller); a
+        `long_lived` stream goes through the streams' pool."""
         extensions = {"timeout": limits.as_dict()}
         request = httpx.Request(method, url, headers=headers, content=body or None, extensions=extensions)
-        return await self._transport.handle_async_request(request)
+        return await (self._streams if long_lived else self._transport).handle_async_request(request)
 
     def _target(self, server: ServerSettings) -> _Target:
         target = self._targets.get(server.name)
@@ -307,7 +320,8 @@ class HttpUpstreamClient:
         headers["Content-Type"] = "application/json"
         body = jsonrpc.dumps(message.to_wire())
         try:
-            response = await self._open("POST", target.url, headers, target.timeout, body)
+            listening = isinstance(message, Request) and message.method == LISTEN
+            response = await self._open("POST", target.url, headers, target.timeout, body, long_lived=listening)
             handed_off = False
             try:
                 if exchange is not None:
@@ -424,7 +438,7 @@ class HttpUpstreamClient:
         headers["Accept"] = "text/event-stream"
         timeout = httpx.Timeout(None, connect=server.connect_timeout)
         try:
-            response = await self._open("GET", target.url, headers, timeout)
+            response = await self._open("GET", target.url, headers, timeout, long_lived=True)
             try:
                 if response.status_code == 404:
                     raise UpstreamSessionExpired(server.name, f"upstream {server.name!r} no longer knows our session")
@@ -463,7 +477,7 @@ class HttpUpstreamClient:
             headers["Last-Event-ID"] = last
             unbounded = httpx.Timeout(None, connect=server.connect_timeout)
             try:
-                response = await self._open("GET", target.url, headers, unbounded)
+                response = await self._open("GET", target.url, headers, unbounded, long_lived=True)
             except httpx.HTTPError as exc:
                 raise UpstreamUnavailable(server.name, f"upstream {server.name!r} did not take the resumption") from exc
             try:
@@ -521,7 +535,8 @@ class HttpUpstreamClient:
         forwarded.update(credentials or {})
         target = self._target(server)
         try:
-            response = await self._open("POST", target.url, forwarded, target.timeout, body)
+            listening = forwarded.get("mcp-method") == LISTEN
+            response = await self._open("POST", target.url, forwarded, target.timeout, body, long_lived=listening)
         except httpx.TimeoutException as exc:
             if breaker is not None:
                 breaker.record_failure()

@@ -11,7 +11,10 @@ import pytest
 from aiohttp import web
 
 from infra.processes import free_port
-from shared.upstreams.aiohttp_transport import AiohttpTransport, upstream_transport
+from shared.mcp.jsonrpc import Request, Response
+from shared.settings import ServerSettings
+from shared.upstreams.aiohttp_transport import AiohttpTransport, stream_transport, upstream_transport
+from shared.upstreams.client import HttpUpstreamClient
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -176,3 +179,50 @@ def test_a_transport_closed_with_its_event_loop_serves_again_on_the_next_loop() 
     transport = AiohttpTransport()
     assert asyncio.run(one_call(transport)) == "ok"
     assert asyncio.run(one_call(transport)) == "ok"
+
+
+async def test_calls_are_answered_while_open_streams_outnumber_the_calls_pool() -> None:
+    """Three upstream streams held open, a calls pool of two: the call still gets a connection
+    (the streams have a pool of their own), as 250 IDE streams per instance needed in the load test."""
+    held, release = asyncio.Event(), asyncio.Event()
+    opened: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await stream.prepare(request)
+            opened.append(1)
+            if len(opened) == 3:
+                held.set()
+            await release.wait()
+            return stream
+        return web.json_response({"jsonrpc": "2.0", "id": 1, "result": {"content": []}})
+
+    runner, url = await serve(handler)
+    server = ServerSettings.model_validate({"name": "up", "url": url, "timeout": 5})
+    calls, streams = upstream_transport(max_connections=2), stream_transport()
+    client = HttpUpstreamClient(calls, streams=streams)
+
+    async def listen() -> None:
+        async for _ in client.listen(server, session_id="s1", protocol_version="2025-11-25"):
+            pass
+
+    listeners = [asyncio.ensure_future(listen()) for _ in range(3)]
+    try:
+        async with asyncio.timeout(10):
+            await held.wait()
+            answer = [
+                m
+                async for m in client.send(
+                    server, Request(1, "tools/call"), session_id="s1", protocol_version="2025-11-25"
+                )
+            ]
+        assert answer == [Response(1, {"content": []})]
+    finally:
+        release.set()
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+        await calls.aclose()
+        await streams.aclose()
+        await runner.cleanup()

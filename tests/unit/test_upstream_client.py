@@ -333,3 +333,33 @@ async def test_a_resumption_that_hears_nothing_for_the_servers_timeout_times_out
         async for _ in stream:
             pass
     assert 2 <= len(seen) <= 5  # asked again after 0.1, 0.2, 0.4 s: backing off, never in a loop
+
+
+async def test_long_lived_streams_go_through_the_streams_pool_and_calls_through_their_own() -> None:
+    """GET streams, resumptions and `subscriptions/listen` (proxied or passed through) never take
+    the connections of the calls' pool; calls never go through the streams' one."""
+    calls: list[str] = []
+    streams: list[str] = []
+
+    def recorder(into: list[str]) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.method == "GET":
+                into.append("GET")
+                return httpx.Response(200, content=b"", headers={"content-type": "text/event-stream"})
+            into.append(json.loads(request.content)["method"])
+            answer = b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'
+            return httpx.Response(200, content=answer, headers={"content-type": "text/event-stream"})
+
+        return httpx.MockTransport(handler)
+
+    client = HttpUpstreamClient(recorder(calls), streams=recorder(streams))
+    await collect(client, Request(1, "tools/call", {"name": "echo"}))
+    await collect(client, Request(1, "subscriptions/listen", {"notifications": {"toolsListChanged": True}}))
+    _ = [m async for m in client.listen(SERVER, session_id="s1", protocol_version="2025-11-25")]
+    for method in ("tools/call", "subscriptions/listen"):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": {}}).encode()
+        headers = {"content-type": "application/json", "mcp-method": method, "mcp-protocol-version": "2026-07-28"}
+        reply = await client.passthrough(SERVER, headers, body)
+        _ = [chunk async for chunk in reply.body]
+    assert calls == ["tools/call", "tools/call"]
+    assert streams == ["subscriptions/listen", "GET", "subscriptions/listen"]
