@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 AZCLI_STAMP := .venv-azcli/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio bench-bridge loadtest coldstart profile eval-risk eval-search eval-models eval-forecast drill conformance package preflight backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio bench-bridge loadtest saturate coldstart profile eval-risk eval-search eval-models eval-forecast drill conformance package preflight backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -87,6 +87,10 @@ bench-bridge: $(STAMP) $(NODE_STAMP)
 
 loadtest: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP)
 	$(PY) -m infra.loadtest --json .artifacts/loadtest.json
+
+# Concurrency stepped up until p95 crosses 300 ms: calls/s per instance, hub and mcp-proxy.
+saturate: $(STAMP) $(NODE_STAMP) $(PEERS_STAMP)
+	$(PY) -m infra.saturate --json .artifacts/saturate.json
 
 coldstart: $(STAMP) $(NODE_STAMP)
 	$(PY) -m infra.coldstart
