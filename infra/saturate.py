@@ -6,11 +6,13 @@ upstream alone (the ceiling of everything in front of it), one hub instance (the
 host on Azurite, sign-in on: a token per client from the local OIDC authority, aggregated `/mcp`)
 and mcp-proxy from PyPI in front of the same upstream. A target's steps stop at the first whose
 call p95 is over `--p95` ms. Prints per step: calls/s, p50/p95/p99, errors, the target's CPU
-(cores busy, ms per call) and the load generator's; then per target the most calls/s of a step
-under the line: the "calls/s per instance" of the README's capacity model.
+(cores busy, ms per call), the upstream's and the load generator's; then per target the most
+calls/s of a step under the line (the "calls/s per instance" of the README's capacity model) and
+the calls/s one core would serve at the target's CPU per call.
 
-Everything shares the machine's two cores: the upstream and the load generator (a raw aiohttp
-client, the load test's) take their part, so a target's figure is what it reaches beside them.
+Everything shares the machine's two cores: the upstream (one Python process: it tops out near one
+core) and the load generator (a raw aiohttp client, the load test's) take their part, so a
+target's calls/s is what it reaches beside them, and the upstream's own ceiling bounds it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Step:
     latencies: list[float]
     errors: int
     cpu_s: float
+    upstream_cpu_s: float
     loadgen_cpu_s: float
 
     @property
@@ -63,6 +66,9 @@ class Step:
             "errors": self.errors,
             "cores_busy": self.cpu_s / self.seconds,
             "cpu_ms_per_call": self.cpu_s * 1000 / max(1, self.calls),
+            # what one core would serve at this CPU per call: the ceiling when nothing else shares it
+            "calls_per_core_s": self.calls * 1.0 / self.cpu_s if self.cpu_s > 0 else 0.0,
+            "upstream_cores_busy": self.upstream_cpu_s / self.seconds,
             "loadgen_cores_busy": self.loadgen_cpu_s / self.seconds,
         }
 
@@ -76,7 +82,8 @@ async def step(target: Target, clients: int, seconds: float) -> Step:
         opened = await asyncio.gather(*(u.connect() for u in users), return_exceptions=True)
         failed = sum(isinstance(result, BaseException) for result in opened)
         tally.latency.clear()
-        cpu0, load0, started = cpu_and_memory(target.servers)[0], own_cpu(), time.monotonic()
+        cpu0, up0 = cpu_and_memory(target.servers)[0], cpu_and_memory([target.upstream])[0]
+        load0, started = own_cpu(), time.monotonic()
         until = started + seconds
 
         async def calls(user: User) -> int:
@@ -91,6 +98,7 @@ async def step(target: Target, clients: int, seconds: float) -> Step:
         errors = sum(await asyncio.gather(*(calls(u) for u in users)))
         elapsed = time.monotonic() - started
         cpu, load = cpu_and_memory(target.servers)[0] - cpu0, own_cpu() - load0
+        upstream = cpu_and_memory([target.upstream])[0] - up0
         for user in users:
             if "Mcp-Session-Id" in user.headers:
                 try:
@@ -99,7 +107,7 @@ async def step(target: Target, clients: int, seconds: float) -> Step:
                 except ERRORS:
                     errors += 1
     latencies = tally.latency.get("call", [])
-    return Step(clients, len(latencies), elapsed, latencies, errors + failed, cpu, load)
+    return Step(clients, len(latencies), elapsed, latencies, errors + failed, cpu, upstream, load)
 
 
 def ramp(target: Target, levels: list[int], seconds: float, line_ms: float) -> list[Step]:
@@ -126,13 +134,13 @@ def best(steps: list[dict[str, Any]], line_ms: float) -> dict[str, Any] | None:
 def report(results: dict[str, list[dict[str, Any]]], line_ms: float) -> str:
     lines = [
         f"{'target':<10} {'clients':>7} {'calls/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} "
-        f"{'cores':>6} {'CPU ms/call':>11} {'loadgen cores':>13}"
+        f"{'cores':>6} {'CPU ms/call':>11} {'upstream cores':>14} {'loadgen cores':>13}"
     ]
     for name, steps in results.items():
         lines.extend(
             f"{name:<10} {s['clients']:>7} {s['calls_per_s']:>8.0f} {s['p50_ms']:>7.1f} {s['p95_ms']:>7.1f} "
             f"{s['p99_ms']:>7.1f} {s['errors']:>6} {s['cores_busy']:>6.2f} {s['cpu_ms_per_call']:>11.2f} "
-            f"{s['loadgen_cores_busy']:>13.2f}"
+            f"{s['upstream_cores_busy']:>14.2f} {s['loadgen_cores_busy']:>13.2f}"
             for s in steps
         )
     lines.append("")
@@ -143,7 +151,8 @@ def report(results: dict[str, list[dict[str, Any]]], line_ms: float) -> str:
         else:
             lines.append(
                 f"{name}: at most {top['calls_per_s']:.0f} calls/s per instance under p95 {line_ms:g} ms "
-                f"(c={top['clients']}, p95 {top['p95_ms']:.1f} ms, {top['cores_busy']:.2f} cores)"
+                f"(c={top['clients']}, p95 {top['p95_ms']:.1f} ms, {top['cores_busy']:.2f} cores, the upstream "
+                f"{top['upstream_cores_busy']:.2f}); {top['calls_per_core_s']:.0f} calls/s per core of its own CPU"
             )
     if "hub" in results and "mcp-proxy" in results:
         hub, peer = best(results["hub"], line_ms), best(results["mcp-proxy"], line_ms)
