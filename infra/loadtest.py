@@ -293,14 +293,15 @@ async def streams_of(http: aiohttp.ClientSession, instance: Child) -> dict[str, 
 
 def delivery(users: list[User], changed_at: float | None) -> dict[str, Any]:
     """Listeners whose stream was open when the change was made, and what reached them."""
-    if changed_at is None:
-        return {"listeners": 0, "heard": 0, "missed": 0, "relists_with_new_tool": 0}
     open_then = [
         u
         for u in users
-        if u.opened_at is not None and u.opened_at < changed_at and (u.ended_at is None or u.ended_at > changed_at)
+        if changed_at is not None  # no change was made (its call failed, counted as an error): none open then
+        and u.opened_at is not None
+        and u.opened_at < changed_at
+        and (u.ended_at is None or u.ended_at > changed_at)
     ]
-    heard = [u.heard_at - changed_at for u in open_then if u.heard_at is not None]
+    heard = [u.heard_at - changed_at for u in open_then if u.heard_at is not None and changed_at is not None]
     row: dict[str, Any] = {
         "listeners": sum(u.listener for u in users),
         "open_at_change": len(open_then),
@@ -438,9 +439,9 @@ def report(rows: dict[str, dict[str, Any]]) -> str:
     ]
     for name, row in rows.items():
         lines.append(
-            f"{name:<12} {row['listeners']:>9} {row.get('open_at_change', 0):>9} {row['heard']:>6} "
+            f"{name:<12} {row['listeners']:>9} {row['open_at_change']:>9} {row['heard']:>6} "
             f"{row['missed']:>6} {_ms(row, 'heard_p50_ms'):>7.1f} {_ms(row, 'heard_p95_ms'):>7.1f} "
-            f"{_ms(row, 'heard_max_ms'):>7.1f} {row['relists_with_new_tool']:>10} {row.get('relists_stale', 0):>6}"
+            f"{_ms(row, 'heard_max_ms'):>7.1f} {row['relists_with_new_tool']:>10} {row['relists_stale']:>6}"
         )
     lines.append("")
     for name, row in rows.items():
@@ -475,6 +476,16 @@ def report(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def start_mcp_proxy(processes: Processes, upstream: Child) -> Child:
+    """mcp-proxy over HTTP in front of `upstream`, through its own stdio client (the way it fronts
+    a remote server: HTTP → mcp-proxy → stdio → mcp-proxy → HTTP)."""
+    if not PEERS.exists():
+        raise SystemExit("mcp-proxy is not installed: run `make peers` (the make target does this for you)")
+    port = free_port()
+    inner = [str(PEERS), "--transport", "streamablehttp", "--log-level", "WARNING", f"{upstream.url}/mcp"]
+    return processes.start("mcp-proxy", [str(PEERS), "--port", str(port), "--log-level", "WARNING", "--", *inner], port)
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1000)
@@ -505,17 +516,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
             regions = {instance.name: instance.port for instance in instances}
             balancer = start_proxy(processes, regions, maxconn=max(2000, 3 * args.users + 100))
             tokens = asyncio.run(mint_tokens(authority, args.users))
-            hub = Target("hub", f"{balancer.url}/mcp", "notes__echo", "notes__word_count", notes, instances)
-            hub.modern_share, hub.tokens, hub.instances, hub.balancer = args.modern, tokens, instances, balancer.child
+            url = f"{balancer.url}/mcp"
+            hub = Target("hub", url, "notes__echo", "notes__word_count", notes, servers=instances, instances=instances)
+            hub.modern_share, hub.tokens, hub.balancer = args.modern, tokens, balancer.child
             targets.append(hub)
         if "mcp-proxy" in wanted:
-            if not PEERS.exists():
-                raise SystemExit("mcp-proxy is not installed: run `make peers` (make loadtest does this for you)")
             notes = processes.demo("notes", label="notes-peer")
-            port = free_port()
-            inner = [str(PEERS), "--transport", "streamablehttp", "--log-level", "WARNING", f"{notes.url}/mcp"]
-            argv = [str(PEERS), "--port", str(port), "--log-level", "WARNING", "--", *inner]
-            peer = processes.start("mcp-proxy", argv, port)
+            peer = start_mcp_proxy(processes, notes)
             targets.append(Target("mcp-proxy", f"{peer.url}/mcp", "echo", "word_count", notes, [peer]))
         for target in targets:
             rows[target.name] = asyncio.run(phase(target, args, azurite))

@@ -30,9 +30,9 @@ from typing import Any
 import aiohttp
 
 from infra.bench import pct
-from infra.loadtest import PEERS, Tally, Target, User, cpu_and_memory, mint_tokens, own_cpu
+from infra.loadtest import Tally, Target, User, cpu_and_memory, mint_tokens, own_cpu, start_mcp_proxy
 from infra.oidc import LocalAuthority
-from infra.processes import ROOT, Child, Processes, free_port
+from infra.processes import ROOT, Processes
 
 ERRORS = (aiohttp.ClientError, TimeoutError, RuntimeError, KeyError, ValueError)
 
@@ -183,13 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
             tokens = asyncio.run(mint_tokens(authority, max(levels)))
             targets.append(Target("hub", f"{hub.url}/mcp", "notes__echo", "", upstream, [hub], tokens=tokens))
         if "mcp-proxy" in wanted:
-            if not PEERS.exists():
-                raise SystemExit("mcp-proxy is not installed: run `make peers` (make saturate does this for you)")
-            port = free_port()
-            inner = [str(PEERS), "--transport", "streamablehttp", "--log-level", "WARNING", f"{upstream.url}/mcp"]
-            peer: Child = processes.start(
-                "mcp-proxy", [str(PEERS), "--port", str(port), "--log-level", "WARNING", "--", *inner], port
-            )
+            peer = start_mcp_proxy(processes, upstream)
             targets.append(Target("mcp-proxy", f"{peer.url}/mcp", "echo", "", upstream, [peer]))
         for target in targets:
             results[target.name] = [s.row() for s in ramp(target, levels, args.step, args.p95)]
