@@ -288,6 +288,11 @@ class UpstreamProtocolError(UpstreamError):
     pass
 
 
+class HubBusy(UpstreamError):
+    """This instance had no free connection to the upstream in time: its own load, not a failure of
+    the upstream, so the upstream's circuit breaker does not count it."""
+
+
 class UpstreamThrottled(UpstreamUnavailable):
     """The upstream answered 429: too many requests from the hub."""
 

@@ -37,6 +37,11 @@ class CircuitBreaker:
         if state == "half-open":
             self._probing = True
 
+    def release(self) -> None:
+        """A call ended with no verdict on the upstream (it never reached it, or was cancelled): a
+        half-open breaker lets the next call probe, instead of waiting for a verdict that never comes."""
+        self._probing = False
+
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None

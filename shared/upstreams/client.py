@@ -18,6 +18,7 @@ import httpx
 
 from shared.background import BackgroundTasks
 from shared.errors import (
+    HubBusy,
     HubError,
     UpstreamError,
     UpstreamProtocolError,
@@ -149,6 +150,13 @@ class _Target:
     url: httpx.URL
     timeout: httpx.Timeout
     headers: dict[str, str]
+
+
+def _busy(server: ServerSettings) -> HubBusy:
+    return HubBusy(
+        server.name,
+        f"this hub instance had no free connection to upstream {server.name!r} in time (its own load; retry)",
+    )
 
 
 def _target(server: ServerSettings) -> _Target:
@@ -298,6 +306,12 @@ class HttpUpstreamClient:
                     else "error"
                 )
                 raise
+            except BaseException:
+                # No verdict on the upstream (this instance was busy, the caller went away, the
+                # session expired): a probe must not hold a half-open breaker shut for good.
+                if breaker is not None:
+                    breaker.release()
+                raise
             if breaker is not None and not yielded:
                 breaker.record_success()
             observe("ok")
@@ -339,6 +353,8 @@ class HttpUpstreamClient:
             raise _Retryable(
                 UpstreamUnavailable(server.name, f"upstream {server.name!r} refused the connection"), True
             ) from exc
+        except httpx.PoolTimeout as exc:
+            raise _busy(server) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(
                 server.name,
@@ -537,6 +553,10 @@ class HttpUpstreamClient:
         try:
             listening = forwarded.get("mcp-method") == LISTEN
             response = await self._open("POST", target.url, forwarded, target.timeout, body, long_lived=listening)
+        except httpx.PoolTimeout as exc:
+            if breaker is not None:
+                breaker.release()
+            raise _busy(server) from exc
         except httpx.TimeoutException as exc:
             if breaker is not None:
                 breaker.record_failure()
@@ -545,6 +565,10 @@ class HttpUpstreamClient:
             if breaker is not None:
                 breaker.record_failure()
             raise UpstreamUnavailable(server.name, f"upstream {server.name!r} is unreachable") from exc
+        except BaseException:  # cancelled (the caller went away): no verdict, the next call may probe
+            if breaker is not None:
+                breaker.release()
+            raise
         if breaker is not None:
             (breaker.record_failure if response.status_code >= 500 else breaker.record_success)()
         kept = {k: v for k, v in response.headers.items() if k in ("content-type", "allow", "cache-control")}

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shared.errors import (
+    HubBusy,
     UpstreamProtocolError,
     UpstreamRefused,
     UpstreamSessionExpired,
@@ -363,3 +364,39 @@ async def test_long_lived_streams_go_through_the_streams_pool_and_calls_through_
         _ = [chunk async for chunk in reply.body]
     assert calls == ["tools/call", "tools/call"]
     assert streams == ["subscriptions/listen", "GET", "subscriptions/listen"]
+
+
+async def test_waiting_too_long_for_a_free_connection_is_this_instances_load_not_the_upstreams_failure() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.PoolTimeout("no connection free", request=request)
+
+    breaker = CircuitBreaker(failures=2, reset_seconds=60, clock=lambda: 0.0)
+    client = client_for(handler, breakers={"up": breaker})
+    for _ in range(3):
+        with pytest.raises(HubBusy, match="its own load"):
+            await collect(client, Request(1, "tools/call"))
+        with pytest.raises(HubBusy):
+            await client.passthrough(SERVER, {"mcp-method": "tools/call"}, b"{}")
+    assert breaker.state == "closed"
+
+
+async def test_a_probe_that_ends_without_a_verdict_lets_the_next_call_probe() -> None:
+    """A half-open breaker's probe that hears a 404 (session expired) says nothing about the
+    upstream's health; before, the breaker stayed probing and refused every later call for good."""
+    now = [0.0]
+    answers = [httpx.Response(500), httpx.Response(404)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if answers:
+            return answers.pop(0)
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {"content": []}})
+
+    breaker = CircuitBreaker(failures=1, reset_seconds=5, clock=lambda: now[0])
+    client = client_for(handler, breakers={"up": breaker})
+    with pytest.raises(UpstreamUnavailable):
+        await collect(client, Request(1, "tools/call"))
+    now[0] = 6.0  # half-open: the next call probes
+    with pytest.raises(UpstreamSessionExpired):
+        await collect(client, Request(1, "tools/call"))
+    assert await collect(client, Request(1, "tools/call")) == [Response(1, {"content": []})]
+    assert breaker.state == "closed"
