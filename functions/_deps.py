@@ -40,6 +40,7 @@ from shared.plugins.chain import PluginChain
 from shared.plugins.reporting import reporter
 from shared.plugins.settings import PluginSettings, load_plugin_settings
 from shared.sessions.cache import SessionCache
+from shared.sessions.ids import SessionIds
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
@@ -162,6 +163,8 @@ def build_hub(
         ttl_seconds=settings.session_ttl_seconds,
         touch_seconds=settings.session_touch_seconds,
         max_entries=settings.session_cache_size,
+        ids=SessionIds(relay_key),
+        write_behind_seconds=settings.session_write_behind_seconds,
     )
     http = closing.add(transport or upstream_transport())
     streams = transport or closing.add(stream_transport())  # a given transport carries both

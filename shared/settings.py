@@ -160,6 +160,13 @@ class HubSettings(BaseSettings):
     session_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     session_touch_seconds: int = Field(default=300, ge=1, description="how stale last-seen may get")
     session_cache_size: int = Field(default=10_000, ge=0)
+    session_write_behind_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="answer initialize before the session's Table insert lands; other instances wait this long "
+        "for a new session's row (0: insert before answering)",
+    )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     allowed_origins: CsvList = Field(default_factory=list[str])
     relay_key: SecretStr | None = Field(default=None, description="HMAC key for relayed request IDs")

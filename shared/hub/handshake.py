@@ -38,7 +38,7 @@ from shared.mcp import jsonrpc, sse
 from shared.mcp.jsonrpc import JsonObject, Message, Notification, Request, Response
 from shared.mcp.versions import HANDSHAKE_VERSIONS, SERVER_INFO_META_KEY, negotiate_handshake
 from shared.sessions.cache import SESSION_GONE, SessionCache
-from shared.sessions.model import SessionRecord, new_session_id, well_formed_session_id
+from shared.sessions.model import SessionRecord, well_formed_session_id
 from shared.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class HandshakeEra:
         client_info = cast(dict[str, Any], params.get("clientInfo") or {})
         if not isinstance(params.get("protocolVersion"), str):
             return error_reply(InvalidRequest("initialize needs params.protocolVersion"), message.id)
-        session_id = new_session_id()
+        session_id = self._sessions.new_id()
         version = negotiate_handshake(params.get("protocolVersion"))
         if request.route:
             server = self._servers[request.route]
