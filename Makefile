@@ -110,8 +110,9 @@ eval-models: $(STAMP)
 eval-forecast: $(STAMP)
 	$(PY) -m infra.eval_forecast
 
+# HOG=1: the same drill with one busy process per core beside it (CPU contention, as on a busy host).
 drill: $(STAMP) $(NODE_STAMP) haproxy
-	$(PY) -m infra.drill
+	$(PY) -m infra.drill $(if $(HOG),--hog $$(nproc))
 
 # Backup and restore of the hub's tables (default: the Azurite of `make run`; on Azure, set
 # MCPHUB_BACKUP_CONNECTION_STRING / MCPHUB_RESTORE_CONNECTION_STRING). make restore ARCHIVE=backups/....tar

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Report:
     sessions_continued: int = 0
     failed_after_drain: int = 0
     recovered_after_s: float | None = None
+    hog: int = 0  # busy processes run beside the drill (`make drill HOG=1`)
 
     def text(self) -> str:
         lines = ["phase                     attempted  failed"]
@@ -54,6 +56,9 @@ class Report:
         lines.append(f"failed calls after drain: {self.failed_after_drain}")
         lines.append(f"sessions continued:       {self.sessions_continued} of {self.sessions}")
         lines.append(f"region A back in service: {_seconds(self.recovered_after_s)} after it was started again")
+        hog = f"with a CPU hog ({self.hog} busy processes)" if self.hog else "without a CPU hog"
+        per_phase = ", ".join(f"{p.name} {p.failed}" for p in self.phases)
+        lines.append(f"failed calls per phase, {hog}: {per_phase}; in all {sum(p.failed for p in self.phases)}")
         return "\n".join(lines)
 
 
@@ -221,11 +226,19 @@ async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
 def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--short", action="store_true", help="the quick version the test suite runs")
+    parser.add_argument(
+        "--hog", type=int, default=0, metavar="N", help="run N busy processes beside the drill (CPU contention)"
+    )
     args = parser.parse_args(argv)
     processes = Processes(ROOT / ".local" / "logs" / "drill")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
     try:
         report = asyncio.run(drill(processes, processes.log_dir, short=args.short))
+        report.hog = args.hog
     finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
         processes.stop_all()
     sys.stdout.write(report.text() + "\n")
     return report
