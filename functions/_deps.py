@@ -26,6 +26,7 @@ from shared.health.flusher import SampleFlusher
 from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
 from shared.health.samples import MemorySampleStore, SampleStore, TableSampleStore
+from shared.health.self_check import SelfCheck
 from shared.hub.aggregate import Aggregator
 from shared.hub.asks import Asks
 from shared.hub.relay import RelayCodec
@@ -191,7 +192,12 @@ def build_hub(
     identity = replace(identity, registrations=limiter)
     warn_if_untrusted(settings.front_door_id)
     # Wall-clock time: samples of every instance and region are compared by when they were taken.
-    health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock)
+    self_check = (
+        SelfCheck(clock=monotonic, hold_seconds=settings.health_failing_hold_seconds)
+        if settings.health_failing_hold_seconds > 0
+        else None
+    )
+    health = HealthRecorder(region=settings.region, instance=settings.instance_name, clock=clock, self_check=self_check)
     client = HttpUpstreamClient(
         http,
         streams=streams,
@@ -235,6 +241,7 @@ def build_hub(
         breakers=breakers,
         audit_dropped=lambda: ops.audit.dropped,
         streams=service.streams,
+        self_check=self_check,
         region=settings.region,
         instance=settings.instance_name,
         version=HUB_INFO["version"],

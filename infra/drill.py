@@ -140,6 +140,9 @@ async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
         # Longer than the degradation: a drained region shows no traffic, so only time argues for it.
         "MCPHUB_ROUTING__COOLDOWN_SECONDS": "15" if short else "60",
         "MCPHUB_ROUTING__RESTORE_AFTER": "2",
+        # An instance failing its callers holds /health at 503 this long: HAProxy checks every
+        # 0.5 s, so 5 s is ten checks (Front Door's 30 s probes need the default 60 s).
+        "MCPHUB_HEALTH_FAILING_HOLD_SECONDS": "5",
         **AUTH_OFF,
     }
 

@@ -186,6 +186,12 @@ class HubSettings(BaseSettings):
     )
     health_table: str = Field(default="mcphubhealth", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     health_flush_seconds: float = Field(default=15.0, gt=0, description="how often samples are written")
+    health_failing_hold_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long /health stays 503 after this instance's own requests failed as in an outage "
+        "(20 %, at least 10 errors in 5 s); 0 turns the check off",
+    )
     grants_table: str = Field(default="mcphubgrants", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     vault_keys: SecretStr | None = Field(
         default=None, description="comma-separated base64 AES-256 keys, newest first (a Key Vault reference on Azure)"

@@ -1,6 +1,7 @@
 """`/health` as Front Door probes it: deep enough to mean something, cheap enough to poll.
 
-Healthy (200) when this instance can reach its session store; the answer also names the region,
+Healthy (200) when this instance can reach its session store and is not failing its own callers
+(`SelfCheck`: most of its recent MCP requests answered 5xx); the answer also names the region,
 instance and version and each upstream's circuit-breaker state, and is cached for a few seconds so
 probes from many Front Door edge sites cost one storage round trip. No secrets in it.
 """
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from shared.health.self_check import SelfCheck
 from shared.mcp.sse import OpenStreams
 from shared.upstreams.breaker import CircuitBreaker
 
@@ -32,8 +34,10 @@ class HealthProbe:
         timeout_seconds: float = 2.0,
         audit_dropped: Callable[[], int] = lambda: 0,
         streams: OpenStreams | None = None,
+        self_check: SelfCheck | None = None,
     ) -> None:
         self._streams = streams
+        self._self_check = self_check
         self._audit_dropped = audit_dropped
         self._check_storage = check_storage
         self._breakers = breakers
@@ -54,6 +58,9 @@ class HealthProbe:
             _, healthy, body = self._cached
         if self._streams is not None:  # counted live (two integers): only the storage check is cached
             body = {**body, "streams": {"open": self._streams.now, "peak": self._streams.peak}}
+        failing = self._self_check.failing() if self._self_check is not None else None
+        if failing is not None:  # live too: a failing instance leaves at the next probe, not after the cache
+            healthy, body = False, {**body, "status": "unhealthy", "requests": failing}
         return healthy, body
 
     async def _measure(self) -> tuple[bool, dict[str, Any]]:

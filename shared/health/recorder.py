@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from shared.health.self_check import SelfCheck
 from shared.upstreams.outcome import Outcome
 
 _MAX_LATENCIES = 4096  # per scope and window: enough for percentiles, bounded memory
@@ -53,7 +54,11 @@ def _percentile(ordered: list[float], q: float) -> float:
 
 
 class HealthRecorder:
-    def __init__(self, *, region: str, instance: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, *, region: str, instance: str, clock: Callable[[], float], self_check: SelfCheck | None = None
+    ) -> None:
+        """`self_check` hears every outcome of scope "hub" as it happens (for `/health`)."""
+        self._self_check = self_check
         self.region = region
         self.instance = instance
         self._clock = clock
@@ -62,6 +67,8 @@ class HealthRecorder:
         self._cold = True
 
     def record(self, scope: str, seconds: float, outcome: Outcome) -> None:
+        if scope == "hub" and self._self_check is not None:
+            self._self_check.observe(outcome)
         tally = self._tallies.get(scope)
         if tally is None:
             tally = self._tallies[scope] = _Tally()

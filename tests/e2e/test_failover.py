@@ -45,6 +45,9 @@ async def test_a_degrading_region_is_drained_the_session_continues_and_the_regio
         "MCPHUB_ROUTING__PROPAGATION_SECONDS": "1",
         "MCPHUB_ROUTING__COOLDOWN_SECONDS": "3",
         "MCPHUB_ROUTING__RESTORE_AFTER": "2",
+        # An instance failing its callers holds /health at 503 this long: HAProxy checks every
+        # 0.5 s, so 5 s is ten checks (Front Door's 30 s probes need the default 60 s).
+        "MCPHUB_HEALTH_FAILING_HOLD_SECONDS": "5",
         **AUTH_OFF,
     }
     try:
