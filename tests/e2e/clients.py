@@ -77,3 +77,10 @@ async def audit_items(hub: str, admin_token: str, event: str, **filters: str) ->
                 if reply.status_code == 200 and (items := reply.json()["items"]):
                     return list(items)
                 await anyio.sleep(0.2)
+
+
+def start_regions(processes: Processes, env: Mapping[str, str], ports: Mapping[str, int], faults: Path) -> None:
+    """A hub per region on its port, as two local regions; region "a" reads injected faults from `faults`."""
+    for region, port in ports.items():
+        extra = {"MCPHUB_LOCAL_FAULTS_FILE": str(faults)} if region == "a" else {}
+        processes.hub(f"hub-{region}", {**env, "MCPHUB_REGION": region, **extra}, port)

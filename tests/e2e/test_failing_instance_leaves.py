@@ -14,6 +14,7 @@ import pytest
 from infra.processes import AUTH_OFF, Child, Processes, free_port
 from infra.proxy import start_proxy
 from shared.health.haproxy import HaproxyController
+from tests.e2e.clients import start_regions
 from tests.wire import HEADERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.anyio]
@@ -41,9 +42,7 @@ async def test_an_instance_answering_most_calls_with_5xx_is_taken_out_within_sec
         **AUTH_OFF,  # routing kind "none": no controller, only HAProxy's checks of /health
     }
     try:
-        for region, port in ports.items():
-            extra = {"MCPHUB_LOCAL_FAULTS_FILE": str(faults)} if region == "a" else {}
-            processes.hub(f"hub-{region}", {**common, "MCPHUB_REGION": region, **extra}, port)
+        start_regions(processes, common, ports, faults)
         proxy = start_proxy(processes, ports, admin_port=admin)
         haproxy = HaproxyController("127.0.0.1", admin)
         limits = httpx.Limits(max_keepalive_connections=0)  # every call balanced anew

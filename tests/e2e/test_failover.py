@@ -14,6 +14,7 @@ import pytest
 from infra.processes import AUTH_OFF, Child, Processes, free_port
 from infra.proxy import start_proxy
 from shared.health.haproxy import HaproxyController
+from tests.e2e.clients import start_regions
 from tests.wire import HEADERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.anyio]
@@ -51,9 +52,7 @@ async def test_a_degrading_region_is_drained_the_session_continues_and_the_regio
         **AUTH_OFF,
     }
     try:
-        for region, port in ports.items():
-            extra = {"MCPHUB_LOCAL_FAULTS_FILE": str(faults)} if region == "a" else {}
-            processes.hub(f"hub-{region}", {**common, "MCPHUB_REGION": region, **extra}, port)
+        start_regions(processes, common, ports, faults)
         proxy = start_proxy(processes, ports, admin_port=admin)
         router = HaproxyController("127.0.0.1", admin)
         async with httpx.AsyncClient(base_url=proxy.url, timeout=10) as http:
