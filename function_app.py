@@ -16,6 +16,8 @@ from functions import (
     pages_http,
     retention_timer,
     routing_http,
+    scaling_http,
+    scaling_timer,
     sessions_timer,
     usage_http,
 )
@@ -36,3 +38,5 @@ app.register_functions(operator_http.bp)
 app.register_functions(pages_http.bp)
 app.register_functions(forecast_http.bp)
 app.register_functions(configure_http.bp)
+app.register_functions(scaling_http.bp)
+app.register_functions(scaling_timer.bp)

@@ -20,6 +20,7 @@ import httpx
 from functions._identity import Identity, build_identity, with_credentials
 from functions._operations import Operations, build_operations
 from functions._routing import Routing, build_routing
+from functions._scaling import Scaling, build_scaling
 from functions._telemetry import configure_telemetry
 from shared.closing import Closing
 from shared.health.flusher import SampleFlusher
@@ -45,7 +46,15 @@ from shared.sessions.ids import SessionIds
 from shared.sessions.memory import MemorySessionStore
 from shared.sessions.store import SessionStore
 from shared.sessions.table import TableSessionStore
-from shared.settings import AuthSettings, HubSettings, RoutingSettings, ServerSettings, load_auth, load_servers
+from shared.settings import (
+    AuthSettings,
+    HubSettings,
+    RoutingSettings,
+    ScalingSettings,
+    ServerSettings,
+    load_auth,
+    load_servers,
+)
 from shared.tenants import Tenants, load_tenants
 from shared.upstreams.aiohttp_transport import stream_transport, upstream_transport
 from shared.upstreams.breaker import CircuitBreaker
@@ -68,6 +77,7 @@ class HubConfig:
     storage: str | None  # Table Storage connection string; None keeps everything in this process
     plugins: list[PluginSettings] = field(default_factory=list[PluginSettings])  # by priority
     tenants: Tenants = field(default_factory=Tenants)
+    scaling: ScalingSettings = field(default_factory=ScalingSettings)
 
 
 def load_config(environ: Mapping[str, str]) -> HubConfig:
@@ -90,6 +100,7 @@ def load_config(environ: Mapping[str, str]) -> HubConfig:
         connection or None,
         load_plugin_settings(environ, servers),
         tenants,
+        ScalingSettings(),
     )
 
 
@@ -114,6 +125,7 @@ class Hub:
     closing: Closing
     plugins: list[PluginSettings]  # as configured, by priority (disabled ones too)
     tenants: Tenants = field(default_factory=Tenants)  # the aliases
+    scaling: Scaling | None = None  # the capacity controller (MCPHUB_SCALING__MODE)
 
     async def aclose(self) -> None:
         """Finish what is under way, write what is buffered, then close every client this hub opened."""
@@ -248,6 +260,7 @@ def build_hub(
         clock=monotonic,
     )
     routing = build_routing(config.routing, identity.grants, connection, clock, closing)
+    scaling = build_scaling(config.scaling, identity.grants, connection, clock, closing)
     return Hub(
         settings,
         auth,
@@ -268,4 +281,5 @@ def build_hub(
         closing,
         config.plugins,
         config.tenants,
+        scaling,
     )

@@ -469,3 +469,62 @@ class RoutingSettings(BaseSettings):
     @property
     def origin_map(self) -> dict[str, str]:
         return dict(pair.split("=", 1) for pair in self.origins if "=" in pair)
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        region, sep, value = item.partition("=")
+        if not sep or not region.strip() or not value.strip():
+            raise ValueError(f"{what}: {item!r} is not region=value")
+        pairs[region.strip()] = value.strip()
+    return pairs
+
+
+class ScalingSettings(BaseSettings):
+    """The capacity controller (shared/forecast/scaling.py): `MCPHUB_SCALING__<FIELD>`. MODE=off
+    (the default) leaves Flex's settings to Bicep; dry-run records what it would set; apply sets it."""
+
+    model_config = SettingsConfigDict(env_prefix="MCPHUB_SCALING__", extra="ignore", frozen=True)
+
+    mode: Literal["off", "dry-run", "apply"] = "off"
+    sites: CsvList = Field(default_factory=list[str], description="region=Function App resource ID pairs")
+    arm_endpoint: str = Field(
+        default="https://management.azure.com",
+        pattern=r"^https?://[^/?#]+$",
+        description="Resource Manager of the cloud the sites are in (sovereign clouds have their own)",
+    )
+    floors: CsvList = Field(default_factory=list[str], description="region=least always-ready instances")
+    ceilings: CsvList = Field(default_factory=list[str], description="region=most instances")
+    default_floor: int = Field(default=1, ge=0)
+    default_ceiling: int = Field(default=100, ge=1, le=1000)
+    cooldown_seconds: float = Field(default=1800.0, ge=0)
+    max_step: int = Field(default=2, ge=1, description="always-ready instances one change may add or remove")
+    max_maximum_step: int = Field(default=50, ge=1, description="maximum instances one change may add or remove")
+    horizon_seconds: float = Field(default=3600.0, gt=0, description="how far ahead always-ready is sized")
+    headroom: float = Field(default=1.5, ge=1.0, description="maximum instances over the day's peak")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ScalingSettings:
+        if self.mode != "off" and not self.sites:
+            raise ValueError("MCPHUB_SCALING__MODE needs SITES=region=/subscriptions/…/providers/Microsoft.Web/sites/…")
+        for region, site in self.site_map.items():
+            if not site.startswith("/subscriptions/") or "/providers/Microsoft.Web/sites/" not in site:
+                raise ValueError(f"MCPHUB_SCALING__SITES: {region}={site!r} is not a Function App resource ID")
+        for what, values in (("FLOORS", self.floors), ("CEILINGS", self.ceilings)):
+            for region, count in _pairs(values, f"MCPHUB_SCALING__{what}").items():
+                if not count.isdigit():
+                    raise ValueError(f"MCPHUB_SCALING__{what}: {region}={count!r} is not a whole number")
+        return self
+
+    @property
+    def site_map(self) -> dict[str, str]:
+        return _pairs(self.sites, "MCPHUB_SCALING__SITES")
+
+    @property
+    def floor_map(self) -> dict[str, int]:
+        return {r: int(v) for r, v in _pairs(self.floors, "MCPHUB_SCALING__FLOORS").items()}
+
+    @property
+    def ceiling_map(self) -> dict[str, int]:
+        return {r: int(v) for r, v in _pairs(self.ceilings, "MCPHUB_SCALING__CEILINGS").items()}

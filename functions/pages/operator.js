@@ -133,7 +133,8 @@ function forecastSection(f) {
 
 async function regions() {
   // The forecast is of the whole hub's load: an operator of one tenant is not shown it.
-  const [body, forecast] = await Promise.all([api("/routing"), tenantOnly() ? null : api("/ops/forecast")]);
+  const [body, forecast, scaling] = await Promise.all([api("/routing"),
+    tenantOnly() ? null : api("/ops/forecast"), tenantOnly() ? null : api("/ops/scaling")]);
   const states = Object.entries(body.regions).map(([region, s]) => ({ region, ...s }));
   return [h("h1", {}, "Regions"), h("p", {}, "Routing controller: " + body.controller),
     table("Regions and their latest risk assessment", [
@@ -149,7 +150,26 @@ async function regions() {
       ["Applied", (d) => pill(d.applied ? "yes" : "no: " + d.error, d.applied)], ["Why", (d) => d.reason],
     ], body.decisions),
     ...(forecast ? forecastSection(forecast) : [h("h2", {}, "Forecast"),
-      h("p", {}, "The forecast is of the whole hub's load, for operators who see every tenant.")])];
+      h("p", {}, "The forecast is of the whole hub's load, for operators who see every tenant.")]),
+    ...(scaling ? scalingSection(scaling) : [])];
+}
+
+function scalingSection(s) {
+  const both = (v) => (v ? `${fmt(v.alwaysReady)} / ${fmt(v.maximumInstances)}` : "–");
+  if (s.mode === "off") return [h("h2", {}, "Capacity"), h("p", {}, "The capacity controller is off (MCPHUB_SCALING__MODE): Flex settings are Bicep's.")];
+  const states = Object.entries(s.regions).map(([region, r]) => ({ region, ...r }));
+  return [h("h2", {}, "Capacity"), h("p", {}, "Capacity controller: " + s.mode + " (always-ready / maximum instances)"),
+    table("Each region's Flex settings and what the forecast asks", [
+      ["Region", (r) => r.region], ["Set now", (r) => both(r.actual), "num"], ["Planned", (r) => both(r.mode === "dry-run" ? r.planned : r.wanted), "num"],
+      ["Next hour peak req/s", (r) => fmt(r.inputs && r.inputs.windowPeakRps, 1), "num"],
+      ["Held until", (r) => (r.heldUntil ? new Date(r.heldUntil * 1000).toLocaleString() : "–")],
+      ["Bounds", (r) => (r.bounds || []).join("; ") || "–"], ["Error", (r) => r.error || "–"],
+    ], states),
+    table("Capacity decisions, newest first", [
+      ["When", (d) => new Date(d.at * 1000).toLocaleString()], ["Region", (d) => d.region],
+      ["From", (d) => both(d.before), "num"], ["To", (d) => both(d.after), "num"],
+      ["Applied", (d) => pill(d.applied ? "yes" : d.error ? "no: " + d.error : "dry run", d.applied)], ["Why", (d) => d.reason],
+    ], s.decisions)];
 }
 
 function chart(points, what = "Requests per interval (bars) and p95 latency (line)") {

@@ -23,12 +23,11 @@ from typing import Any, Protocol, cast
 
 import httpx
 
+from shared.arm import ARM, ArmClient, ArmError
 from shared.identity.credentials import TokenSource
 
 log = logging.getLogger(__name__)
 
-ARM = "https://management.azure.com"
-ARM_SCOPE = "https://management.azure.com/.default"
 API_VERSION = "2023-05-01"
 
 
@@ -122,39 +121,18 @@ class FrontDoorController:
         backoff_seconds: float = 1.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self._http = http
-        self._tokens = tokens
         self._group = (
             f"{ARM}/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Cdn"
             f"/profiles/{profile}/originGroups/{origin_group}"
         )
-        self._retries = retries
-        self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._arm = ArmClient(http, tokens, retries=retries, backoff_seconds=backoff_seconds, sleep=sleep)
         self.writes = 0
 
     async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        """One ARM request, retried with backoff on throttling, 5xx and connection failures."""
-        for attempt in range(self._retries + 1):
-            headers = {"Authorization": f"Bearer {await self._tokens.token(ARM_SCOPE, None)}"}
-            try:
-                response = await self._http.request(method, url, json=body, headers=headers, timeout=30.0)
-            except httpx.TransportError as error:
-                if attempt == self._retries:
-                    raise RoutingError(f"ARM {method} failed: {type(error).__name__}") from error
-                await self._sleep(self._backoff * 2**attempt)
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if attempt == self._retries:
-                    raise RoutingError(f"ARM {method} answered {response.status_code} after {attempt + 1} tries")
-                retry_after = response.headers.get("retry-after", "")
-                await self._sleep(float(retry_after) if retry_after.isdigit() else self._backoff * 2**attempt)
-                continue
-            if response.status_code >= 400:
-                code = _error_code(response)
-                raise RoutingError(f"ARM {method} refused with {response.status_code} {code}")
-            return response
-        raise RoutingError("unreachable")  # pragma: no cover - the loop returns or raises
+        try:
+            return await self._arm.call(method, url, body)
+        except ArmError as error:
+            raise RoutingError(str(error)) from error
 
     def health_url(self, origin: Origin) -> str | None:
         return f"https://{origin.host}/health"
@@ -190,18 +168,10 @@ class FrontDoorController:
         return _origin(response.json())
 
     async def _wait(self, accepted: httpx.Response) -> None:
-        """Follow a long-running ARM operation to its end."""
-        status_url = accepted.headers.get("azure-asyncoperation") or accepted.headers.get("location")
-        if not status_url:
-            return
-        for attempt in range(30):
-            state = (await self._call("GET", status_url)).json().get("status", "Succeeded")
-            if state == "Succeeded":
-                return
-            if state in ("Failed", "Canceled"):
-                raise RoutingError(f"Front Door origin update {state.lower()}")
-            await self._sleep(min(10.0, self._backoff * 2**attempt))
-        raise RoutingError("Front Door origin update did not finish")
+        try:
+            await self._arm.wait(accepted)
+        except ArmError as error:
+            raise RoutingError(f"Front Door origin update: {error}") from error
 
 
 def _origin(item: dict[str, Any]) -> Origin:
@@ -213,10 +183,3 @@ def _origin(item: dict[str, Any]) -> Origin:
         priority=int(properties.get("priority", 1)),
         weight=int(properties.get("weight", 1000)),
     )
-
-
-def _error_code(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("error", {}).get("code", ""))
-    except ValueError:
-        return ""

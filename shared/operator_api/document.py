@@ -147,6 +147,15 @@ OPERATIONS: tuple[Operation, ...] = (
         description="The hub's whole load: an operator who sees one tenant only gets 404, as for a route "
         "their role does not reach.",
     ),
+    _ops(
+        "/ops/scaling",
+        "scaling",
+        "What the capacity controller plans for each region's Flex settings, and what it changed.",
+        m.Scaling,
+        description="Each decision carries its inputs (the forecast peaks, the load moved from drained "
+        "regions) and the guardrails that bound it. The hub's whole capacity: an operator who sees one "
+        "tenant only gets 404.",
+    ),
     _ops("/routing", "routing", "What the routing controller sees and did.", m.Routing),
     Operation(
         "get",

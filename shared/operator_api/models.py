@@ -391,6 +391,54 @@ class Routing(Camel):
     decisions: list[RoutingDecision] = Field(description="newest first")
 
 
+# ---- /ops/scaling ------------------------------------------------------------------------------
+
+
+class ScaleValues(Camel):
+    always_ready: int
+    maximum_instances: int
+
+
+class ScalingInputs(Camel):
+    window_peak_rps: float = Field(description="busiest forecast slot of the coming horizon, req/s")
+    day_peak_rps: float = Field(description="today's forecast peak of the load this region carries")
+    combined_peak_rps: float = Field(description="every region's load at its peak: the failover floor's basis")
+    per_instance_rps: float
+    asked: ScaleValues = Field(description="what the forecast asked, before the guardrails")
+    drained: list[str] | None = None
+
+
+class ScalingRegion(Camel):
+    at: float | None = None
+    error: str | None = None
+    actual: ScaleValues | None = None
+    wanted: ScaleValues | None = None
+    planned: ScaleValues | None = Field(default=None, description="dry-run: what it would have set")
+    inputs: ScalingInputs | None = None
+    bounds: list[str] = Field(default_factory=list[str], description="the guardrails that bound the plan")
+    drained: list[str] = Field(default_factory=list[str])
+    changed_at: float = 0.0
+    held_until: float | None = Field(default=None, description="a change waits for the cooldown")
+
+
+class ScalingDecision(Camel):
+    at: float
+    region: str
+    mode: Literal["dry-run", "apply"]
+    before: ScaleValues
+    after: ScaleValues
+    applied: bool
+    error: str | None
+    reason: str
+    inputs: ScalingInputs
+
+
+class Scaling(Camel):
+    mode: Literal["off", "dry-run", "apply"]
+    regions: dict[str, ScalingRegion]
+    decisions: list[ScalingDecision] = Field(description="newest first")
+
+
 # ---- OAuth: resource metadata and the facade ----------------------------------------------------
 
 

@@ -184,6 +184,7 @@ async def test_every_answer_of_the_operator_api_is_what_its_published_document_s
         "/ops/recommend": {"need": "we track bugs in Jira", "k": "2"},
         "/ops/workflow": {"goal": "echo hello then tell the time"},
         "/ops/forecast": {},
+        "/ops/scaling": {},
         "/routing": {},
     }
     assert set(asked) | {"/ops/audit/export"} == {p for p in doc["paths"] if p.startswith("/ops/") or p == "/routing"}

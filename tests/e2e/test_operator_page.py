@@ -107,7 +107,15 @@ async def test_an_admin_signs_in_through_the_facade_and_sees_the_overview(world:
     ("name", "expected"),
     [
         ("servers", ["notes", "clock", "closed"]),
-        ("regions", ["Routing controller: none", "Recent decisions", "The forecast needs 15 days of usage"]),
+        (
+            "regions",
+            [
+                "Routing controller: none",
+                "Recent decisions",
+                "The forecast needs 15 days of usage",
+                "capacity controller is off",
+            ],
+        ),
         ("usage", ["notes/echo", "By server", "Top users"]),
         ("audit", ["tool.call", "Export CSV", "Verify hash chains"]),
         ("config", ["••••••", '"servers"', '"peruser"']),

@@ -206,6 +206,8 @@ async def test_the_forecast_of_the_whole_hub_is_for_hub_wide_operators_only(call
     assert (await get(hub, "/ops/forecast", tokens["contoso-operator"])).status_code == 404
     assert (await get(hub, "/ops/forecast", tokens["fabrikam-claims-all"])).status_code == 404
     assert (await get(hub, "/ops/forecast", tokens["hub-admin"])).status_code == 200
+    assert (await get(hub, "/ops/scaling", tokens["contoso-operator"])).status_code == 404
+    assert (await get(hub, "/ops/scaling", tokens["hub-admin"])).status_code == 200
 
 
 async def test_a_limit_set_for_one_tenant_is_shared_by_its_users_and_not_by_the_other_tenant(
