@@ -53,9 +53,22 @@ param bridgeImageTag string = 'mcphub-bridge:6.7.19'
 param frontDoorSku string = 'Standard_AzureFrontDoor'
 param wafEnabled bool = true
 
-@description('Always-ready instances per region (0 = scale to zero, with cold starts)')
+@description('Always-ready instances per region (0 = scale to zero, with cold starts); with capacityMode apply, only for a region\'s first deployment')
 param alwaysReady int = 1
+@description('Maximum instances per region; with capacityMode apply, only for a region\'s first deployment')
 param maximumInstances int = 100
+
+@description('The capacity controller (shared/forecast/scaling.py): off; dry-run records what it would set; apply sets always-ready and maximum instances from the forecast')
+@allowed([ 'off', 'dry-run', 'apply' ])
+param capacityMode string = 'dry-run'
+@description('Least always-ready instances the controller keeps in a region, and per region: { westeurope: 2 }')
+param capacityFloor int = 1
+param capacityFloors object = {}
+@description('Most instances the controller sets in a region, and per region (the failover floor may exceed it)')
+param capacityCeiling int = 100
+param capacityCeilings object = {}
+@description('What the apps have now, "<app>=<always ready>/<maximum>,...": bicep/live_scale.py (the azd preprovision hook) sets it, so that with capacityMode apply a deployment keeps what the controller set')
+param liveScale string = ''
 @description('Concurrent HTTP requests per instance before the platform adds one (the hub is async; every open MCP stream holds one)')
 param httpConcurrency int = 200
 
@@ -147,6 +160,11 @@ module stdioServersInRegion 'modules/stdio.bicep' = [for (region, i) in regions:
   }
 }]
 
+// Each region's Function App name (<name>.azurewebsites.net is global: a suffix from the resource
+// group and region, 32 characters at most); known before the apps, so every region's settings can
+// name every app (the capacity controller sets them all).
+var appNames = map(regions, region => 'func-${take('${name}-${region}', 13)}-${uniqueString(resourceGroup().id, region)}')
+var live = toObject(filter(split(liveScale, ','), entry => contains(entry, '=') && contains(entry, '/')), entry => split(entry, '=')[0], entry => split(split(entry, '=')[1], '/'))
 var publicUrl = 'https://${frontDoor.outputs.endpointHost}'
 var hubSettings = union(serverSettings, {
   MCPHUB_PUBLIC_URL: publicUrl
@@ -164,6 +182,12 @@ var hubSettings = union(serverSettings, {
   MCPHUB_ROUTING__RESOURCE_GROUP: resourceGroup().name
   MCPHUB_ROUTING__PROFILE: frontDoor.outputs.profileName
   MCPHUB_ROUTING__ORIGIN_GROUP: 'hub'
+  MCPHUB_SCALING__MODE: capacityMode
+  MCPHUB_SCALING__SITES: join(map(range(0, length(regions)), i => '${regions[i]}=${resourceId('Microsoft.Web/sites', appNames[i])}'), ',')
+  MCPHUB_SCALING__DEFAULT_FLOOR: string(capacityFloor)
+  MCPHUB_SCALING__FLOORS: join(map(items(capacityFloors), floor => '${floor.key}=${floor.value}'), ',')
+  MCPHUB_SCALING__DEFAULT_CEILING: string(capacityCeiling)
+  MCPHUB_SCALING__CEILINGS: join(map(items(capacityCeilings), ceiling => '${ceiling.key}=${ceiling.value}'), ',')
   PYTHON_ENABLE_INIT_INDEXING: '1'
 })
 
@@ -171,6 +195,7 @@ module apps 'modules/functionapp.bicep' = [for (region, i) in regions: {
   name: 'app-${region}'
   params: {
     name: '${name}-${region}'
+    appName: appNames[i]
     location: region
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
@@ -180,8 +205,9 @@ module apps 'modules/functionapp.bicep' = [for (region, i) in regions: {
     settings: empty(stdioServers)
       ? hubSettings
       : union(hubSettings, reduce(stdioServersInRegion[i].outputs.serverSettings, {}, (all, one) => union(all, one)))
-    alwaysReady: alwaysReady
-    maximumInstances: maximumInstances
+    // With the controller applying, a deployment keeps what it set (bicep/live_scale.py read it).
+    alwaysReady: capacityMode == 'apply' && contains(live, appNames[i]) ? int(live[appNames[i]][0]) : alwaysReady
+    maximumInstances: capacityMode == 'apply' && contains(live, appNames[i]) ? int(live[appNames[i]][1]) : maximumInstances
     httpConcurrency: httpConcurrency
     subnetId: privateNetworking ? network[i].outputs.appsSubnetId : ''
     allowedIpRanges: allowedIpRanges

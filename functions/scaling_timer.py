@@ -31,12 +31,14 @@ async def plan_capacity(timer: func.TimerRequest) -> None:
         return
     await current.ops.usage.flush()
     forecasts: dict[str, list[float] | None] = {}
+    recent: dict[str, float] = {}
     for region in scaling.controller.regions:
         answer = await current.ops.forecasts.next_day(region)
         forecasts[region] = [p["requests"] for p in answer["points"]] if answer.get("ready") else None
+        recent[region] = float(answer.get("recentPeakRequests") or 0.0)
     drained: set[str] = set()
     if current.routing is not None:
         drained = {r for r, s in (await current.routing.policy.states()).items() if s.get("drained")}
-    decisions = await scaling.controller.tick(forecasts, drained)
+    decisions = await scaling.controller.tick(forecasts, drained, recent)
     waiting = sorted(r for r, f in forecasts.items() if f is None)
     log.info("capacity: %d decision(s); no forecast yet for %s", len(decisions), ", ".join(waiting) or "none")

@@ -1,5 +1,8 @@
 // One region of the hub: Flex Consumption Function App (Python 3.13) with its deployment storage.
 param name string
+@description('The Function App\'s name (main.bicep derives it, so every region\'s settings can name it)')
+@maxLength(32)
+param appName string
 param location string
 param identityId string
 param identityClientId string
@@ -25,6 +28,7 @@ param serviceTag string
 var blobOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
 var tableContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
 var queueContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+var websiteContributor = 'de139f84-1756-47ae-9be6-808fbbe84772' // Website Contributor
 var container = 'deployments'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -87,7 +91,7 @@ var companyRanges = [for (range, i) in allowedIpRanges: {
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   // <name>.azurewebsites.net is global: a suffix from the resource group and region, 32 characters at most.
-  name: 'func-${take(name, 13)}-${uniqueString(resourceGroup().id, location)}'
+  name: appName
   location: location
   tags: { 'azd-service-name': serviceTag }
   kind: 'functionapp,linux'
@@ -138,6 +142,17 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
   dependsOn: [ roles ]
+}
+
+// The capacity controller sets this app's always-ready and maximum instances (GET and PUT of the site).
+resource scaler 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(app.id, identityPrincipalId, websiteContributor)
+  scope: app
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', websiteContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
 }
 
 output hostName string = app.properties.defaultHostName

@@ -78,3 +78,21 @@ def recommend(forecast: Sequence[float], settings: CapacitySettings) -> Recommen
         monthly_requests=round(daily_requests * 30),
         monthly_cost_usd=round(daily * 30, 2),
     )
+
+
+def slot_cost(count: float, always_ready: int, settings: CapacitySettings) -> float:
+    """One 5-minute slot's bill in USD, as `recommend` models a day: `always_ready` instances' baseline
+    for the slot, and the execution time of `count` requests, on the always-ready instances first (at
+    their execution rate), on on-demand instances for the rest."""
+    rate = count / SLOT_SECONDS
+    capacity = settings.requests_per_second_per_instance * settings.target_utilisation
+    instances = max(1, math.ceil(rate / capacity))
+    busy = instances * (1 - math.exp(-rate / instances * settings.mean_request_seconds)) * SLOT_SECONDS
+    ready = always_ready * SLOT_SECONDS
+    gb = settings.instance_memory_gb
+    return (
+        ready * gb * settings.always_ready_baseline_gb_second
+        + min(busy, ready) * gb * settings.always_ready_execution_gb_second
+        + max(0.0, busy - ready) * gb * settings.on_demand_gb_second
+        + count / 1e6 * settings.per_million_executions
+    )

@@ -7,7 +7,10 @@ forecast (requests per 5-minute slot from midnight UTC, `Forecasts.next_day`):
 - **always-ready**: enough instances for the busiest slot of the next `horizon_seconds` at the
   capacity model's per-instance rate and target utilisation (so the warm pool is in place before
   the load, and a change is not needed again before the cooldown ends);
-- **maximum**: `headroom` times the day's peak of that load.
+- **maximum**: `headroom` times the larger of the day's forecast peak and the busiest slot the
+  region served in the last 7 days. The maximum costs nothing until used; it is a cap against a
+  runaway, so it never caps a load that was seen last week because the forecast missed it (a
+  holiday one week back makes the forecaster under-predict the Monday after it).
 Then the guardrails, in this order:
 1. each region's **ceiling** (and floor) bounds both numbers;
 2. a change moves each number by at most **`max_step`** / **`max_maximum_step`**;
@@ -71,6 +74,7 @@ class Plan:
 
     region: str
     carried_peak_rps: float
+    recent_peak_rps: float
     window_peak_rps: float
     combined_peak_rps: float
     per_instance_rps: float
@@ -82,6 +86,7 @@ class Plan:
         return {
             "windowPeakRps": round(self.window_peak_rps, 2),
             "dayPeakRps": round(self.carried_peak_rps, 2),
+            "recentPeakRps": round(self.recent_peak_rps, 2),
             "combinedPeakRps": round(self.combined_peak_rps, 2),
             "perInstanceRps": round(self.per_instance_rps, 2),
             "asked": self.asked.as_dict(),
@@ -111,6 +116,7 @@ def plan_region(
     load: Sequence[float],
     combined_peak_per_slot: float,
     current: Scale,
+    recent_peak_per_slot: float = 0.0,
     guardrails: Guardrails,
     capacity: CapacitySettings,
 ) -> Plan:
@@ -121,7 +127,10 @@ def plan_region(
     window_rps = max(window) / SLOT_SECONDS
     day_rps = max(load) / SLOT_SECONDS
     combined_rps = combined_peak_per_slot / SLOT_SECONDS
-    asked = Scale(math.ceil(window_rps / per_instance), math.ceil(guardrails.headroom * day_rps / per_instance))
+    recent_rps = recent_peak_per_slot / SLOT_SECONDS
+    asked = Scale(
+        math.ceil(window_rps / per_instance), math.ceil(guardrails.headroom * max(day_rps, recent_rps) / per_instance)
+    )
     bounds: list[str] = []
     floor, ceiling = guardrails.floor(region), guardrails.ceiling(region)
     ceiling = min(ceiling, MAXIMUM_INSTANCES[1])
@@ -160,6 +169,7 @@ def plan_region(
     return Plan(
         region=region,
         carried_peak_rps=day_rps,
+        recent_peak_rps=recent_rps,
         window_peak_rps=window_rps,
         combined_peak_rps=combined_rps,
         per_instance_rps=per_instance,
@@ -190,8 +200,14 @@ class ScalingController:
     def regions(self) -> list[str]:
         return sorted(self._targets)
 
-    async def tick(self, forecasts: Mapping[str, Sequence[float] | None], drained: set[str]) -> list[dict[str, Any]]:
-        """Plan and act on every region that has a forecast; returns the decisions recorded."""
+    async def tick(
+        self,
+        forecasts: Mapping[str, Sequence[float] | None],
+        drained: set[str],
+        recent_peaks: Mapping[str, float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Plan and act on every region that has a forecast; returns the decisions recorded.
+        `recent_peaks`: each region's busiest 5-minute slot of the last 7 days (requests)."""
         ready = {r: list(f) for r, f in forecasts.items() if f and r in self._targets}
         if not ready:
             return []
@@ -199,12 +215,15 @@ class ScalingController:
         combined = max(sum(day) for day in zip(*ready.values(), strict=False))
         decisions: list[dict[str, Any]] = []
         for region in sorted(ready):
-            decision = await self._one(region, loads[region], combined, drained)
+            recent = (recent_peaks or {}).get(region, 0.0)
+            decision = await self._one(region, loads[region], combined, drained, recent)
             if decision is not None:
                 decisions.append(decision)
         return decisions
 
-    async def _one(self, region: str, load: list[float], combined: float, drained: set[str]) -> dict[str, Any] | None:
+    async def _one(
+        self, region: str, load: list[float], combined: float, drained: set[str], recent: float
+    ) -> dict[str, Any] | None:
         now, rails = self._clock(), self.guardrails
         state = await self._store.get(STATE, region, now=now) or {"changedAt": 0.0}
         try:
@@ -224,6 +243,7 @@ class ScalingController:
             current=current,
             guardrails=rails,
             capacity=self._capacity,
+            recent_peak_per_slot=recent,
         )
         state.update(
             at=now,

@@ -83,6 +83,7 @@ class Forecasts:
                 }
                 for i, v in enumerate(forecast)
             ],
+            "recentPeakRequests": round(max(history[-7 * SLOTS_PER_DAY :]), 1),
             "recommendation": json.loads(json.dumps(asdict(plan))),
         }
 

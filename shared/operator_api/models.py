@@ -339,6 +339,9 @@ class Forecast(Camel):
     needed_days: int | None = Field(None, description="only while not ready")
     step_seconds: int | None = None
     points: list[ForecastPoint] | None = None
+    recent_peak_requests: float | None = Field(
+        None, description="the busiest 5-minute slot of the last 7 days (a floor for the controller's maximum)"
+    )
     recommendation: CapacityPlan | None = None
 
 
@@ -402,6 +405,7 @@ class ScaleValues(Camel):
 class ScalingInputs(Camel):
     window_peak_rps: float = Field(description="busiest forecast slot of the coming horizon, req/s")
     day_peak_rps: float = Field(description="today's forecast peak of the load this region carries")
+    recent_peak_rps: float = Field(description="the busiest slot this region served in the last 7 days")
     combined_peak_rps: float = Field(description="every region's load at its peak: the failover floor's basis")
     per_instance_rps: float
     asked: ScaleValues = Field(description="what the forecast asked, before the guardrails")

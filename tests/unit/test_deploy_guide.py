@@ -6,6 +6,7 @@ not available here (README).
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_bicep import BICEP, load, text
+
+ROOT = BICEP.parent
 
 GUIDE = BICEP / "README.md"
 GLOBAL_NAMES = ("Microsoft.KeyVault/vaults@", "Microsoft.DocumentDB/databaseAccounts@", "Microsoft.Web/sites@")
@@ -53,7 +56,12 @@ def test_globally_named_resources_carry_a_unique_suffix(path: Path) -> None:
         if any(kind in body.splitlines()[0] for kind in GLOBAL_NAMES) and " existing" not in body.splitlines()[0]:
             name = re.search(r"^\s*name: (.+)$", body, re.MULTILINE)
             assert name is not None
-            assert "uniqueString(" in name.group(1), f"{path.name}: {name.group(1)}"
+            expression = name.group(1)
+            if re.fullmatch(r"\w+", expression):  # a module parameter: what main.bicep passes for it
+                passed = re.search(rf"^\s*{expression}: (\w+)\[i\]$", (BICEP / "main.bicep").read_text(), re.MULTILINE)
+                assert passed is not None, f"{path.name}: {expression} is not passed by main.bicep"
+                expression = variable(passed.group(1))
+            assert "uniqueString(" in expression, f"{path.name}: {name.group(1)}"
 
 
 def test_the_apps_identity_may_publish_telemetry() -> None:
@@ -82,3 +90,22 @@ def test_every_azd_env_set_in_the_guide_is_one_that_azd_accepts() -> None:
         pairs = argv[3:]
         # azd env set KEY VALUE, or azd env set KEY=VALUE [KEY=VALUE ...]; never KEY1 VALUE1 KEY2 VALUE2.
         assert (len(pairs) == 2 and "=" not in pairs[0]) or all("=" in pair for pair in pairs), argv
+
+
+def test_with_the_controller_applying_a_deployment_keeps_the_flex_settings_it_set() -> None:
+    """azd's preprovision hook reads the live settings into MCPHUB_LIVE_SCALE, the parameters file
+    hands it to liveScale, and each app deploys it instead of the parameters, in apply mode only."""
+    azure = (ROOT / "azure.yaml").read_text()
+    assert "run: python3 bicep/live_scale.py" in azure
+    assert "run: python bicep/live_scale.py" in azure
+    parameters = json.loads((BICEP / "main.parameters.json").read_text())["parameters"]
+    assert parameters["liveScale"] == {"value": "${MCPHUB_LIVE_SCALE}"}
+    main = (BICEP / "main.bicep").read_text()
+    for value, part in (("alwaysReady", 0), ("maximumInstances", 1)):
+        live = f"int(live[appNames[i]][{part}])"
+        assert f"{value}: capacityMode == 'apply' && contains(live, appNames[i]) ? {live} : {value}" in main
+    # live_scale.py writes "<app>=<ready>/<maximum>,..."; main.bicep splits on ',' then '=' then '/'.
+    assert "split(liveScale, ',')" in variable("live")
+    assert "split(split(entry, '=')[1], '/')" in variable("live")
+    assert setting("MCPHUB_SCALING__MODE") == "capacityMode"
+    assert "resourceId('Microsoft.Web/sites', appNames[i])" in setting("MCPHUB_SCALING__SITES")

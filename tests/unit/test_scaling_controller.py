@@ -159,3 +159,12 @@ async def test_a_region_without_a_forecast_is_left_as_it_is() -> None:
     scaling, _ = controller({"weu": target}, Clock(DAY))
     assert await scaling.tick({"weu": None}, set()) == []
     assert target.writes == 0
+
+
+async def test_the_maximum_never_caps_a_load_served_last_week_when_the_forecast_misses_it() -> None:
+    target = MemoryScaleTarget(Scale(1, 100))
+    scaling, _ = controller({"weu": target}, Clock(DAY), headroom=1.5)
+    # The forecaster under-predicts (a holiday one week back): 1 instance; last week peaked at 10.
+    [decision] = await scaling.tick({"weu": day(1)}, set(), {"weu": 10 * PER_SLOT})
+    assert await target.current() == Scale(1, 15)
+    assert decision["inputs"]["recentPeakRps"] == 100.0
