@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 PEERS_STAMP := .venv-peers/.installed
 AZCLI_STAMP := .venv-azcli/.installed
 
-.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio bench-bridge loadtest saturate coldstart profile eval-risk eval-search eval-models eval-forecast drill drill-scale conformance package preflight backup restore clean
+.PHONY: deps haproxy chromium peers run test lint types unit bench bench-stdio bench-bridge loadtest saturate coldstart profile eval-risk eval-search eval-models eval-forecast drill drill-scale eval-retrain conformance package preflight backup restore clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), "Python 3.13+ is needed (pyenv: see .python-version)"'
@@ -118,6 +118,10 @@ drill: $(STAMP) $(NODE_STAMP) haproxy
 # load, minutes under-provisioned, cost against a static plan for the peak.
 drill-scale: $(STAMP)
 	$(PY) -m infra.drill_scale
+
+# The risk model's retraining on two recorded drills: the decision and both models' scores.
+eval-retrain: $(STAMP)
+	$(PY) -m infra.eval_retrain
 
 # Backup and restore of the hub's tables (default: the Azurite of `make run`; on Azure, set
 # MCPHUB_BACKUP_CONNECTION_STRING / MCPHUB_RESTORE_CONNECTION_STRING). make restore ARCHIVE=backups/....tar

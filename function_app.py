@@ -15,6 +15,7 @@ from functions import (
     operator_http,
     pages_http,
     retention_timer,
+    retrain_timer,
     routing_http,
     scaling_http,
     scaling_timer,
@@ -33,6 +34,7 @@ app.register_functions(health_timer.bp)
 app.register_functions(routing_http.bp)
 app.register_functions(audit_http.bp)
 app.register_functions(retention_timer.bp)
+app.register_functions(retrain_timer.bp)
 app.register_functions(usage_http.bp)
 app.register_functions(operator_http.bp)
 app.register_functions(pages_http.bp)

@@ -259,7 +259,7 @@ def build_hub(
         version=HUB_INFO["version"],
         clock=monotonic,
     )
-    routing = build_routing(config.routing, identity.grants, connection, clock, closing)
+    routing = build_routing(config.routing, identity.grants, connection, clock, closing, sample_store)
     scaling = build_scaling(config.scaling, identity.grants, connection, clock, closing)
     return Hub(
         settings,

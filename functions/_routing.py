@@ -11,19 +11,29 @@ from shared.health.haproxy import HaproxyController
 from shared.health.learned import LearnedRiskModel
 from shared.health.lease import Lease, MemoryLease, TableLease
 from shared.health.policy import PolicySettings, RoutingPolicy
+from shared.health.retraining import RetrainedRiskModel, RiskRetrainer
 from shared.health.risk import RiskModel, ThresholdModel
 from shared.health.routing import FrontDoorController, RoutingController
+from shared.health.samples import SampleStore
 from shared.identity.grants import GrantStore
 from shared.identity.managed import ManagedIdentityTokens
 from shared.settings import RoutingSettings
 
 
 class Routing:
-    def __init__(self, policy: RoutingPolicy, lease: Lease, model: RiskModel, settings: RoutingSettings) -> None:
+    def __init__(
+        self,
+        policy: RoutingPolicy,
+        lease: Lease,
+        model: RiskModel,
+        settings: RoutingSettings,
+        retrainer: RiskRetrainer | None = None,
+    ) -> None:
         self.policy = policy
         self.lease = lease
         self.model = model
         self.settings = settings
+        self.retrainer = retrainer  # the learned model's daily retraining from recorded samples
 
 
 def build_routing(
@@ -32,6 +42,7 @@ def build_routing(
     connection: str | None,
     clock: Callable[[], float],
     closing: Closing,
+    samples: SampleStore | None = None,
 ) -> Routing | None:
     if settings.kind == "none":
         return None
@@ -68,5 +79,20 @@ def build_routing(
     lease: Lease = (
         closing.add(TableLease.from_connection_string(connection, "mcphubleases")) if connection else MemoryLease()
     )
-    model: RiskModel = LearnedRiskModel() if settings.model == "learned" else ThresholdModel()
-    return Routing(policy, lease, model, settings)
+    retrainer: RiskRetrainer | None = None
+    model: RiskModel
+    if settings.model == "threshold":
+        model = ThresholdModel()
+    elif samples is not None and settings.retrain_days > 0:
+        retrainer = RiskRetrainer(
+            samples,
+            grants,
+            clock=clock,
+            days=settings.retrain_days,
+            held_back=settings.retrain_held_back,
+            width=settings.window_seconds,
+        )
+        model = RetrainedRiskModel(retrainer)
+    else:
+        model = LearnedRiskModel()
+    return Routing(policy, lease, model, settings, retrainer)

@@ -1,4 +1,5 @@
-"""Timer (daily): delete audit hours and usage aggregates past their retention, and spent rate-limit windows."""
+"""Timer (daily): delete audit hours, usage aggregates and health samples past their retention, and
+spent rate-limit windows."""
 
 from __future__ import annotations
 
@@ -22,12 +23,21 @@ async def apply_retention(timer: func.TimerRequest) -> None:
     windows = await ops.budgets.purge(now)
     grants = await hub().identity.grants.purge(now)
     usage_rows = await ops.usage_store.delete_before(int(now - ops.settings.usage_retention_days * 86400))
-    audit("retention.applied", audit_rows=audit_rows, usage_rows=usage_rows, limit_windows=windows, grants=grants)
+    samples = await hub().sample_store.delete_before(now - hub().settings.health_retention_days * 86400)
+    audit(
+        "retention.applied",
+        audit_rows=audit_rows,
+        usage_rows=usage_rows,
+        limit_windows=windows,
+        grants=grants,
+        health_samples=samples,
+    )
     log.info(
-        "retention: deleted %d audit record(s), %d usage aggregate(s), %d rate-limit window(s) and %d expired "
-        "grant(s) (codes, refresh tokens, unused client registrations...)",
+        "retention: deleted %d audit record(s), %d usage aggregate(s), %d rate-limit window(s), %d health "
+        "sample(s) and %d expired grant(s) (codes, refresh tokens, unused client registrations...)",
         audit_rows,
         usage_rows,
         windows,
+        samples,
         grants,
     )

@@ -26,5 +26,6 @@ async def routing_state(req: Request) -> Response:
             "controller": routing.settings.kind if routing else "none",
             "regions": await routing.policy.states() if routing else {},
             "decisions": await routing.policy.recent() if routing else [],
+            "retraining": await routing.retrainer.recent() if routing and routing.retrainer else [],
         },
     )

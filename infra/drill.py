@@ -15,14 +15,15 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 
-from infra.processes import AUTH_OFF, ROOT, Child, Processes, free_port, wait_for_port
+from infra.processes import AUTH_OFF, ROOT, Child, Processes, azurite_connection_string, free_port, wait_for_port
 from infra.proxy import start_proxy
 from shared.health.haproxy import HaproxyController
+from shared.health.samples import TableSampleStore
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
@@ -47,6 +48,7 @@ class Report:
     failed_after_drain: int = 0
     recovered_after_s: float | None = None
     hog: int = 0  # busy processes run beside the drill (`make drill HOG=1`)
+    recorded: list[dict[str, object]] = field(default_factory=list[dict[str, object]])  # for `--record`
 
     def text(self) -> str:
         lines = ["phase                     attempted  failed"]
@@ -121,8 +123,11 @@ async def traffic(clients: list[Client], phase: Phase, until: asyncio.Event, fai
     await asyncio.gather(*(loop(c) for c in clients))
 
 
-async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
+async def drill(
+    processes: Processes, work: Path, *, short: bool, record: bool = False, controller: bool = True
+) -> Report:
     report = Report()
+    began = time.time()
     azurite = processes.azurite()
     notes = processes.demo("notes")
     faults = work / "region-a-faults.json"
@@ -145,6 +150,8 @@ async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
         "MCPHUB_HEALTH_FAILING_HOLD_SECONDS": "5",
         **AUTH_OFF,
     }
+    if not controller:  # what a missed prediction records: only HAProxy's health checks act
+        env["MCPHUB_ROUTING__KIND"] = "none"
 
     def start_region(region: str) -> Child:
         extra = {"MCPHUB_REGION": region, **({"MCPHUB_LOCAL_FAULTS_FILE": str(faults)} if region == "a" else {})}
@@ -223,6 +230,13 @@ async def drill(processes: Processes, work: Path, *, short: bool) -> Report:
         await run("A heals", heal)
         await run("A killed, restarted", kill)
         report.sessions_continued = sum([await c.call() for c in clients if c.era == LEGACY])
+    if record:  # the health samples both regions wrote, for retraining (`--record`)
+        store = TableSampleStore.from_connection_string(azurite_connection_string(azurite.port), "mcphubhealth")
+        try:
+            samples = await store.window(began - 60, time.time() + 60)
+        finally:
+            await store.close()
+        report.recorded = [asdict(s) for s in samples]
     return report
 
 
@@ -232,11 +246,24 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument(
         "--hog", type=int, default=0, metavar="N", help="run N busy processes beside the drill (CPU contention)"
     )
+    parser.add_argument("--record", type=Path, metavar="FILE", help="write the health samples recorded to FILE (JSON)")
+    parser.add_argument(
+        "--no-controller",
+        action="store_true",
+        help="no routing controller: region A fails with callers still on it (recordings of a missed prediction)",
+    )
     args = parser.parse_args(argv)
     processes = Processes(ROOT / ".local" / "logs" / "drill")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
     try:
-        report = asyncio.run(drill(processes, processes.log_dir, short=args.short))
+        run = drill(
+            processes,
+            processes.log_dir,
+            short=args.short,
+            record=args.record is not None,
+            controller=not args.no_controller,
+        )
+        report = asyncio.run(run)
         report.hog = args.hog
     finally:
         for hog in hogs:
@@ -244,6 +271,9 @@ def main(argv: list[str] | None = None) -> Report:
             hog.wait()
         processes.stop_all()
     sys.stdout.write(report.text() + "\n")
+    if args.record is not None:
+        args.record.write_text(json.dumps(report.recorded) + "\n")
+        sys.stdout.write(f"recorded {len(report.recorded)} health samples to {args.record}\n")
     return report
 
 

@@ -186,6 +186,9 @@ class HubSettings(BaseSettings):
     )
     health_table: str = Field(default="mcphubhealth", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     health_flush_seconds: float = Field(default=15.0, gt=0, description="how often samples are written")
+    health_retention_days: float = Field(
+        default=35.0, gt=0, description="how long health samples are kept (the risk model retrains from 28 days)"
+    )
     health_failing_hold_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -455,6 +458,10 @@ class RoutingSettings(BaseSettings):
     history_seconds: float = Field(default=600.0, ge=1)
     window_seconds: float = Field(default=60.0, gt=0, description="width of the per-region windows assessed")
     model: Literal["learned", "threshold"] = "learned"
+    retrain_days: float = Field(
+        default=28.0, ge=0, description="recorded days the learned model is retrained from daily (0 = never)"
+    )
+    retrain_held_back: float = Field(default=0.3, gt=0, lt=1, description="the latest share kept to compare on")
 
     @model_validator(mode="after")
     def _complete(self) -> RoutingSettings:

@@ -26,6 +26,10 @@ class SampleStore(Protocol):
         """Samples whose window ended in [since, until), every region and instance."""
         ...
 
+    async def delete_before(self, until: float) -> int:
+        """Delete the samples of every whole hour before the hour of `until` (retention); how many."""
+        ...
+
 
 class MemorySampleStore:
     def __init__(self) -> None:
@@ -39,6 +43,12 @@ class MemorySampleStore:
         return sorted(
             (s for s in self._samples.values() if since <= s.window_end < until), key=lambda s: (s.window_end, s.region)
         )
+
+    async def delete_before(self, until: float) -> int:
+        old = [k for k, s in self._samples.items() if s.window_end // 3600 < until // 3600]
+        for key in old:
+            del self._samples[key]
+        return len(old)
 
 
 class TableSampleStore(TableBacked):
@@ -68,3 +78,9 @@ class TableSampleStore(TableBacked):
             entities = table.query_entities(query, parameters=params)
             found.extend([Sample(**{name: entity[name] for name in _FIELDS}) async for entity in entities])
         return sorted(found, key=lambda s: (s.window_end, s.region))
+
+    async def delete_before(self, until: float) -> int:
+        # Hour partitions are the hour number as text: six digits until 2084, so text order is hour order.
+        return await self._delete_where(
+            "PartitionKey ge @low and PartitionKey lt @high", {"low": "0", "high": str(int(until // 3600))}
+        )

@@ -388,10 +388,36 @@ class RoutingDecision(Snake):
     assessment: Assessment
 
 
+class RetrainingScores(Snake):
+    average_precision: float = Field(description="of the per-window failure probability, on the held-back part")
+    outages: int
+    caught: int = Field(description="outages the drain threshold was crossed before")
+    healthy_timelines: int
+    false_drains: int = Field(description="timelines without an outage that crossed the drain threshold")
+    windows: int
+
+
+class RetrainingDecision(Camel):
+    at: float
+    since: float
+    until: float
+    recorded_timelines: int
+    held_back_timelines: int
+    held_back_outages: int
+    current: dict[str, float | int | None] = Field(description="the recipe in use")
+    candidate: dict[str, float | int | None] = Field(description="the recipe tried")
+    scores: dict[str, RetrainingScores | None] | None = None
+    accepted: bool
+    reason: str
+
+
 class Routing(Camel):
     controller: str
     regions: dict[str, RegionState]
     decisions: list[RoutingDecision] = Field(description="newest first")
+    retraining: list[RetrainingDecision] = Field(
+        default_factory=list[RetrainingDecision], description="the risk model's daily retraining, newest first"
+    )
 
 
 # ---- /ops/scaling ------------------------------------------------------------------------------

@@ -51,3 +51,10 @@ async def test_many_samples_in_one_partition_are_all_kept(samples: SampleStore) 
     batch = [sample(HOUR + 1, instance=f"i{n}") for n in range(150)]
     await samples.add(batch)
     assert len(await samples.window(HOUR, HOUR + 2)) == 150
+
+
+async def test_retention_deletes_whole_hours_before_the_given_time_and_keeps_the_rest(samples: SampleStore) -> None:
+    old, kept = sample(HOUR - 3600 + 10), [sample(HOUR + 10), sample(HOUR + 3600 + 10, region="northeurope")]
+    await samples.add([old, sample(HOUR - 10), *kept])
+    assert await samples.delete_before(HOUR + 1800) == 2  # the hour of HOUR + 1800 stays whole
+    assert sorted(await samples.window(HOUR - 7200, HOUR + 7200), key=repr) == sorted(kept, key=repr)

@@ -1,5 +1,5 @@
-"""The daily retention timer, fired through the local host like the real one fires it: audit hours
-and usage windows past retention go, spent rate-limit windows go, recent data stays, and the
+"""The daily retention timer, fired through the local host like the real one fires it: audit hours,
+usage windows and health samples past retention go, spent rate-limit windows go, recent data stays, and the
 run is itself in the audit trail."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 from infra.funchost.host import LocalFunctionsHost
 from infra.processes import AUTH_OFF
 from shared.call_record import CallRecord
+from shared.health.recorder import Sample
 from shared.usage.store import MemoryUsageStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -34,6 +35,10 @@ async def fresh_hub(
     hub.cache_clear()
 
 
+def sample(end: float) -> Sample:
+    return Sample("local", "i1", "hub", end - 15, end, 10, 0, 0, 0, 5.0, 9.0, 12.0)
+
+
 def call(at: float) -> CallRecord:
     return CallRecord(at, "t1:alice", "t1", "notes", "tools/call", "echo", "ok", 0.01, "local")
 
@@ -51,6 +56,9 @@ async def test_retention_deletes_what_is_past_its_period_and_keeps_the_rest(fres
     await ops.usage.flush()
     await ops.budgets.take("peruser|t1:alice", 1, 1, 10, expires=now - 10)
     await ops.budgets.take("peruser|t1:alice", 2, 1, 10, expires=now + 50)
+    health = hub().sample_store
+    old, recent = sample(now - 40 * DAY), sample(now - 60)
+    await health.add([old, recent])
 
     timer = next(t for t in fresh_hub.timers if t.name == "apply_retention")
     await fresh_hub.fire(timer)
@@ -67,3 +75,4 @@ async def test_retention_deletes_what_is_past_its_period_and_keeps_the_rest(fres
     assert min(starts) >= now - 31 * DAY
     assert await ops.budgets.purge(now) == 0  # the spent window went with the timer; the live one stays
     assert (await ops.budgets.take("peruser|t1:alice", 2, 10, 10, expires=now + 50)).granted == 9
+    assert await health.window(now - 50 * DAY, now + 1) == [recent]  # health samples: 35 days
