@@ -24,6 +24,7 @@ from functions._scaling import Scaling, build_scaling
 from functions._telemetry import configure_telemetry
 from shared.closing import Closing
 from shared.health.flusher import SampleFlusher
+from shared.health.lease import Lease
 from shared.health.probe import HealthProbe
 from shared.health.recorder import HealthRecorder
 from shared.health.samples import MemorySampleStore, SampleStore, TableSampleStore
@@ -126,6 +127,11 @@ class Hub:
     plugins: list[PluginSettings]  # as configured, by priority (disabled ones too)
     tenants: Tenants = field(default_factory=Tenants)  # the aliases
     scaling: Scaling | None = None  # the capacity controller (MCPHUB_SCALING__MODE)
+
+    async def holds(self, lease: Lease, name: str, *, ttl: float, now: float) -> bool:
+        """Whether this instance holds (or now takes) the lease `name`: the timers that only one
+        instance runs at a time ask this first."""
+        return await lease.acquire(name, f"{self.settings.region}/{self.settings.instance_name}", ttl=ttl, now=now)
 
     async def aclose(self) -> None:
         """Finish what is under way, write what is buffered, then close every client this hub opened."""

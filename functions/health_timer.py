@@ -30,8 +30,7 @@ async def evaluate_health(timer: func.TimerRequest) -> None:
     if routing is None:
         return
     now = time.time()
-    owner = f"{current.settings.region}/{current.settings.instance_name}"
-    if not await routing.lease.acquire(LEASE, owner, ttl=90.0, now=now):
+    if not await current.holds(routing.lease, LEASE, ttl=90.0, now=now):
         return
     await current.samples.flush()  # this instance's own latest observations count too
     samples = await current.sample_store.window(now - routing.settings.history_seconds, now + 1)

@@ -26,8 +26,7 @@ async def retrain_risk_model(timer: func.TimerRequest) -> None:
     routing = current.routing
     if routing is None or routing.retrainer is None:
         return
-    owner = f"{current.settings.region}/{current.settings.instance_name}"
-    if not await routing.lease.acquire(LEASE, owner, ttl=1800.0, now=time.time()):
+    if not await current.holds(routing.lease, LEASE, ttl=1800.0, now=time.time()):
         return
     await current.samples.flush()
     decision = await routing.retrainer.run()

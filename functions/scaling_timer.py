@@ -26,8 +26,7 @@ async def plan_capacity(timer: func.TimerRequest) -> None:
     scaling = current.scaling
     if scaling is None:
         return
-    owner = f"{current.settings.region}/{current.settings.instance_name}"
-    if not await scaling.lease.acquire(LEASE, owner, ttl=600.0, now=time.time()):
+    if not await current.holds(scaling.lease, LEASE, ttl=600.0, now=time.time()):
         return
     await current.ops.usage.flush()
     forecasts: dict[str, list[float] | None] = {}

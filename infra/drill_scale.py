@@ -32,6 +32,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from shared.forecast.capacity import CapacitySettings, slot_cost
 from shared.forecast.flex import MemoryScaleTarget, Scale
@@ -68,9 +69,9 @@ def needed(count: float, per_instance: float) -> int:
 
 
 async def replay(
-    days: int, seed: int, out: object = sys.stdout, overrides: dict[str, float] | None = None
+    days: int, seed: int, out: TextIO = sys.stdout, overrides: dict[str, float] | None = None
 ) -> dict[str, object]:
-    write = out.write  # type: ignore[attr-defined]
+    write = out.write
     capacity = CapacitySettings()
     planned = capacity.requests_per_second_per_instance * capacity.target_utilisation
     full = capacity.requests_per_second_per_instance

@@ -165,7 +165,8 @@ def score(model: Any, held_back: Sequence[Timeline], horizon: int) -> Scores | N
         else:
             healthy += 1
             false_drains += crossed
-    precision = float(average_precision_score(labels, probabilities))  # pyright: ignore[reportUnknownArgumentType]
+    # sklearn ships no type stubs: its return type is unknown to pyright.
+    precision = float(average_precision_score(labels, probabilities))  # pyright: ignore[reportUnknownArgumentType] - no stubs
     return Scores(round(precision, 4), outages, caught, healthy, false_drains, len(rows))
 
 
@@ -308,6 +309,11 @@ class RetrainedRiskModel(LearnedRiskModel):
         self._retrainer = retrainer
         self._recipe: Recipe | None = None
         self._adopting: asyncio.Task[None] | None = None
+
+    async def settle(self) -> None:
+        """Wait for a recipe being trained to be in use (tests, `make` targets)."""
+        if self._adopting is not None:
+            await self._adopting
 
     @property
     def recipe(self) -> Recipe | None:

@@ -107,9 +107,7 @@ async def test_the_evaluator_answers_with_the_accepted_recipe_once_it_has_traine
     model = RetrainedRiskModel(retrainer, training_timelines=150)
     model._build()  # pyright: ignore[reportPrivateUsage] - the synthetic part, in process for the test
     await model.prepare()
-    adopting = model._adopting  # pyright: ignore[reportPrivateUsage]
-    assert adopting is not None
-    await adopting
+    await model.settle()
     assert model.recipe == await retrainer.current()
     failing = draining_then_failing(random.Random(9), "weu", NOW, fails=True)
     history = windows(failing, WIDTH)["weu"][:51]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shared.forecast.capacity import CapacitySettings
@@ -39,9 +41,8 @@ def controller(
     targets: dict[str, MemoryScaleTarget], clock: Clock, **rails: object
 ) -> tuple[ScalingController, MemoryGrantStore]:
     store = MemoryGrantStore()
-    guardrails = Guardrails(
-        **{"mode": "apply", "cooldown_seconds": 1800.0, "max_step": 100, "max_maximum_step": 1000, **rails}
-    )  # type: ignore[arg-type]
+    defaults = Guardrails(mode="apply", cooldown_seconds=1800.0, max_step=100, max_maximum_step=1000)
+    guardrails = replace(defaults, **rails)
     return ScalingController(targets, store, clock=clock, guardrails=guardrails, capacity=CAPACITY), store
 
 
