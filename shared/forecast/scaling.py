@@ -26,10 +26,8 @@ is kept in its state row for the operator page, whether or not it changed anythi
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,6 +36,7 @@ from shared.audit.events import audit
 from shared.forecast.capacity import CapacitySettings
 from shared.forecast.flex import MAXIMUM_INSTANCES, Scale, ScaleRefused, ScaleTarget
 from shared.forecast.traffic import SLOT_SECONDS, SLOTS_PER_DAY
+from shared.identity.decision_log import DecisionLog
 from shared.identity.grants import GrantStore
 
 log = logging.getLogger(__name__)
@@ -194,7 +193,7 @@ class ScalingController:
         self._clock = clock
         self.guardrails = guardrails
         self._capacity = capacity
-        self._sequence = itertools.count()
+        self._decisions = DecisionLog(store, DECISION, clock=clock, days=guardrails.decision_days)
 
     @property
     def regions(self) -> list[str]:
@@ -294,8 +293,7 @@ class ScalingController:
             "reason": reason,
             "inputs": plan.inputs() | {"drained": state.get("drained", [])},
         }
-        key = f"{int(now * 1000):013d}-{next(self._sequence):08d}-{secrets.token_hex(3)}"
-        await self._store.put(DECISION, key, decision, expires_at=now + rails.decision_days * 86400)
+        await self._decisions.add(decision, at=now)
         audit(
             "capacity.change",
             region=region,
@@ -308,8 +306,7 @@ class ScalingController:
         return decision
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        items = await self._store.items(DECISION, now=self._clock())
-        return [value for _, value in sorted(items, reverse=True)[:limit]]
+        return await self._decisions.recent(limit)
 
     async def states(self) -> dict[str, dict[str, Any]]:
         return dict(await self._store.items(STATE, now=self._clock()))

@@ -14,9 +14,7 @@ refused one, is recorded with its inputs and reason.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -24,6 +22,7 @@ from typing import Any, Literal
 from shared.audit.events import audit
 from shared.health.risk import Assessment
 from shared.health.routing import RoutingController, RoutingError
+from shared.identity.decision_log import DecisionLog
 from shared.identity.grants import GrantStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ class RoutingPolicy:
         self._clock = clock
         self._settings = settings or PolicySettings()
         self._origins = dict(origins or {})  # region -> origin name; by default they are equal
-        self._sequence = itertools.count()
+        self._decisions = DecisionLog(store, DECISION, clock=clock, days=self._settings.decision_days)
         self._probe = probe  # GETs a /health URL: a drained region must answer before it is restored
 
     async def apply(self, assessments: Mapping[str, Assessment]) -> list[Decision]:
@@ -144,9 +143,7 @@ class RoutingPolicy:
         except RoutingError as refused:
             error = str(refused)
         decision = Decision(now, region, origin, action, reason, error is None, error, asdict(assessment))
-        # Sorts by time, then by order made here; the random tail keeps instances from colliding.
-        key = f"{int(now * 1000):013d}-{next(self._sequence):08d}-{secrets.token_hex(3)}"
-        await self._store.put(DECISION, key, asdict(decision), expires_at=now + self._settings.decision_days * 86400)
+        await self._decisions.add(asdict(decision), at=now)
         audit("routing." + action, region=region, origin=origin, applied=error is None, reason=reason, error=error)
         return decision
 
@@ -160,8 +157,7 @@ class RoutingPolicy:
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The latest decisions, newest first (the routing API shows these)."""
-        items = await self._store.items(DECISION, now=self._clock())
-        return [value for _, value in sorted(items, reverse=True)[:limit]]
+        return await self._decisions.recent(limit)
 
     async def states(self) -> dict[str, dict[str, Any]]:
         return dict(await self._store.items(STATE, now=self._clock()))

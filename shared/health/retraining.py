@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ from shared.health.incidents import Timeline, is_outage, timelines
 from shared.health.learned import LearnedRiskModel, training_set
 from shared.health.risk import RegionWindow, windows
 from shared.health.samples import SampleStore
+from shared.identity.decision_log import DecisionLog
 from shared.identity.grants import GrantStore
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,7 @@ class RiskRetrainer:
         in_process: bool = False,
     ) -> None:
         self._synthetic = synthetic
+        self._decisions = DecisionLog(store, DECISION, clock=clock, days=90)
         self._samples = samples
         self._store = store
         self._clock = clock
@@ -287,15 +288,13 @@ class RiskRetrainer:
 
     async def _record(self, decision: dict[str, Any]) -> dict[str, Any]:
         now = self._clock()
-        key = f"{int(now * 1000):013d}-{secrets.token_hex(3)}"
-        await self._store.put(DECISION, key, decision, expires_at=now + 90 * 86400)
+        await self._decisions.add(decision, at=now)
         audit("risk.retrained", accepted=decision["accepted"], reason=decision["reason"])
         log.info("risk model retraining: %s", decision["reason"])
         return decision
 
     async def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        items = await self._store.items(DECISION, now=self._clock())
-        return [value for _, value in sorted(items, reverse=True)[:limit]]
+        return await self._decisions.recent(limit)
 
 
 class RetrainedRiskModel(LearnedRiskModel):
